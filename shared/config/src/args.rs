@@ -1,0 +1,170 @@
+//! The `aiperf-rs profile` flags. Names and aliases follow AIPerf's CLI.
+//!
+//! Every field is `Option` (booleans too) so that a config file can set any option
+//! and a flag given on the command line overrides it. The serde names are the long
+//! flag names in snake_case: they are the keys of a `-f/--config` file.
+
+use crate::{ArrivalPattern, EndpointType, ExportLevel, ServiceMode, UiType};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Options of `aiperf-rs profile`.
+#[derive(Debug, Clone, Default, PartialEq, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileArgs {
+    /// YAML or TOML file setting any of these options (keys = long flag names in
+    /// snake_case, e.g. `request_count: 100`); flags given here override it.
+    #[arg(short = 'f', long = "config", value_name = "FILE")]
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+
+    // ---------------- endpoint
+    /// Model name(s) put into the `model` field (comma separated).
+    #[arg(short = 'm', long = "model-names", visible_aliases = ["model"], value_delimiter = ',', help_heading = "Endpoint")]
+    #[serde(alias = "model", alias = "model_names")]
+    pub models: Option<Vec<String>>,
+    /// Base URL of the server; `http://` is added when no scheme is given.
+    #[arg(short = 'u', long, help_heading = "Endpoint")]
+    pub url: Option<String>,
+    /// API flavour: `chat` (/v1/chat/completions) or `completions` (/v1/completions).
+    #[arg(long, value_enum, help_heading = "Endpoint")]
+    pub endpoint_type: Option<EndpointType>,
+    /// Override the URL path of the endpoint.
+    #[arg(long, visible_aliases = ["endpoint"], help_heading = "Endpoint")]
+    #[serde(alias = "endpoint")]
+    pub custom_endpoint: Option<String>,
+    /// Ask for a streamed (SSE) response; needed for TTFT and ITL.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Endpoint")]
+    pub streaming: Option<bool>,
+    /// Per-request timeout in seconds; a request that exceeds it is an error record.
+    #[arg(long, value_name = "SECONDS", help_heading = "Endpoint")]
+    pub request_timeout_seconds: Option<f64>,
+    /// API key sent as `Authorization: Bearer <key>`.
+    #[arg(long, help_heading = "Endpoint")]
+    pub api_key: Option<String>,
+    /// Extra HTTP header `Name:Value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", help_heading = "Endpoint")]
+    #[serde(alias = "headers")]
+    pub header: Option<Vec<String>>,
+    /// Extra request-body field `key:value` (repeatable) or a JSON object.
+    #[arg(long, value_name = "KEY:VALUE", help_heading = "Endpoint")]
+    pub extra_inputs: Option<Vec<String>>,
+    /// Send `max_tokens` instead of `max_completion_tokens` (chat).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Endpoint")]
+    pub use_legacy_max_tokens: Option<bool>,
+
+    // ---------------- input
+    /// Tokenizer: a `tokenizer.json` file, a directory holding one, or `builtin`.
+    #[arg(long, help_heading = "Input")]
+    pub tokenizer: Option<String>,
+    /// Seed for prompts, lengths and sampling (reproducible runs).
+    #[arg(long, help_heading = "Input")]
+    pub random_seed: Option<u64>,
+    /// Mean prompt length in tokens.
+    #[arg(long = "prompt-input-tokens-mean", visible_aliases = ["synthetic-input-tokens-mean", "isl"], help_heading = "Input")]
+    #[serde(alias = "synthetic_input_tokens_mean", alias = "isl")]
+    pub prompt_input_tokens_mean: Option<f64>,
+    /// Standard deviation of the prompt length.
+    #[arg(long = "prompt-input-tokens-stddev", visible_aliases = ["synthetic-input-tokens-stddev", "isl-stddev"], help_heading = "Input")]
+    #[serde(alias = "synthetic_input_tokens_stddev", alias = "isl_stddev")]
+    pub prompt_input_tokens_stddev: Option<f64>,
+    /// Tokens per `hash_id` block of trace datasets.
+    #[arg(long = "prompt-input-tokens-block-size", visible_aliases = ["synthetic-input-tokens-block-size", "isl-block-size"], help_heading = "Input")]
+    #[serde(alias = "synthetic_input_tokens_block_size", alias = "isl_block_size")]
+    pub prompt_input_tokens_block_size: Option<u32>,
+    /// Mean requested output length (sent as `max_completion_tokens`).
+    #[arg(long = "prompt-output-tokens-mean", visible_aliases = ["output-tokens-mean", "osl"], help_heading = "Input")]
+    #[serde(alias = "output_tokens_mean", alias = "osl")]
+    pub prompt_output_tokens_mean: Option<f64>,
+    /// Standard deviation of the requested output length.
+    #[arg(long = "prompt-output-tokens-stddev", visible_aliases = ["output-tokens-stddev", "osl-stddev"], help_heading = "Input")]
+    #[serde(alias = "output_tokens_stddev", alias = "osl_stddev")]
+    pub prompt_output_tokens_stddev: Option<f64>,
+    /// Number of distinct synthetic prompts (conversations).
+    #[arg(long, visible_aliases = ["num-prompts"], help_heading = "Input")]
+    #[serde(alias = "num_prompts")]
+    pub num_dataset_entries: Option<usize>,
+
+    // ---------------- load
+    /// Maximum concurrent requests (sessions); alone, a closed loop of exactly N in flight.
+    #[arg(long, help_heading = "Load")]
+    pub concurrency: Option<usize>,
+    /// Target request rate (requests/second), open loop.
+    #[arg(long, help_heading = "Load")]
+    pub request_rate: Option<f64>,
+    /// Inter-arrival distribution with --request-rate.
+    #[arg(long, visible_aliases = ["request-rate-mode"], value_enum, help_heading = "Load")]
+    #[serde(alias = "request_rate_mode")]
+    pub arrival_pattern: Option<ArrivalPattern>,
+    /// Gamma shape for `--arrival-pattern gamma` (1 = Poisson, <1 burstier, >1 smoother).
+    #[arg(long, visible_aliases = ["vllm-burstiness"], help_heading = "Load")]
+    #[serde(alias = "vllm_burstiness")]
+    pub arrival_smoothness: Option<f64>,
+    /// Number of requests to send (default 10 when no other stop condition).
+    #[arg(long, visible_aliases = ["num-requests"], help_heading = "Load")]
+    #[serde(alias = "num_requests")]
+    pub request_count: Option<u64>,
+    /// Stop issuing requests after this many seconds.
+    #[arg(long, value_name = "SECONDS", help_heading = "Load")]
+    pub benchmark_duration: Option<f64>,
+    /// Seconds to wait for in-flight requests after --benchmark-duration (default 30; `inf` allowed).
+    #[arg(long, value_name = "SECONDS", help_heading = "Load")]
+    pub benchmark_grace_period: Option<f64>,
+    /// Requests sent before profiling, excluded from the metrics.
+    #[arg(long, visible_aliases = ["num-warmup-requests"], help_heading = "Load")]
+    #[serde(alias = "num_warmup_requests")]
+    pub warmup_request_count: Option<u64>,
+
+    // ---------------- output
+    /// Output directory (default `artifacts/<model>-openai-<endpoint>-<load>`).
+    #[arg(long = "output-artifact-dir", visible_aliases = ["artifact-dir"], help_heading = "Output")]
+    #[serde(alias = "artifact_dir")]
+    pub output_artifact_dir: Option<PathBuf>,
+    /// Prefix of the export file names (default `profile_export`).
+    #[arg(long, visible_aliases = ["profile-export-file"], help_heading = "Output")]
+    #[serde(alias = "profile_export_file")]
+    pub profile_export_prefix: Option<String>,
+    /// Which files are written: summary, records (adds the per-request JSONL) or raw.
+    #[arg(long, visible_aliases = ["profile-export-level"], value_enum, help_heading = "Output")]
+    #[serde(alias = "profile_export_level")]
+    pub export_level: Option<ExportLevel>,
+
+    // ---------------- services
+    /// Run services as tasks of this process or as separate processes.
+    #[arg(long, value_enum, help_heading = "Services")]
+    pub service_mode: Option<ServiceMode>,
+    /// Number of workers (default from CPU count, capped by concurrency).
+    #[arg(long, visible_aliases = ["max-workers"], help_heading = "Services")]
+    #[serde(alias = "max_workers")]
+    pub workers_max: Option<usize>,
+    /// Number of record processors (default workers/4, at least 1).
+    #[arg(long = "record-processor-service-count", visible_aliases = ["record-processors"], help_heading = "Services")]
+    #[serde(alias = "record_processors")]
+    pub record_processor_service_count: Option<usize>,
+    /// Host of the TCP sockets between services; setting it switches from IPC to TCP.
+    #[arg(long, help_heading = "Services")]
+    pub zmq_host: Option<String>,
+    /// Base port of the TCP sockets (default 5557: AIPerf's ports).
+    #[arg(long, help_heading = "Services")]
+    pub zmq_base_port: Option<u16>,
+    /// Directory of the IPC socket files (default: a fresh temp dir).
+    #[arg(long, help_heading = "Services")]
+    pub zmq_ipc_path: Option<PathBuf>,
+    /// A service you start yourself with `aiperf-rs service` (`TYPE` or `TYPE:COUNT`,
+    /// repeatable); the controller waits for it instead of spawning it.
+    #[arg(long, value_name = "TYPE[:COUNT]", help_heading = "Services")]
+    pub external_service: Option<Vec<String>>,
+
+    // ---------------- ui
+    /// Progress display: simple (default on a terminal), dashboard (same as simple), none.
+    #[arg(long = "ui-type", visible_aliases = ["ui"], value_enum, help_heading = "UI")]
+    #[serde(alias = "ui")]
+    pub ui_type: Option<UiType>,
+    /// Log level: trace, debug, info, warning, error.
+    #[arg(long, help_heading = "UI")]
+    pub log_level: Option<String>,
+    /// Debug logging.
+    #[arg(short = 'v', long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "UI")]
+    pub verbose: Option<bool>,
+}

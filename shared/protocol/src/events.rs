@@ -1,0 +1,99 @@
+//! Event bus messages (PUB/SUB through the controller's XSUB/XPUB proxy).
+//!
+//! Every message is sent as two frames: a topic (the event name followed by `$`,
+//! so subscribers can filter by prefix) and the MessagePack body.
+
+use crate::Phase;
+use serde::{Deserialize, Serialize};
+
+/// Counters of one credit phase, as the timing manager sees them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStats {
+    /// Credits issued so far.
+    pub sent: u64,
+    /// Credits returned (with or without error), excluding cancelled credits.
+    pub completed: u64,
+    /// Credits cancelled by the timing manager (no record will come for them).
+    pub cancelled: u64,
+    /// Credits returned with an error.
+    pub errors: u64,
+    /// Credits issued and not yet returned.
+    pub in_flight: u64,
+    /// Wall clock (ns) when the phase started issuing.
+    pub start_ns: u64,
+    /// Wall clock (ns) when sending stopped, once known.
+    pub sending_end_ns: Option<u64>,
+    /// Wall clock (ns) of the last credit return, once the phase is complete.
+    pub end_ns: Option<u64>,
+    /// Requests the phase will send, when known in advance.
+    pub expected_requests: Option<u64>,
+    /// Phase duration limit in seconds, when set.
+    pub expected_duration_s: Option<f64>,
+    /// The grace period expired with requests still in flight.
+    pub grace_period_timeout_triggered: bool,
+}
+
+/// A broadcast event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "message_type", rename_all = "snake_case")]
+pub enum Event {
+    /// Controller checks that every service's subscription is live.
+    BusProbe {
+        /// Echoed back in `BusReady`.
+        nonce: u64,
+    },
+    /// Timing manager: a phase started issuing credits.
+    PhaseStarted {
+        /// Which phase.
+        phase: Phase,
+        /// Counters.
+        stats: PhaseStats,
+    },
+    /// Timing manager: periodic counters (drives the progress display).
+    PhaseProgress {
+        /// Which phase.
+        phase: Phase,
+        /// Counters.
+        stats: PhaseStats,
+    },
+    /// Timing manager: no more credits will be issued in this phase; `stats.sent` is final.
+    PhaseSendingComplete {
+        /// Which phase.
+        phase: Phase,
+        /// Counters.
+        stats: PhaseStats,
+    },
+    /// Timing manager: every credit of the phase has returned (or was cancelled).
+    PhaseComplete {
+        /// Which phase.
+        phase: Phase,
+        /// Final counters.
+        stats: PhaseStats,
+    },
+    /// Timing manager: all phases are done.
+    CreditsComplete,
+    /// Records manager: records processed so far.
+    RecordsProgress {
+        /// Which phase.
+        phase: Phase,
+        /// Records received (valid + error).
+        records: u64,
+        /// Of which errors.
+        errors: u64,
+    },
+}
+
+impl Event {
+    /// The topic frame of this event.
+    pub fn topic(&self) -> &'static str {
+        match self {
+            Event::BusProbe { .. } => "bus_probe$",
+            Event::PhaseStarted { .. } => "phase_started$",
+            Event::PhaseProgress { .. } => "phase_progress$",
+            Event::PhaseSendingComplete { .. } => "phase_sending_complete$",
+            Event::PhaseComplete { .. } => "phase_complete$",
+            Event::CreditsComplete => "credits_complete$",
+            Event::RecordsProgress { .. } => "records_progress$",
+        }
+    }
+}

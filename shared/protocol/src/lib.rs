@@ -1,0 +1,151 @@
+//! The message catalogue of aiperf-rs: every type that crosses a ZeroMQ socket
+//! between services, and the codec that puts it on the wire.
+//!
+//! This crate is the contract between services. A custom implementation of any
+//! service (in any language) only has to speak these messages, encoded as
+//! MessagePack maps (field names, not positions) — see `docs/architecture.md`.
+//!
+//! Channels and the message type each one carries:
+//!
+//! | channel | pattern | type |
+//! |---|---|---|
+//! | control | service DEALER → controller ROUTER | [`control::ToController`] / [`control::FromController`] |
+//! | event bus | PUB → XSUB/XPUB proxy → SUB | [`events::Event`] |
+//! | dataset | client DEALER → dataset manager ROUTER | [`dataset::DatasetRequest`] / [`dataset::DatasetReply`] |
+//! | credits | timing manager ROUTER ↔ worker DEALER | [`credit::ToWorker`] / [`credit::FromWorker`] |
+//! | raw records | worker PUSH → proxy → record processor PULL | [`record::RawRecord`] |
+//! | records | record processor PUSH → records manager PULL | [`record::MetricRecord`] |
+
+pub mod codec;
+pub mod control;
+pub mod credit;
+pub mod dataset;
+pub mod endpoints;
+pub mod events;
+pub mod record;
+pub mod results;
+
+pub use codec::{decode, encode, CodecError};
+pub use endpoints::Endpoints;
+
+/// Version of the message schema. Bumped on any incompatible change; a service
+/// whose version differs is refused at registration.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Benchmark phase a credit, record or event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Requests sent before measurement to warm the server up; never in the main metrics.
+    Warmup,
+    /// The measured phase.
+    Profiling,
+}
+
+impl Phase {
+    /// The name used in exports (`benchmark_phase`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Profiling => "profiling",
+        }
+    }
+}
+
+/// The kinds of service in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceType {
+    /// Owns the run: config, spawning, lifecycle, exports.
+    SystemController,
+    /// Builds the dataset and serves conversations.
+    DatasetManager,
+    /// Decides when each request goes (issues credits).
+    TimingManager,
+    /// Decides how many workers run and watches their health.
+    WorkerManager,
+    /// Sends requests to the model server.
+    Worker,
+    /// Turns raw responses into per-request metrics.
+    RecordProcessor,
+    /// Aggregates metric records, writes per-request exports, computes summaries.
+    RecordsManager,
+}
+
+impl ServiceType {
+    /// All service types a run may contain, in start-up order.
+    pub const ALL: [ServiceType; 6] = [
+        ServiceType::DatasetManager,
+        ServiceType::TimingManager,
+        ServiceType::WorkerManager,
+        ServiceType::RecordsManager,
+        ServiceType::RecordProcessor,
+        ServiceType::Worker,
+    ];
+
+    /// snake_case name, as used in service ids and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::SystemController => "system_controller",
+            ServiceType::DatasetManager => "dataset_manager",
+            ServiceType::TimingManager => "timing_manager",
+            ServiceType::WorkerManager => "worker_manager",
+            ServiceType::Worker => "worker",
+            ServiceType::RecordProcessor => "record_processor",
+            ServiceType::RecordsManager => "records_manager",
+        }
+    }
+
+    /// Parses `worker`, `record-processor` or `record_processor` style names.
+    pub fn parse(name: &str) -> Option<ServiceType> {
+        let norm = name.trim().replace('-', "_");
+        [ServiceType::SystemController]
+            .into_iter()
+            .chain(ServiceType::ALL)
+            .find(|t| t.as_str() == norm)
+    }
+
+    /// A fresh service id such as `worker_503afa03`.
+    pub fn new_id(self) -> String {
+        format!("{}_{}", self.as_str(), short_hex_id(8))
+    }
+}
+
+impl std::fmt::Display for ServiceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `n` random lowercase hex characters (from the OS-seeded std hasher).
+pub fn short_hex_id(n: usize) -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(n);
+    out
+}
+
+/// An error attached to a request record (`error` in `profile_export.jsonl`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ErrorDetails {
+    /// HTTP status, 499 for a client-side cancellation, `None` for transport errors.
+    pub code: Option<u16>,
+    /// Reason phrase or error class, e.g. `Internal Server Error`, `RequestCancellationError`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Human-readable message (response body for HTTP errors).
+    pub message: String,
+}
+
+impl ErrorDetails {
+    /// Builds an error with the given code, type and message.
+    pub fn new(code: Option<u16>, kind: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorDetails { code, kind: kind.into(), message: message.into() }
+    }
+}

@@ -1,0 +1,117 @@
+//! Request records: raw (worker → record processor) and metric (record processor
+//! → records manager).
+
+use crate::{credit::Credit, ErrorDetails, Phase};
+use serde::{Deserialize, Serialize};
+
+/// One response message as read from the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawResponse {
+    /// Monotonic time (ns, worker clock) when its bytes were read, before parsing.
+    pub perf_ns: u64,
+    /// The SSE `data:` payload (streaming) or the whole body (non-streaming).
+    pub data: String,
+}
+
+/// Everything a worker observed about one request, uninterpreted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawRecord {
+    /// The credit that caused the request.
+    pub credit: Credit,
+    /// Worker that sent it.
+    pub worker_id: String,
+    /// `X-Request-ID` sent.
+    pub x_request_id: String,
+    /// Monotonic time (ns) when the worker received the credit.
+    pub credit_received_perf_ns: u64,
+    /// Wall clock (ns) at request start (anchor for every exported timestamp).
+    pub request_start_ns: u64,
+    /// Monotonic time (ns) right before the request was sent.
+    pub start_perf_ns: u64,
+    /// Monotonic time (ns) when the response headers arrived (2xx only).
+    pub ack_perf_ns: Option<u64>,
+    /// Monotonic time (ns) when the last byte was read, or of the error / cancellation.
+    pub end_perf_ns: u64,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// Whether the request asked for a stream.
+    pub streaming: bool,
+    /// Response messages in arrival order.
+    pub responses: Vec<RawResponse>,
+    /// Transport / HTTP / stream error, if any.
+    pub error: Option<ErrorDetails>,
+    /// The request was cancelled by the client (request cancellation).
+    pub was_cancelled: bool,
+    /// Monotonic time (ns) of the cancellation.
+    pub cancellation_perf_ns: Option<u64>,
+    /// The exact JSON body sent.
+    pub payload: String,
+}
+
+impl RawRecord {
+    /// Wall-clock ns of a monotonic reading of this record's worker.
+    pub fn wall_ns(&self, perf_ns: u64) -> u64 {
+        (self.request_start_ns as i128 + perf_ns as i128 - self.start_perf_ns as i128).max(0) as u64
+    }
+}
+
+/// The `metadata` object of a per-request export line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordMetadata {
+    /// Credit id within the phase.
+    pub session_num: u64,
+    /// `X-Request-ID`.
+    pub x_request_id: String,
+    /// `X-Correlation-ID` (session instance).
+    pub x_correlation_id: String,
+    /// Dataset conversation id.
+    pub conversation_id: String,
+    /// 0-based turn.
+    pub turn_index: u32,
+    /// Wall clock (ns) when the credit was issued.
+    pub credit_issued_ns: u64,
+    /// Wall clock (ns) the schedule intended (open-loop modes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scheduled_ns: Option<u64>,
+    /// Wall clock (ns) at request start.
+    pub request_start_ns: u64,
+    /// Wall clock (ns) when headers arrived (2xx only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_ack_ns: Option<u64>,
+    /// Wall clock (ns) at the end of the request.
+    pub request_end_ns: u64,
+    /// Worker id.
+    pub worker_id: String,
+    /// Record processor id.
+    pub record_processor_id: String,
+    /// Phase.
+    pub benchmark_phase: Phase,
+    /// A client-side cancellation happened.
+    pub was_cancelled: bool,
+    /// Wall clock (ns) of the cancellation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cancellation_time_ns: Option<u64>,
+}
+
+/// A metric value in base units (ns, tokens, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetricValue {
+    /// One number.
+    Scalar(f64),
+    /// A list (e.g. inter-chunk latencies).
+    List(Vec<f64>),
+}
+
+/// Per-request metrics computed by a record processor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRecord {
+    /// Export metadata.
+    pub metadata: RecordMetadata,
+    /// `(tag, value)` in base units, in computation order.
+    pub metrics: Vec<(String, MetricValue)>,
+    /// Set for error records.
+    pub error: Option<ErrorDetails>,
+    /// Raw request/response for `--export-level raw`, as a JSON object string.
+    pub raw_json: Option<String>,
+}

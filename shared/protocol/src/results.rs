@@ -1,0 +1,75 @@
+//! Summaries sent by the records manager to the controller at the end of a run.
+
+use crate::ErrorDetails;
+use serde::{Deserialize, Serialize};
+
+/// Statistics of one metric, already in its display unit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    /// Tag, e.g. `time_to_first_token`.
+    pub tag: String,
+    /// Human header, e.g. `Time to First Token`.
+    pub header: String,
+    /// Display unit, e.g. `ms`.
+    pub unit: String,
+    /// Mean (or the single value of a scalar metric).
+    pub avg: Option<f64>,
+    /// Minimum.
+    pub min: Option<f64>,
+    /// Maximum.
+    pub max: Option<f64>,
+    /// Population standard deviation.
+    pub std: Option<f64>,
+    /// Percentiles `(p, value)` for p in 1,5,10,25,50,75,90,95,99.
+    pub percentiles: Vec<(u8, f64)>,
+    /// Number of samples.
+    pub count: Option<u64>,
+    /// Sum of samples.
+    pub sum: Option<f64>,
+}
+
+impl MetricResult {
+    /// The given percentile, if computed.
+    pub fn percentile(&self, p: u8) -> Option<f64> {
+        self.percentiles.iter().find(|(q, _)| *q == p).map(|(_, v)| *v)
+    }
+}
+
+/// One kind of error and how often it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummaryEntry {
+    /// The error.
+    pub error_details: ErrorDetails,
+    /// Occurrences.
+    pub count: u64,
+}
+
+/// Results of one phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResults {
+    /// Metrics in display order.
+    pub metrics: Vec<MetricResult>,
+    /// Errors grouped by (code, type, message).
+    pub error_summary: Vec<ErrorSummaryEntry>,
+    /// Wall clock (ns) of the phase start.
+    pub start_ns: u64,
+    /// Wall clock (ns) of the phase end.
+    pub end_ns: u64,
+    /// Records received.
+    pub records: u64,
+    /// Of which errors.
+    pub errors: u64,
+}
+
+/// Everything the records manager computed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileResults {
+    /// The profiling phase.
+    pub profiling: PhaseResults,
+    /// The warmup phase, when there was one.
+    pub warmup: Option<PhaseResults>,
+    /// The run was cancelled (Ctrl-C or a failure): results are partial.
+    pub was_cancelled: bool,
+    /// Every expected record arrived.
+    pub is_complete: bool,
+}
