@@ -26,6 +26,12 @@ pub struct MetricResult {
     pub count: Option<u64>,
     /// Sum of samples.
     pub sum: Option<f64>,
+    /// A single value (aggregate/derived metric): exported as `{unit, avg}` only.
+    pub scalar: bool,
+    /// Sort key of console and export tables (lower first).
+    pub display_order: u32,
+    /// Shown in the console's main metrics table.
+    pub console: bool,
 }
 
 impl MetricResult {
