@@ -1,1 +1,10 @@
-//! aiperf-worker
+//! Worker pool: the [`WorkerManager`] sizes the pool, each [`Worker`] turns credits
+//! into HTTP requests and raw records.
+
+pub mod http;
+pub mod manager;
+pub mod sse;
+pub mod worker;
+
+pub use manager::WorkerManager;
+pub use worker::Worker;

@@ -5,6 +5,7 @@
 //! except [`forward`] and [`event_proxy`], which the controller runs.
 
 pub mod control;
+pub mod dataset;
 
 use aiperf_protocol::{decode, encode, events::Event, CodecError};
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use zeromq::{prelude::*, util::PeerIdentity, SocketOptions, ZmqError, ZmqMessage};
 
 pub use control::{ControlClient, ControlCommand, ControlSender};
+pub use dataset::DatasetClient;
 
 /// A socket operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,292 @@
+//! The worker service: takes credits, sends requests, pushes raw records, returns
+//! credits. Only workers talk to the model server.
+//!
+//! Tasks inside one worker:
+//! - the main loop owns the control connection (configure / start / cancel / shutdown);
+//! - the credit reader owns the receive half of the credit DEALER and spawns one
+//!   task per credit (a worker runs many requests at once);
+//! - the return writer owns the send half (credit returns, readiness);
+//! - the record writer owns the PUSH socket to the record processors.
+//!
+//! Per credit the record is pushed before the credit is returned, so when the
+//! timing manager sees a return, the record is already on its way.
+
+use crate::http::HttpClient;
+use aiperf_clock::mono_ns;
+use aiperf_config::ProfileConfig;
+use aiperf_endpoint::{parse_response, ChatMessage, PayloadBuilder};
+use aiperf_protocol::{
+    control::{Command, ServiceState},
+    credit::{Credit, FromWorker, ToWorker},
+    dataset::Conversation,
+    record::RawRecord,
+    Phase, ServiceType,
+};
+use aiperf_transport::{ControlClient, ControlSender, DatasetClient, Dealer, DealerRx, Push};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A worker actor. Runs in the CLI process or as its own process.
+pub struct Worker {
+    control_addr: String,
+    service_id: String,
+}
+
+/// Shared state of a configured worker.
+struct Ctx {
+    worker_id: String,
+    http: HttpClient,
+    payloads: PayloadBuilder,
+    conversations: HashMap<String, Arc<Conversation>>,
+    dataset: tokio::sync::Mutex<DatasetClient>,
+    /// Session histories of multi-turn conversations, by correlation id.
+    sessions: Mutex<HashMap<String, Vec<ChatMessage>>>,
+    /// In-flight credits; whoever removes an entry sends that credit's return.
+    in_flight: Mutex<HashMap<(Phase, u64), tokio::task::AbortHandle>>,
+    returns: mpsc::UnboundedSender<FromWorker>,
+    records: mpsc::UnboundedSender<RawRecord>,
+}
+
+impl Worker {
+    /// A worker that will register at `control_addr` as `service_id`.
+    pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
+        Worker { control_addr: control_addr.into(), service_id: service_id.into() }
+    }
+
+    /// Runs until shutdown, controller loss or `cancel`.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut control = ControlClient::register(&self.control_addr, ServiceType::Worker, &self.service_id).await?;
+        let ctl = control.sender();
+        let mut ctx: Option<Arc<Ctx>> = None;
+        let tasks = CancellationToken::new();
+        loop {
+            let cmd = tokio::select! {
+                _ = cancel.cancelled() => break,
+                cmd = control.next_command() => match cmd { Ok(c) => c, Err(_) => break },
+            };
+            match cmd.command {
+                Command::Configure { config } => match self.configure(&control, &config, &tasks).await {
+                    Ok(c) => {
+                        ctx = Some(c);
+                        ctl.set_state(ServiceState::Ready);
+                        ctl.respond(cmd.id, Ok(())).await?;
+                    }
+                    Err(e) => {
+                        ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id))).await?;
+                    }
+                },
+                Command::Start => {
+                    ctl.set_state(ServiceState::Running);
+                    ctl.respond(cmd.id, Ok(())).await?;
+                }
+                Command::Cancel { .. } => {
+                    if let Some(ctx) = &ctx {
+                        ctx.cancel_all();
+                    }
+                    ctl.respond(cmd.id, Ok(())).await?;
+                }
+                Command::Shutdown => {
+                    ctl.set_state(ServiceState::Stopping);
+                    let _ = ctl.respond(cmd.id, Ok(())).await;
+                    break;
+                }
+            }
+        }
+        tasks.cancel();
+        Ok(())
+    }
+
+    async fn configure(&self, control: &ControlClient, config: &ProfileConfig, tasks: &CancellationToken) -> Result<Arc<Ctx>, String> {
+        let endpoints = control.endpoints().clone();
+        let http = HttpClient::new(config)?;
+        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id).await.map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
+        let conversations = dataset.conversations(None).await?.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
+        let credits: Dealer<FromWorker, ToWorker> =
+            Dealer::connect(&endpoints.credits, &self.service_id).await.map_err(|e| format!("cannot reach the timing manager: {e}"))?;
+        let record_push: Push<RawRecord> =
+            Push::connect(&endpoints.raw_records_frontend).await.map_err(|e| format!("cannot reach the raw-record proxy: {e}"))?;
+        let (mut credit_tx, credit_rx) = credits.split();
+        let (returns_tx, mut returns_rx) = mpsc::unbounded_channel::<FromWorker>();
+        let (records_tx, mut records_rx) = mpsc::unbounded_channel::<RawRecord>();
+        let ctx = Arc::new(Ctx {
+            worker_id: self.service_id.clone(),
+            http,
+            payloads: PayloadBuilder::new(config),
+            conversations,
+            dataset: tokio::sync::Mutex::new(dataset),
+            sessions: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            returns: returns_tx,
+            records: records_tx,
+        });
+        let ctl = control.sender();
+        // Record writer.
+        let stop = tasks.clone();
+        let rec_ctl = ctl.clone();
+        tokio::spawn(async move {
+            let mut push = record_push;
+            loop {
+                let rec = tokio::select! { _ = stop.cancelled() => break, r = records_rx.recv() => match r { Some(r) => r, None => break } };
+                if let Err(e) = push.send(&rec).await {
+                    rec_ctl.fail(format!("cannot push a record to the record processors: {e}")).await;
+                    break;
+                }
+            }
+        });
+        // Return writer (also announces readiness).
+        let stop = tasks.clone();
+        let ret_ctl = ctl.clone();
+        credit_tx.send(&FromWorker::WorkerReady { worker_id: self.service_id.clone() }).await.map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            loop {
+                let msg = tokio::select! { _ = stop.cancelled() => break, m = returns_rx.recv() => match m { Some(m) => m, None => break } };
+                if let Err(e) = credit_tx.send(&msg).await {
+                    ret_ctl.fail(format!("cannot return a credit to the timing manager: {e}")).await;
+                    break;
+                }
+            }
+        });
+        // Credit reader.
+        tokio::spawn(read_credits(ctx.clone(), credit_rx, ctl, tasks.clone()));
+        Ok(ctx)
+    }
+}
+
+async fn read_credits(ctx: Arc<Ctx>, mut rx: DealerRx<ToWorker>, ctl: ControlSender, stop: CancellationToken) {
+    loop {
+        let msg = tokio::select! { _ = stop.cancelled() => break, m = rx.recv() => m };
+        match msg {
+            Ok(ToWorker::Credit(credit)) => {
+                let received = mono_ns();
+                let key = (credit.phase, credit.id);
+                let task_ctx = ctx.clone();
+                // Hold the map lock while spawning so the task cannot finish before it is registered.
+                let mut map = ctx.in_flight.lock().expect("in-flight lock");
+                let handle = tokio::spawn(async move { task_ctx.handle(credit, received).await });
+                map.insert(key, handle.abort_handle());
+            }
+            Ok(ToWorker::CancelCredits { phase, ids }) => ctx.cancel(phase, &ids),
+            Err(e) => {
+                ctl.fail(format!("lost the credit connection to the timing manager: {e}")).await;
+                break;
+            }
+        }
+    }
+}
+
+impl Ctx {
+    /// Aborts the given in-flight credits; they are returned as cancelled, with no record.
+    fn cancel(&self, phase: Phase, ids: &[u64]) {
+        let mut map = self.in_flight.lock().expect("in-flight lock");
+        for &id in ids {
+            if let Some(h) = map.remove(&(phase, id)) {
+                h.abort();
+                let _ = self.returns.send(FromWorker::CreditReturn { phase, credit_id: id, cancelled: true, error: None, worker_id: self.worker_id.clone() });
+            }
+        }
+    }
+
+    fn cancel_all(&self) {
+        let keys: Vec<(Phase, u64)> = self.in_flight.lock().expect("in-flight lock").keys().copied().collect();
+        for (phase, id) in keys {
+            self.cancel(phase, &[id]);
+        }
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Arc<Conversation>, String> {
+        if let Some(c) = self.conversations.get(id) {
+            return Ok(c.clone());
+        }
+        let mut client = self.dataset.lock().await;
+        let mut found = client.conversations(Some(vec![id.to_string()])).await?;
+        found.pop().map(Arc::new).ok_or_else(|| format!("conversation {id} is not in the dataset"))
+    }
+
+    /// Runs one credit to completion: request, record, return.
+    async fn handle(self: Arc<Self>, credit: Credit, received: u64) {
+        let record = self.run_request(&credit, received).await;
+        let error = record.error.as_ref().map(|e| e.message.clone());
+        let _ = self.records.send(record);
+        let owned = self.in_flight.lock().expect("in-flight lock").remove(&(credit.phase, credit.id)).is_some();
+        if owned {
+            let _ = self.returns.send(FromWorker::CreditReturn { phase: credit.phase, credit_id: credit.id, cancelled: false, error, worker_id: self.worker_id.clone() });
+        }
+    }
+
+    async fn run_request(&self, credit: &Credit, received: u64) -> RawRecord {
+        let x_request_id = uuid::Uuid::new_v4().to_string();
+        let conversation = match self.conversation(&credit.conversation_id).await {
+            Ok(c) => c,
+            Err(e) => return self.failed_record(credit, received, x_request_id, e),
+        };
+        let turn_index = credit.turn_index as usize;
+        let multi_turn = credit.num_turns > 1;
+        let history = if multi_turn && turn_index > 0 {
+            self.sessions.lock().expect("sessions lock").get(&credit.x_correlation_id).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let messages = PayloadBuilder::messages(&conversation, turn_index, &history);
+        let turn = conversation.turns.get(turn_index).cloned().unwrap_or_default();
+        let payload = self.payloads.body(&messages, &turn).to_string();
+        let cancel_after = credit.cancel_after_ns.map(Duration::from_nanos);
+        let ex = self.http.send(payload.clone(), &x_request_id, &credit.x_correlation_id, self.payloads.streaming(), cancel_after).await;
+        if multi_turn {
+            self.remember_turn(credit, &turn, &ex.responses);
+        }
+        RawRecord {
+            credit: credit.clone(),
+            worker_id: self.worker_id.clone(),
+            x_request_id,
+            credit_received_perf_ns: received,
+            request_start_ns: ex.request_start_ns,
+            start_perf_ns: ex.start_perf_ns,
+            ack_perf_ns: ex.ack_perf_ns,
+            end_perf_ns: ex.end_perf_ns,
+            status: ex.status,
+            streaming: self.payloads.streaming(),
+            responses: ex.responses,
+            error: ex.error,
+            was_cancelled: ex.was_cancelled,
+            cancellation_perf_ns: ex.cancellation_perf_ns,
+            payload,
+        }
+    }
+
+    /// Appends the user turn and the reply actually received to the session history.
+    fn remember_turn(&self, credit: &Credit, turn: &aiperf_protocol::dataset::Turn, responses: &[aiperf_protocol::record::RawResponse]) {
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        if credit.turn_index + 1 >= credit.num_turns {
+            sessions.remove(&credit.x_correlation_id);
+            return;
+        }
+        let reply: String = responses.iter().map(|r| parse_response(&r.data).text).collect();
+        let h = sessions.entry(credit.x_correlation_id.clone()).or_default();
+        h.push(ChatMessage { role: "user", texts: turn.texts.clone() });
+        h.push(ChatMessage::new("assistant", reply));
+    }
+
+    fn failed_record(&self, credit: &Credit, received: u64, x_request_id: String, message: String) -> RawRecord {
+        let now = mono_ns();
+        RawRecord {
+            credit: credit.clone(),
+            worker_id: self.worker_id.clone(),
+            x_request_id,
+            credit_received_perf_ns: received,
+            request_start_ns: aiperf_clock::wall_ns(),
+            start_perf_ns: now,
+            ack_perf_ns: None,
+            end_perf_ns: now,
+            status: None,
+            streaming: self.payloads.streaming(),
+            responses: Vec::new(),
+            error: Some(aiperf_protocol::ErrorDetails::new(None, "DatasetError", message)),
+            was_cancelled: false,
+            cancellation_perf_ns: None,
+            payload: String::new(),
+        }
+    }
+}
