@@ -1,1 +1,41 @@
-//! aiperf-metrics
+//! aiperf-metrics: the metric definitions and arithmetic of aiperf-rs, as a pure
+//! library (no I/O, no async), following `metrics.md` (AIPerf 0.13 behaviour).
+//!
+//! * [`catalogue`] — every metric: tag, header, base and display unit, kind,
+//!   flags, display order; [`units`] — the units and their conversions.
+//! * [`context`] — run-level settings ([`MetricContext`]) and the applicability
+//!   filter (metrics.md §6).
+//! * [`record`] — per-request computation ([`compute_record_metrics`]) in base units.
+//! * [`goodput`] — SLO parsing ([`parse_goodput`]) and evaluation.
+//! * [`stats`] — distribution statistics (numpy-compatible percentiles,
+//!   population std, nearest-rank error-adjusted bands).
+//! * [`summary`] — [`SummaryAccumulator`]: metric records in, display-unit
+//!   [`aiperf_protocol::results::PhaseResults`] out.
+//! * [`timeslice`] — the same summary per time window ([`Timeslice`]).
+//!
+//! Choices that differ from, or are not spelled out by, AIPerf:
+//! * Throughputs of a phase divide by `benchmark_duration` (AIPerf's documented
+//!   formula), timeslice throughputs by the slice window.
+//! * "Pooled ITL": `inter_chunk_latency`'s summary pools every chunk gap of every
+//!   request, which is exactly vLLM's/SGLang's `bench_serving` "ITL"; AIPerf's
+//!   per-request `inter_token_latency` is their "TPOT". No separate metric.
+//! * Extras: `first_chunk_tokens` (tokens of the first content chunk) and
+//!   `schedule_lag` (request start − scheduled time), both exported, not on the
+//!   console.
+
+pub mod catalogue;
+pub mod context;
+pub mod goodput;
+pub mod record;
+pub mod stats;
+pub mod summary;
+pub mod timeslice;
+pub mod units;
+
+pub use catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, lookup, tags};
+pub use context::MetricContext;
+pub use goodput::{Slo, parse_goodput};
+pub use record::{RecordInput, ResponseInfo, Usage, compute_record_metrics, invalid_reason};
+pub use summary::SummaryAccumulator;
+pub use timeslice::Timeslice;
+pub use units::Unit;

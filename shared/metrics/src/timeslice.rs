@@ -1,0 +1,92 @@
+//! Timeslices (`--slice-duration`, exports.md §5): the same summary computed per
+//! fixed-length time window of a phase.
+//!
+//! Rules (AIPerf 0.13): the grid starts at the earliest request start of all
+//! records (valid and error); it has `n = floor((last − first_start) / S) + 1`
+//! slices of length `S`, where `last` is the latest request end (or start) of any
+//! record; each record belongs, whole, to the slice containing its **request
+//! start**; empty slices are skipped (the list stays dense); a slice whose grid
+//! end lies beyond `last` is clipped to `last` and flagged incomplete.
+//! Throughputs inside a slice are divided by the slice's (clipped) window length;
+//! every other metric is computed exactly like the phase summary. Arithmetic is
+//! exact integer nanoseconds.
+
+use crate::context::MetricContext;
+use crate::summary::{Column, Denominator, Row, SummaryAccumulator};
+use aiperf_protocol::results::PhaseResults;
+
+/// The results of one time window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeslice {
+    /// Window start, wall-clock ns (inclusive).
+    pub start_ns: u64,
+    /// Window end, wall-clock ns (exclusive; clipped for the last slice).
+    pub end_ns: u64,
+    /// `false` for a slice clipped at the end of the run.
+    pub is_complete: bool,
+    /// Metrics of the records that started in the window (its `start_ns` and
+    /// `end_ns` are the window bounds).
+    pub results: PhaseResults,
+}
+
+impl SummaryAccumulator {
+    /// Splits the records into `slice_duration_ns` windows and summarises each
+    /// non-empty one (see the module docs). Empty when there are no records or
+    /// the duration is 0.
+    pub fn timeslices(&self, ctx: &MetricContext, slice_duration_ns: u64) -> Vec<Timeslice> {
+        let s = slice_duration_ns;
+        if self.rows.is_empty() || s == 0 {
+            return Vec::new();
+        }
+        let first = self.rows.iter().map(|r| r.start_ns).min().unwrap_or(0);
+        let last = self
+            .rows
+            .iter()
+            .map(|r| r.start_ns.max(r.end_ns))
+            .max()
+            .unwrap_or(first);
+        let n_slices = ((last - first) / s + 1) as usize;
+        let slice_of = |r: &Row| ((r.start_ns - first) / s) as usize;
+
+        // Partition rows and column values by slice in one pass each.
+        let mut rows_by_slice: Vec<Vec<&Row>> = vec![Vec::new(); n_slices];
+        for r in &self.rows {
+            rows_by_slice[slice_of(r)].push(r);
+        }
+        let mut values_by_slice: Vec<Vec<(&Column, Vec<f64>)>> = (0..n_slices)
+            .map(|_| self.columns.iter().map(|c| (c, Vec::new())).collect())
+            .collect();
+        for (ci, col) in self.columns.iter().enumerate() {
+            for (v, owner) in col.values.iter().zip(&col.owners) {
+                let k = slice_of(&self.rows[*owner as usize]);
+                values_by_slice[k][ci].1.push(*v);
+            }
+        }
+
+        let mut out = Vec::new();
+        for (k, (rows, values)) in rows_by_slice.into_iter().zip(values_by_slice).enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let start = first + k as u64 * s;
+            let grid_end = start + s;
+            let is_complete = grid_end <= last;
+            let end = if is_complete { grid_end } else { last };
+            let results = self.summarize(
+                &rows,
+                &values,
+                ctx,
+                Denominator::Window(end - start),
+                start,
+                end,
+            );
+            out.push(Timeslice {
+                start_ns: start,
+                end_ns: end,
+                is_complete,
+                results,
+            });
+        }
+        out
+    }
+}
