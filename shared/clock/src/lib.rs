@@ -4,6 +4,8 @@
 //! request also records one wall-clock anchor ([`wall_ns`]) so exported timestamps
 //! can be derived as `anchor + (mono_x - mono_anchor)` (metrics.md §1).
 
+pub mod timer;
+
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +28,10 @@ pub fn instant_of(mono: u64) -> Instant {
 /// Wall clock: nanoseconds since the Unix epoch.
 #[inline]
 pub fn wall_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
