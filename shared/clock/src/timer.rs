@@ -138,13 +138,7 @@ impl Timer {
         self.heap.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn register(&self, deadline: Instant, waker: Waker) -> Arc<Slot> {
-        let slot = Arc::new(Slot {
-            state: Mutex::new(SlotState {
-                waker: Some(waker),
-                ..SlotState::default()
-            }),
-        });
+    fn register(&self, deadline: Instant, slot: Arc<Slot>) {
         let notify = {
             let mut heap = self.lock();
             let notify = heap
@@ -156,14 +150,13 @@ impl Timer {
             heap.entries.push(Entry {
                 deadline,
                 seq,
-                slot: slot.clone(),
+                slot,
             });
             notify
         };
         if notify {
             self.cv.notify_one();
         }
-        slot
     }
 
     fn run(&self) {
@@ -250,7 +243,10 @@ impl Timer {
 pub struct Sleep {
     deadline: Instant,
     spin: Duration,
+    /// The slot of the current registration, or a fired slot kept for reuse.
     slot: Option<Arc<Slot>>,
+    /// Whether `slot` is in the timer heap for the current deadline.
+    registered: bool,
 }
 
 impl Sleep {
@@ -262,6 +258,53 @@ impl Sleep {
     /// Whether the deadline has already passed.
     pub fn is_elapsed(&self) -> bool {
         Instant::now() >= self.deadline
+    }
+
+    /// Re-arms this timer for a new deadline, as if it were replaced by
+    /// `sleep_until_spin(deadline, spin)` with the same `spin`.
+    ///
+    /// A fired timer's allocation is reused when the timer thread has released it,
+    /// which makes a loop of `reset` + `.await` allocation-free in the common case.
+    pub fn reset(&mut self, deadline: Instant) {
+        if self.registered {
+            self.cancel();
+        }
+        if let Some(slot) = self.slot.as_mut() {
+            match Arc::get_mut(slot) {
+                // The heap no longer holds it: recycle.
+                Some(s) => {
+                    *s.state.get_mut().unwrap_or_else(|e| e.into_inner()) = SlotState::default()
+                }
+                None => self.slot = None,
+            }
+        }
+        self.registered = false;
+        self.deadline = deadline;
+    }
+
+    /// Marks a registered, unfired slot stale and releases its waker.
+    fn cancel(&mut self) {
+        self.registered = false;
+        let Some(slot) = self.slot.as_ref() else {
+            return;
+        };
+        let waker = {
+            let mut st = slot.lock();
+            if st.fired || st.cancelled {
+                return;
+            }
+            st.cancelled = true;
+            let t = timer();
+            let stale = t.stale.fetch_add(1, AtomicOrdering::Relaxed) + 1;
+            if stale >= COMPACT_MIN_STALE && stale.is_multiple_of(COMPACT_MIN_STALE) {
+                // Let the timer thread consider a compaction.
+                t.cv.notify_one();
+            }
+            st.waker.take()
+        };
+        drop(waker);
+        // The heap still references this slot: never reuse it.
+        self.slot = None;
     }
 
     fn spin_to_deadline(&self) {
@@ -285,46 +328,38 @@ impl Future for Sleep {
             this.spin_to_deadline();
             return Poll::Ready(());
         }
-        match &this.slot {
-            None => {
-                this.slot = Some(timer().register(wake_at, cx.waker().clone()));
-                Poll::Pending
-            }
-            Some(slot) => {
-                let mut st = slot.lock();
-                if st.fired {
-                    drop(st);
-                    this.spin_to_deadline();
-                    return Poll::Ready(());
-                }
-                match &st.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => st.waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+        if !this.registered {
+            let slot = match this.slot.take() {
+                Some(slot) => slot,
+                None => Arc::new(Slot::default()),
+            };
+            slot.lock().waker = Some(cx.waker().clone());
+            timer().register(wake_at, slot.clone());
+            this.slot = Some(slot);
+            this.registered = true;
+            return Poll::Pending;
         }
+        let Some(slot) = this.slot.as_ref() else {
+            unreachable!("a registered Sleep always has a slot");
+        };
+        let mut st = slot.lock();
+        if st.fired {
+            drop(st);
+            this.spin_to_deadline();
+            return Poll::Ready(());
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            let waker = {
-                let mut st = slot.lock();
-                if st.fired || st.cancelled {
-                    return;
-                }
-                st.cancelled = true;
-                let t = timer();
-                let stale = t.stale.fetch_add(1, AtomicOrdering::Relaxed) + 1;
-                if stale >= COMPACT_MIN_STALE && stale.is_multiple_of(COMPACT_MIN_STALE) {
-                    // Let the timer thread consider a compaction.
-                    t.cv.notify_one();
-                }
-                st.waker.take()
-            };
-            drop(waker);
+        if self.registered {
+            self.cancel();
         }
     }
 }
@@ -334,7 +369,7 @@ impl std::fmt::Debug for Sleep {
         f.debug_struct("Sleep")
             .field("deadline", &self.deadline)
             .field("spin", &self.spin)
-            .field("registered", &self.slot.is_some())
+            .field("registered", &self.registered)
             .finish()
     }
 }
@@ -355,6 +390,7 @@ pub fn sleep_until_spin(deadline: Instant, spin: Duration) -> Sleep {
         deadline,
         spin,
         slot: None,
+        registered: false,
     }
 }
 
@@ -447,6 +483,21 @@ mod tests {
         while timer().count_entries_at(far) >= COMPACT_MIN_STALE {
             assert!(Instant::now() < give_up, "stale entries were not compacted");
             std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_rearms_the_timer() {
+        let start = Instant::now();
+        let mut s = sleep_until(start + Duration::from_secs(3600));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        for i in 1..=5u64 {
+            let deadline = start + Duration::from_millis(2 * i);
+            s.reset(deadline);
+            assert_eq!(s.deadline(), deadline);
+            (&mut s).await;
+            assert!(Instant::now() >= deadline);
         }
     }
 
