@@ -121,6 +121,12 @@ impl MetricSpec {
         self.flags.contains(flags)
     }
 
+    /// The conversion factor from base to display unit: `display = base / divisor`
+    /// (1e6 for ns → ms, 1e9 for ns → sec, 1 otherwise).
+    pub fn display_divisor(&self) -> f64 {
+        crate::units::divisor(self.base_unit, self.display_unit)
+    }
+
     /// Converts a base-unit value into the display unit.
     pub fn to_display(&self, base_value: f64) -> f64 {
         crate::units::convert(base_value, self.base_unit, self.display_unit)
@@ -144,72 +150,81 @@ impl MetricSpec {
 
 /// Tag constants of every catalogued metric.
 pub mod tags {
-    #![allow(missing_docs)]
-    pub const TIME_TO_FIRST_TOKEN: &str = "time_to_first_token";
-    pub const TIME_TO_SECOND_TOKEN: &str = "time_to_second_token";
-    pub const TIME_TO_FIRST_OUTPUT_TOKEN: &str = "time_to_first_output_token";
-    pub const REQUEST_LATENCY: &str = "request_latency";
-    pub const DECODE_DURATION: &str = "decode_duration";
-    pub const INTER_TOKEN_LATENCY: &str = "inter_token_latency";
-    pub const INTER_CHUNK_LATENCY: &str = "inter_chunk_latency";
-    pub const OUTPUT_TOKEN_THROUGHPUT_PER_USER: &str = "output_token_throughput_per_user";
-    pub const E2E_OUTPUT_TOKEN_THROUGHPUT: &str = "e2e_output_token_throughput";
-    pub const PREFILL_THROUGHPUT_PER_USER: &str = "prefill_throughput_per_user";
-    pub const INPUT_SEQUENCE_LENGTH: &str = "input_sequence_length";
-    pub const OUTPUT_TOKEN_COUNT: &str = "output_token_count";
-    pub const REASONING_TOKEN_COUNT: &str = "reasoning_token_count";
-    pub const OUTPUT_SEQUENCE_LENGTH: &str = "output_sequence_length";
-    pub const ERROR_ISL: &str = "error_isl";
-    pub const FIRST_CHUNK_TOKENS: &str = "first_chunk_tokens";
-    pub const STREAM_SETUP_LATENCY: &str = "stream_setup_latency";
-    pub const STREAM_PREFILL_LATENCY: &str = "stream_prefill_latency";
-    pub const CREDIT_DROP_LATENCY: &str = "credit_drop_latency";
-    pub const SCHEDULE_LAG: &str = "schedule_lag";
-    pub const USAGE_PROMPT_TOKENS: &str = "usage_prompt_tokens";
-    pub const USAGE_COMPLETION_TOKENS: &str = "usage_completion_tokens";
-    pub const USAGE_TOTAL_TOKENS: &str = "usage_total_tokens";
-    pub const USAGE_REASONING_TOKENS: &str = "usage_reasoning_tokens";
-    pub const USAGE_PROMPT_CACHE_READ_TOKENS: &str = "usage_prompt_cache_read_tokens";
-    pub const USAGE_PROMPT_TOKENS_DIFF_PCT: &str = "usage_prompt_tokens_diff_pct";
-    pub const USAGE_COMPLETION_TOKENS_DIFF_PCT: &str = "usage_completion_tokens_diff_pct";
-    pub const USAGE_REASONING_TOKENS_DIFF_PCT: &str = "usage_reasoning_tokens_diff_pct";
-    pub const USAGE_DISCREPANCY_COUNT: &str = "usage_discrepancy_count";
-    pub const REQUESTED_OSL: &str = "requested_osl";
-    pub const OSL_MISMATCH_DIFF_PCT: &str = "osl_mismatch_diff_pct";
-    pub const OSL_MISMATCH_COUNT: &str = "osl_mismatch_count";
-    pub const THINKING_EFFICIENCY: &str = "thinking_efficiency";
-    pub const GOOD_REQUEST_COUNT: &str = "good_request_count";
-    pub const REQUEST_COUNT: &str = "request_count";
-    pub const ERROR_REQUEST_COUNT: &str = "error_request_count";
-    pub const MIN_REQUEST_TIMESTAMP: &str = "min_request_timestamp";
-    pub const MAX_RESPONSE_TIMESTAMP: &str = "max_response_timestamp";
-    pub const COMPLETED_REQUEST_COUNT: &str = "completed_request_count";
-    pub const REQUEST_ERROR_RATE: &str = "request_error_rate";
-    pub const BENCHMARK_DURATION: &str = "benchmark_duration";
-    pub const TOTAL_ISL: &str = "total_isl";
-    pub const TOTAL_OSL: &str = "total_osl";
-    pub const TOTAL_OUTPUT_TOKENS: &str = "total_output_tokens";
-    pub const TOTAL_REASONING_TOKENS: &str = "total_reasoning_tokens";
-    pub const TOTAL_ERROR_ISL: &str = "total_error_isl";
-    pub const REQUEST_THROUGHPUT: &str = "request_throughput";
-    pub const OUTPUT_TOKEN_THROUGHPUT: &str = "output_token_throughput";
-    pub const INPUT_TOKEN_THROUGHPUT: &str = "input_token_throughput";
-    pub const TOTAL_TOKEN_THROUGHPUT: &str = "total_token_throughput";
-    pub const GOODPUT: &str = "goodput";
-    pub const GOOD_REQUEST_FRACTION: &str = "good_request_fraction";
-    pub const TOTAL_USAGE_PROMPT_TOKENS: &str = "total_usage_prompt_tokens";
-    pub const TOTAL_USAGE_COMPLETION_TOKENS: &str = "total_usage_completion_tokens";
-    pub const TOTAL_USAGE_TOTAL_TOKENS: &str = "total_usage_total_tokens";
-    pub const TOTAL_USAGE_REASONING_TOKENS: &str = "total_usage_reasoning_tokens";
-    pub const TOTAL_USAGE_PROMPT_CACHE_READ_TOKENS: &str = "total_usage_prompt_cache_read_tokens";
-    pub const OVERALL_USAGE_PROMPT_CACHE_READ_PCT: &str = "overall_usage_prompt_cache_read_pct";
-    pub const OVERALL_THINKING_EFFICIENCY: &str = "overall_thinking_efficiency";
-    pub const CREDIT_TO_START_LATENCY: &str = "credit_to_start_latency";
-    pub const EFFECTIVE_LATENCY: &str = "effective_latency";
-    pub const ADJ_TIME_TO_FIRST_TOKEN: &str = "adj_time_to_first_token";
-    pub const ADJ_REQUEST_LATENCY: &str = "adj_request_latency";
-    pub const ADJ_DECODE_DURATION: &str = "adj_decode_duration";
-    pub const ADJ_INTER_TOKEN_LATENCY: &str = "adj_inter_token_latency";
+    macro_rules! tags {
+        ($($name:ident = $tag:literal;)*) => {
+            $(
+                #[doc = concat!("`", $tag, "`")]
+                pub const $name: &str = $tag;
+            )*
+        };
+    }
+    tags! {
+        TIME_TO_FIRST_TOKEN = "time_to_first_token";
+        TIME_TO_SECOND_TOKEN = "time_to_second_token";
+        TIME_TO_FIRST_OUTPUT_TOKEN = "time_to_first_output_token";
+        REQUEST_LATENCY = "request_latency";
+        DECODE_DURATION = "decode_duration";
+        INTER_TOKEN_LATENCY = "inter_token_latency";
+        INTER_CHUNK_LATENCY = "inter_chunk_latency";
+        OUTPUT_TOKEN_THROUGHPUT_PER_USER = "output_token_throughput_per_user";
+        E2E_OUTPUT_TOKEN_THROUGHPUT = "e2e_output_token_throughput";
+        PREFILL_THROUGHPUT_PER_USER = "prefill_throughput_per_user";
+        INPUT_SEQUENCE_LENGTH = "input_sequence_length";
+        OUTPUT_TOKEN_COUNT = "output_token_count";
+        REASONING_TOKEN_COUNT = "reasoning_token_count";
+        OUTPUT_SEQUENCE_LENGTH = "output_sequence_length";
+        ERROR_ISL = "error_isl";
+        FIRST_CHUNK_TOKENS = "first_chunk_tokens";
+        STREAM_SETUP_LATENCY = "stream_setup_latency";
+        STREAM_PREFILL_LATENCY = "stream_prefill_latency";
+        CREDIT_DROP_LATENCY = "credit_drop_latency";
+        SCHEDULE_LAG = "schedule_lag";
+        USAGE_PROMPT_TOKENS = "usage_prompt_tokens";
+        USAGE_COMPLETION_TOKENS = "usage_completion_tokens";
+        USAGE_TOTAL_TOKENS = "usage_total_tokens";
+        USAGE_REASONING_TOKENS = "usage_reasoning_tokens";
+        USAGE_PROMPT_CACHE_READ_TOKENS = "usage_prompt_cache_read_tokens";
+        USAGE_PROMPT_TOKENS_DIFF_PCT = "usage_prompt_tokens_diff_pct";
+        USAGE_COMPLETION_TOKENS_DIFF_PCT = "usage_completion_tokens_diff_pct";
+        USAGE_REASONING_TOKENS_DIFF_PCT = "usage_reasoning_tokens_diff_pct";
+        USAGE_DISCREPANCY_COUNT = "usage_discrepancy_count";
+        REQUESTED_OSL = "requested_osl";
+        OSL_MISMATCH_DIFF_PCT = "osl_mismatch_diff_pct";
+        OSL_MISMATCH_COUNT = "osl_mismatch_count";
+        THINKING_EFFICIENCY = "thinking_efficiency";
+        GOOD_REQUEST_COUNT = "good_request_count";
+        REQUEST_COUNT = "request_count";
+        ERROR_REQUEST_COUNT = "error_request_count";
+        MIN_REQUEST_TIMESTAMP = "min_request_timestamp";
+        MAX_RESPONSE_TIMESTAMP = "max_response_timestamp";
+        COMPLETED_REQUEST_COUNT = "completed_request_count";
+        REQUEST_ERROR_RATE = "request_error_rate";
+        BENCHMARK_DURATION = "benchmark_duration";
+        TOTAL_ISL = "total_isl";
+        TOTAL_OSL = "total_osl";
+        TOTAL_OUTPUT_TOKENS = "total_output_tokens";
+        TOTAL_REASONING_TOKENS = "total_reasoning_tokens";
+        TOTAL_ERROR_ISL = "total_error_isl";
+        REQUEST_THROUGHPUT = "request_throughput";
+        OUTPUT_TOKEN_THROUGHPUT = "output_token_throughput";
+        INPUT_TOKEN_THROUGHPUT = "input_token_throughput";
+        TOTAL_TOKEN_THROUGHPUT = "total_token_throughput";
+        GOODPUT = "goodput";
+        GOOD_REQUEST_FRACTION = "good_request_fraction";
+        TOTAL_USAGE_PROMPT_TOKENS = "total_usage_prompt_tokens";
+        TOTAL_USAGE_COMPLETION_TOKENS = "total_usage_completion_tokens";
+        TOTAL_USAGE_TOTAL_TOKENS = "total_usage_total_tokens";
+        TOTAL_USAGE_REASONING_TOKENS = "total_usage_reasoning_tokens";
+        TOTAL_USAGE_PROMPT_CACHE_READ_TOKENS = "total_usage_prompt_cache_read_tokens";
+        OVERALL_USAGE_PROMPT_CACHE_READ_PCT = "overall_usage_prompt_cache_read_pct";
+        OVERALL_THINKING_EFFICIENCY = "overall_thinking_efficiency";
+        CREDIT_TO_START_LATENCY = "credit_to_start_latency";
+        EFFECTIVE_LATENCY = "effective_latency";
+        ADJ_TIME_TO_FIRST_TOKEN = "adj_time_to_first_token";
+        ADJ_REQUEST_LATENCY = "adj_request_latency";
+        ADJ_DECODE_DURATION = "adj_decode_duration";
+        ADJ_INTER_TOKEN_LATENCY = "adj_inter_token_latency";
+    }
 }
 
 use MetricKind::{Aggregate, Derived, Record};
@@ -1058,6 +1073,9 @@ mod tests {
         assert_eq!(ttft.to_base(300.0), 3e8);
         assert_eq!(spec(tags::BENCHMARK_DURATION).display_unit.symbol(), "sec");
         assert_eq!(display_unit_of(tags::REQUEST_THROUGHPUT), "requests/sec");
+        assert_eq!(ttft.display_divisor(), 1e6);
+        assert_eq!(spec(tags::BENCHMARK_DURATION).display_divisor(), 1e9);
+        assert_eq!(spec(tags::OUTPUT_SEQUENCE_LENGTH).display_divisor(), 1.0);
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!   `schedule_lag` (request start − scheduled time), both exported, not on the
 //!   console.
 
+#![warn(missing_docs)]
+
 pub mod catalogue;
 pub mod context;
 pub mod goodput;
