@@ -48,8 +48,9 @@ pub(crate) struct Row {
     pub credit_issued_ns: u64,
     /// Index into the distinct errors, for error records.
     pub error: Option<u32>,
-    /// `request_latency` in ns, for valid records that have it.
-    pub latency_ns: Option<f64>,
+    /// `request_start_ns + request_latency` (exact integer ns), for valid
+    /// records that have a latency.
+    pub response_end_ns: Option<u64>,
 }
 
 /// The values of one metric tag.
@@ -182,7 +183,12 @@ impl SummaryAccumulator {
             end_ns: m.request_end_ns,
             credit_issued_ns: m.credit_issued_ns,
             error,
-            latency_ns: if is_error { None } else { latency_ns },
+            response_end_ns: if is_error {
+                None
+            } else {
+                latency_ns
+                    .map(|l: f64| m.request_start_ns.saturating_add(l.max(0.0).round() as u64))
+            },
         });
     }
 
@@ -272,16 +278,17 @@ impl SummaryAccumulator {
         let max_response = rows
             .iter()
             .filter(|r| r.error.is_none())
-            .filter_map(|r| r.latency_ns.map(|l| r.start_ns as f64 + l))
-            .max_by(f64::total_cmp);
+            .filter_map(|r| r.response_end_ns)
+            .max();
         if let Some(v) = min_request {
             out.scalar(spec(tags::MIN_REQUEST_TIMESTAMP), v as f64);
         }
         if let Some(v) = max_response {
-            out.scalar(spec(tags::MAX_RESPONSE_TIMESTAMP), v);
+            out.scalar(spec(tags::MAX_RESPONSE_TIMESTAMP), v as f64);
         }
+        // Exact integer nanoseconds (epoch ns do not fit an f64 exactly).
         let duration_ns = match (min_request, max_response) {
-            (Some(lo), Some(hi)) if hi > lo as f64 => Some(hi - lo as f64),
+            (Some(lo), Some(hi)) if hi > lo => Some((hi - lo) as f64),
             _ => None,
         };
         if let Some(d) = duration_ns {

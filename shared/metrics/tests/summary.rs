@@ -147,7 +147,8 @@ fn counts_duration_and_throughputs() {
     assert_eq!(find(&r, "request_error_rate").unwrap().unit, "%");
     // min request = T0 ; max response = max(T0+0+100, T0+50+200, T0+100+300 ms) = T0 + 400 ms
     // (the errors end at T0+270 ms but never enter the span) -> duration 0.4 s
-    assert_close!(scalar(&r, "benchmark_duration").unwrap(), 0.4);
+    // (exact integer ns: 400_000_000 ns / 1e9 = 0.4 sec)
+    assert_eq!(scalar(&r, "benchmark_duration"), Some(0.4));
     assert_eq!(find(&r, "benchmark_duration").unwrap().unit, "sec");
     // request_throughput = 3 / 0.4 = 7.5 req/s
     assert_close!(scalar(&r, "request_throughput").unwrap(), 7.5);
