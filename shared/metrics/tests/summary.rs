@@ -585,3 +585,104 @@ fn single_slice_covering_everything() {
         2.0 / 0.3
     );
 }
+
+#[test]
+fn token_and_usage_totals() {
+    let mut acc = SummaryAccumulator::new();
+    acc.add(&valid(
+        T0,
+        100.0,
+        &[
+            ("output_token_count", 40.0),
+            ("reasoning_token_count", 60.0),
+            ("usage_completion_tokens", 100.0),
+            ("usage_total_tokens", 150.0),
+            ("usage_reasoning_tokens", 60.0),
+        ],
+    ));
+    acc.add(&valid(
+        T0 + 1,
+        100.0,
+        &[
+            ("output_token_count", 10.0),
+            ("usage_completion_tokens", 10.0),
+            ("usage_total_tokens", 30.0),
+        ],
+    ));
+    let r = acc.finish(&MetricContext::new(false));
+    // totals: output 40 + 10 = 50 ; reasoning 60 ; usage completion 110 ; usage total 180 ; usage reasoning 60
+    assert_eq!(scalar(&r, "total_output_tokens"), Some(50.0));
+    assert_eq!(scalar(&r, "total_reasoning_tokens"), Some(60.0));
+    assert_eq!(scalar(&r, "total_usage_completion_tokens"), Some(110.0));
+    assert_eq!(scalar(&r, "total_usage_total_tokens"), Some(180.0));
+    assert_eq!(scalar(&r, "total_usage_reasoning_tokens"), Some(60.0));
+    // no prompt usage -> no cache percentage
+    assert!(find(&r, "overall_usage_prompt_cache_read_pct").is_none());
+    // overall thinking efficiency (experimental) = 60 / 50 = 1.2
+    assert!(find(&r, "overall_thinking_efficiency").is_none());
+    let dev = acc.finish(&MetricContext {
+        dev_mode: true,
+        ..MetricContext::new(false)
+    });
+    assert_eq!(scalar(&dev, "overall_thinking_efficiency"), Some(1.2));
+}
+
+#[test]
+fn record_metrics_round_trip_into_the_summary() {
+    use aiperf_metrics::{RecordInput, ResponseInfo, compute_record_metrics};
+    // two streaming requests of the worked example's shape, converted and summarised
+    let ctx = MetricContext::new(true);
+    let mut acc = SummaryAccumulator::new();
+    for (i, ttft_ns) in [(0u64, 71_815_784u64), (1, 81_815_784)] {
+        let start = 1_000_000_000;
+        let c = |t: u64| ResponseInfo {
+            perf_ns: start + t,
+            has_content: true,
+            has_output_content: true,
+        };
+        let input = RecordInput {
+            streaming: true,
+            start_perf_ns: start,
+            end_perf_ns: start + 200_000_000,
+            request_start_ns: T0 + i * SEC,
+            responses: vec![c(ttft_ns), c(ttft_ns + 50_000_000), c(187_278_441)],
+            input_tokens: Some(100),
+            output_tokens: Some(30),
+            ..Default::default()
+        };
+        let metrics = compute_record_metrics(&input, &ctx);
+        let mut md = meta(T0 + i * SEC, T0 + i * SEC + 200_000_000);
+        md.session_num = i;
+        acc.add(&MetricRecord {
+            metadata: md,
+            metrics,
+            error: None,
+            raw_json: None,
+        });
+    }
+    let r = acc.finish(&ctx);
+    // TTFT [71.815784, 81.815784] ms -> avg 76.815784 ms
+    assert_close!(
+        find(&r, "time_to_first_token").unwrap().avg.unwrap(),
+        76.815784
+    );
+    // ITL: (187.278441 - 71.815784)/29 = 3.98147093 and (187.278441 - 81.815784)/29 = 3.63664334 ms
+    let itl = find(&r, "inter_token_latency").unwrap();
+    assert_close!(itl.max.unwrap(), 115.462657 / 29.0);
+    assert_close!(itl.min.unwrap(), 105.462657 / 29.0);
+    assert_eq!(itl.unit, "ms");
+    // span: T0 .. T0 + 1 s + 187.278441 ms -> 1.187278441 s ; 2 requests / 1.187278441 s
+    assert_close!(scalar(&r, "benchmark_duration").unwrap(), 1.187278441);
+    assert_close!(scalar(&r, "request_throughput").unwrap(), 2.0 / 1.187278441);
+    // 60 output tokens / 1.187278441 s
+    assert_close!(
+        scalar(&r, "output_token_throughput").unwrap(),
+        60.0 / 1.187278441
+    );
+    assert_eq!(
+        find(&r, "output_token_throughput_per_user").unwrap().unit,
+        "tokens/sec/user"
+    );
+    // ICL pooled: 2 gaps per request -> 4 samples
+    assert_eq!(find(&r, "inter_chunk_latency").unwrap().count, Some(4));
+}
