@@ -75,7 +75,11 @@ impl ArtifactPaths {
         let prefix = prefix.strip_suffix(".jsonl").unwrap_or(prefix);
         let custom = !prefix.is_empty() && prefix != DEFAULT_PREFIX;
         let name = |default: &str, custom_suffix: &str| -> PathBuf {
-            if custom { dir.join(format!("{prefix}{custom_suffix}")) } else { dir.join(default) }
+            if custom {
+                dir.join(format!("{prefix}{custom_suffix}"))
+            } else {
+                dir.join(default)
+            }
         };
         ArtifactPaths {
             records_jsonl: name("profile_export.jsonl", ".jsonl"),
@@ -154,7 +158,12 @@ mod tests {
             &p.results_ready,
         ]
         .iter()
-        .map(|x| x.strip_prefix(&p.dir).unwrap().to_string_lossy().into_owned())
+        .map(|x| {
+            x.strip_prefix(&p.dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect()
     }
 
@@ -212,12 +221,21 @@ mod tests {
 
     #[test]
     fn results_ready_marker() {
-        assert_eq!(results_ready_json(false, false), r#"{"ready":true,"was_cancelled":false,"partial":false}"#);
+        assert_eq!(
+            results_ready_json(false, false),
+            r#"{"ready":true,"was_cancelled":false,"partial":false}"#
+        );
         let dir = std::env::temp_dir().join(format!("aiperf-export-ready-{}", std::process::id()));
         let path = dir.join("run").join(RESULTS_READY_FILE);
         write_results_ready(&path, true, true).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"ready":true,"was_cancelled":true,"partial":true}"#);
-        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"ready":true,"was_cancelled":true,"partial":true}"#
+        );
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,7 +17,7 @@
 //! table: column widths from content, numbers right-aligned.
 
 use crate::artifacts::ArtifactPaths;
-use crate::format::{self, thousands2, thousands_int};
+use crate::format::{self, thousands_int, thousands2};
 use crate::table::{self, Align};
 use aiperf_protocol::results::{MetricResult, ProfileResults};
 use std::path::PathBuf;
@@ -68,7 +68,11 @@ pub struct ConsoleContext {
 impl ConsoleContext {
     /// A context naming the summary CSV/JSON and log file of `paths`, plus the
     /// timeslice files when `timeslices` is set.
-    pub fn from_paths(cli_command: impl Into<String>, paths: &ArtifactPaths, timeslices: bool) -> Self {
+    pub fn from_paths(
+        cli_command: impl Into<String>,
+        paths: &ArtifactPaths,
+        timeslices: bool,
+    ) -> Self {
         ConsoleContext {
             cli_command: cli_command.into(),
             csv_export: Some(paths.summary_csv.clone()),
@@ -87,7 +91,11 @@ pub fn console_metric_cell(m: &MetricResult) -> String {
     if m.unit.is_empty() {
         return m.header.clone();
     }
-    let sep = if m.header.chars().count() > MAX_ONE_LINE_HEADER { '\n' } else { ' ' };
+    let sep = if m.header.chars().count() > MAX_ONE_LINE_HEADER {
+        '\n'
+    } else {
+        ' '
+    };
     format!("{}{sep}({})", m.header, m.unit)
 }
 
@@ -95,8 +103,15 @@ pub fn console_metric_cell(m: &MetricResult) -> String {
 pub fn console_row(m: &MetricResult) -> Vec<String> {
     let mut row = vec![console_metric_cell(m)];
     for s in CONSOLE_STATS {
-        let v = if m.scalar && s != "avg" { None } else { format::stat(m, s) };
-        row.push(v.map(thousands2).unwrap_or_else(|| NOT_AVAILABLE.to_string()));
+        let v = if m.scalar && s != "avg" {
+            None
+        } else {
+            format::stat(m, s)
+        };
+        row.push(
+            v.map(thousands2)
+                .unwrap_or_else(|| NOT_AVAILABLE.to_string()),
+        );
     }
     row
 }
@@ -122,7 +137,11 @@ fn wrap(text: &str, width: usize) -> String {
             let mut word: Vec<char> = word.chars().collect();
             while !word.is_empty() {
                 let line_len = line.chars().count();
-                let room = if line_len == 0 { width } else { width.saturating_sub(line_len + 1) };
+                let room = if line_len == 0 {
+                    width
+                } else {
+                    width.saturating_sub(line_len + 1)
+                };
                 if word.len() <= room {
                     if line_len > 0 {
                         line.push(' ');
@@ -162,14 +181,26 @@ pub fn render_error_table(results: &ProfileResults) -> Option<String> {
     if errors.is_empty() {
         return None;
     }
-    let columns = [("Code", Align::Right), ("Type", Align::Right), ("Message", Align::Left), ("Count", Align::Right)];
+    let columns = [
+        ("Code", Align::Right),
+        ("Type", Align::Right),
+        ("Message", Align::Left),
+        ("Count", Align::Right),
+    ];
     let rows: Vec<Vec<String>> = errors
         .iter()
         .map(|e| {
             let d = &e.error_details;
             vec![
-                d.code.filter(|c| *c != 0).map(|c| c.to_string()).unwrap_or_else(|| NOT_AVAILABLE.into()),
-                if d.kind.is_empty() { NOT_AVAILABLE.into() } else { d.kind.clone() },
+                d.code
+                    .filter(|c| *c != 0)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| NOT_AVAILABLE.into()),
+                if d.kind.is_empty() {
+                    NOT_AVAILABLE.into()
+                } else {
+                    d.kind.clone()
+                },
                 message_cell(&d.message),
                 thousands_int(e.count),
             ]
@@ -184,15 +215,19 @@ pub fn benchmark_duration_s(ctx: &ConsoleContext, results: &ProfileResults) -> O
         return Some(d);
     }
     let p = &results.profiling;
-    let from_metric = p.metrics.iter().find(|m| m.tag == "benchmark_duration").and_then(|m| {
-        let v = m.avg?;
-        match m.unit.as_str() {
-            "sec" | "s" => Some(v),
-            "ms" => Some(v / 1e3),
-            "ns" => Some(v / 1e9),
-            _ => None,
-        }
-    });
+    let from_metric = p
+        .metrics
+        .iter()
+        .find(|m| m.tag == "benchmark_duration")
+        .and_then(|m| {
+            let v = m.avg?;
+            match m.unit.as_str() {
+                "sec" | "s" => Some(v),
+                "ms" => Some(v / 1e3),
+                "ns" => Some(v / 1e9),
+                _ => None,
+            }
+        });
     from_metric.or_else(|| (p.end_ns > p.start_ns).then(|| (p.end_ns - p.start_ns) as f64 / 1e9))
 }
 
@@ -225,7 +260,10 @@ pub fn render_console(ctx: &ConsoleContext, results: &ProfileResults) -> String 
 
     let mut footer = String::new();
     if !ctx.cli_command.is_empty() {
-        footer.push_str(&format!("CLI Command: {}\n", format::redact_cli_command(&ctx.cli_command)));
+        footer.push_str(&format!(
+            "CLI Command: {}\n",
+            format::redact_cli_command(&ctx.cli_command)
+        ));
     }
     if let Some(d) = benchmark_duration_s(ctx, results).filter(|d| d.is_finite()) {
         footer.push_str(&format!("Benchmark Duration: {} sec\n", format::fixed2(d)));
@@ -281,13 +319,25 @@ mod tests {
         };
         assert_eq!(
             console_row(&m),
-            ["Output Token Throughput (tokens/sec)", "12,345.68", "N/A", "N/A", "N/A", "N/A", "N/A", "N/A"]
+            [
+                "Output Token Throughput (tokens/sec)",
+                "12,345.68",
+                "N/A",
+                "N/A",
+                "N/A",
+                "N/A",
+                "N/A",
+                "N/A"
+            ]
         );
         let long = MetricResult {
             header: "Output Token Throughput Per User".into(),
             unit: "tokens/sec/user".into(),
             ..Default::default()
         };
-        assert_eq!(console_metric_cell(&long), "Output Token Throughput Per User\n(tokens/sec/user)");
+        assert_eq!(
+            console_metric_cell(&long),
+            "Output Token Throughput Per User\n(tokens/sec/user)"
+        );
     }
 }

@@ -84,7 +84,7 @@ fn group_thousands(int: &str) -> String {
     let n = int.len();
     let mut out = String::with_capacity(n + n / 3);
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (n - i) % 3 == 0 {
+        if i > 0 && (n - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -104,17 +104,28 @@ pub fn csv_field(s: &str) -> String {
 
 /// One CSV line (without the line terminator) from its fields.
 pub fn csv_row<S: AsRef<str>>(fields: &[S]) -> String {
-    fields.iter().map(|f| csv_field(f.as_ref())).collect::<Vec<_>>().join(",")
+    fields
+        .iter()
+        .map(|f| csv_field(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The `Metric` cell of the summary CSV: the header plus ` (<unit>)`, except that
 /// units `count` and `requests` (and an empty unit) are not appended.
 pub fn csv_metric_cell(m: &MetricResult) -> String {
     let unit = m.unit.as_str();
-    if unit.is_empty() || unit.eq_ignore_ascii_case("count") || unit.eq_ignore_ascii_case("requests") {
+    if unit.is_empty()
+        || unit.eq_ignore_ascii_case("count")
+        || unit.eq_ignore_ascii_case("requests")
+    {
         return m.header.clone();
     }
-    if m.header.is_empty() { format!("({unit})") } else { format!("{} ({unit})", m.header) }
+    if m.header.is_empty() {
+        format!("({unit})")
+    } else {
+        format!("{} ({unit})", m.header)
+    }
 }
 
 /// ISO-8601 date-time without time zone, microsecond precision, like Python's
@@ -132,7 +143,11 @@ pub fn iso_datetime(wall_ns: u64, offset: Option<FixedOffset>) -> String {
         None => utc.with_timezone(&Local).naive_local(),
     };
     let base = naive.format("%Y-%m-%dT%H:%M:%S").to_string();
-    if micros == 0 { base } else { format!("{base}.{micros:06}") }
+    if micros == 0 {
+        base
+    } else {
+        format!("{base}.{micros:06}")
+    }
 }
 
 /// The command line with the value of `--api-key` replaced by [`REDACTED`]
@@ -171,7 +186,9 @@ pub fn redact_cli_command(cmd: &str) -> String {
 /// mentions auth, key, token, secret, cookie or password).
 pub fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["auth", "key", "token", "secret", "cookie", "password"].iter().any(|w| n.contains(w))
+    ["auth", "key", "token", "secret", "cookie", "password"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
@@ -179,7 +196,11 @@ mod tests {
     use super::*;
 
     fn metric(header: &str, unit: &str) -> MetricResult {
-        MetricResult { header: header.into(), unit: unit.into(), ..Default::default() }
+        MetricResult {
+            header: header.into(),
+            unit: unit.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -222,16 +243,31 @@ mod tests {
 
     #[test]
     fn metric_cell_rule() {
-        assert_eq!(csv_metric_cell(&metric("Request Latency", "ms")), "Request Latency (ms)");
-        assert_eq!(csv_metric_cell(&metric("Request Count", "requests")), "Request Count");
-        assert_eq!(csv_metric_cell(&metric("Error Request Count", "requests")), "Error Request Count");
+        assert_eq!(
+            csv_metric_cell(&metric("Request Latency", "ms")),
+            "Request Latency (ms)"
+        );
+        assert_eq!(
+            csv_metric_cell(&metric("Request Count", "requests")),
+            "Request Count"
+        );
+        assert_eq!(
+            csv_metric_cell(&metric("Error Request Count", "requests")),
+            "Error Request Count"
+        );
         assert_eq!(csv_metric_cell(&metric("Things", "count")), "Things");
         assert_eq!(
             csv_metric_cell(&metric("Request Throughput", "requests/sec")),
             "Request Throughput (requests/sec)"
         );
-        assert_eq!(csv_metric_cell(&metric("Output Sequence Length", "tokens")), "Output Sequence Length (tokens)");
-        assert_eq!(csv_metric_cell(&metric("Error Rate", "%")), "Error Rate (%)");
+        assert_eq!(
+            csv_metric_cell(&metric("Output Sequence Length", "tokens")),
+            "Output Sequence Length (tokens)"
+        );
+        assert_eq!(
+            csv_metric_cell(&metric("Error Rate", "%")),
+            "Error Rate (%)"
+        );
         assert_eq!(csv_metric_cell(&metric("Bare", "")), "Bare");
         assert_eq!(csv_metric_cell(&metric("", "ms")), "(ms)");
     }
@@ -248,14 +284,32 @@ mod tests {
     #[test]
     fn iso_datetimes() {
         let utc = Some(FixedOffset::east_opt(0).unwrap());
-        assert_eq!(iso_datetime(1_795_898_777_874_572_000, utc), "2026-11-28T20:46:17.874572");
+        assert_eq!(
+            iso_datetime(1_795_898_777_874_572_000, utc),
+            "2026-11-28T20:46:17.874572"
+        );
         // rounding to the microsecond
-        assert_eq!(iso_datetime(1_795_898_777_874_572_499, utc), "2026-11-28T20:46:17.874572");
-        assert_eq!(iso_datetime(1_795_898_777_874_572_500, utc), "2026-11-28T20:46:17.874573");
-        assert_eq!(iso_datetime(1_795_898_777_999_999_600, utc), "2026-11-28T20:46:18");
+        assert_eq!(
+            iso_datetime(1_795_898_777_874_572_499, utc),
+            "2026-11-28T20:46:17.874572"
+        );
+        assert_eq!(
+            iso_datetime(1_795_898_777_874_572_500, utc),
+            "2026-11-28T20:46:17.874573"
+        );
+        assert_eq!(
+            iso_datetime(1_795_898_777_999_999_600, utc),
+            "2026-11-28T20:46:18"
+        );
         let plus2 = Some(FixedOffset::east_opt(2 * 3600).unwrap());
-        assert_eq!(iso_datetime(1_795_898_777_000_001_000, plus2), "2026-11-28T22:46:17.000001");
-        assert_eq!(iso_datetime(1_795_898_777_000_000_000, utc), "2026-11-28T20:46:17");
+        assert_eq!(
+            iso_datetime(1_795_898_777_000_001_000, plus2),
+            "2026-11-28T22:46:17.000001"
+        );
+        assert_eq!(
+            iso_datetime(1_795_898_777_000_000_000, utc),
+            "2026-11-28T20:46:17"
+        );
         // local time zone: same shape
         let local = iso_datetime(1_795_898_777_874_572_000, None);
         assert_eq!(local.len(), "2026-11-28T20:46:17.874572".len());
@@ -268,7 +322,10 @@ mod tests {
             redact_cli_command("aiperf-rs profile --api-key sk-123 -m m"),
             "aiperf-rs profile --api-key <redacted> -m m"
         );
-        assert_eq!(redact_cli_command("x --api-key=sk-1  --url u"), "x --api-key=<redacted>  --url u");
+        assert_eq!(
+            redact_cli_command("x --api-key=sk-1  --url u"),
+            "x --api-key=<redacted>  --url u"
+        );
         assert_eq!(redact_cli_command("x --api-key"), "x --api-key");
         assert_eq!(redact_cli_command(""), "");
         assert_eq!(redact_cli_command("  a  b "), "  a  b ");

@@ -17,6 +17,8 @@
 //! Every value handed to this crate is already in its display unit (ms, tokens,
 //! tokens/sec, …): conversion from base units is the metrics crate's business.
 
+#![warn(missing_docs)]
+
 pub mod artifacts;
 pub mod console;
 pub mod format;

@@ -37,7 +37,11 @@ impl DisplayValue {
     /// One number in display unit `unit`, following the rule of the type doc.
     pub fn number(v: f64, unit: &str) -> Self {
         let integral = v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15;
-        if integral && INTEGER_UNITS.contains(&unit) { DisplayValue::Int(v as i64) } else { DisplayValue::Float(v) }
+        if integral && INTEGER_UNITS.contains(&unit) {
+            DisplayValue::Int(v as i64)
+        } else {
+            DisplayValue::Float(v)
+        }
     }
 
     /// The JSON value.
@@ -61,7 +65,11 @@ impl Serialize for DisplayValue {
 /// `metrics` are `(tag, value, unit)` in display units, written in the given order;
 /// a repeated tag keeps its first value. The `error` key is present only for error
 /// records; null metadata fields are omitted by [`RecordMetadata`]'s serializer.
-pub fn record_line(metadata: &RecordMetadata, metrics: &[(String, DisplayValue, String)], error: Option<&ErrorDetails>) -> String {
+pub fn record_line(
+    metadata: &RecordMetadata,
+    metrics: &[(String, DisplayValue, String)],
+    error: Option<&ErrorDetails>,
+) -> String {
     let mut m = Map::new();
     for (tag, value, unit) in metrics {
         if m.contains_key(tag) {
@@ -73,10 +81,16 @@ pub fn record_line(metadata: &RecordMetadata, metrics: &[(String, DisplayValue, 
         m.insert(tag.clone(), Value::Object(entry));
     }
     let mut o = Map::new();
-    o.insert("metadata".into(), serde_json::to_value(metadata).unwrap_or(Value::Null));
+    o.insert(
+        "metadata".into(),
+        serde_json::to_value(metadata).unwrap_or(Value::Null),
+    );
     o.insert("metrics".into(), Value::Object(m));
     if let Some(e) = error {
-        o.insert("error".into(), serde_json::to_value(e).unwrap_or(Value::Null));
+        o.insert(
+            "error".into(),
+            serde_json::to_value(e).unwrap_or(Value::Null),
+        );
     }
     Value::Object(o).to_string()
 }
@@ -100,13 +114,20 @@ impl JsonlWriter {
             std::fs::create_dir_all(dir)?;
         }
         let file = File::create(&path)?;
-        Ok(JsonlWriter { out: BufWriter::with_capacity(256 * 1024, file), path, lines: 0 })
+        Ok(JsonlWriter {
+            out: BufWriter::with_capacity(256 * 1024, file),
+            path,
+            lines: 0,
+        })
     }
 
     /// Appends `line` and a `\n`. The line must not contain a line break (compact
     /// JSON never does).
     pub fn write_line(&mut self, line: &str) -> io::Result<()> {
-        debug_assert!(!line.contains('\n'), "a JSONL line cannot contain a line break");
+        debug_assert!(
+            !line.contains('\n'),
+            "a JSONL line cannot contain a line break"
+        );
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.lines += 1;
@@ -141,15 +162,30 @@ mod tests {
 
     #[test]
     fn integer_rule() {
-        assert_eq!(DisplayValue::number(100.0, "tokens"), DisplayValue::Int(100));
+        assert_eq!(
+            DisplayValue::number(100.0, "tokens"),
+            DisplayValue::Int(100)
+        );
         assert_eq!(DisplayValue::number(0.0, "requests"), DisplayValue::Int(0));
-        assert_eq!(DisplayValue::number(100.5, "tokens"), DisplayValue::Float(100.5));
-        assert_eq!(DisplayValue::number(100.0, "ms"), DisplayValue::Float(100.0));
-        assert_eq!(DisplayValue::number(f64::INFINITY, "tokens"), DisplayValue::Float(f64::INFINITY));
+        assert_eq!(
+            DisplayValue::number(100.5, "tokens"),
+            DisplayValue::Float(100.5)
+        );
+        assert_eq!(
+            DisplayValue::number(100.0, "ms"),
+            DisplayValue::Float(100.0)
+        );
+        assert_eq!(
+            DisplayValue::number(f64::INFINITY, "tokens"),
+            DisplayValue::Float(f64::INFINITY)
+        );
         assert_eq!(DisplayValue::Int(100).to_json().to_string(), "100");
         assert_eq!(DisplayValue::Float(100.0).to_json().to_string(), "100.0");
         assert_eq!(DisplayValue::Float(f64::NAN).to_json().to_string(), "null");
-        assert_eq!(DisplayValue::List(vec![7.5, 12.0]).to_json().to_string(), "[7.5,12.0]");
+        assert_eq!(
+            DisplayValue::List(vec![7.5, 12.0]).to_json().to_string(),
+            "[7.5,12.0]"
+        );
         assert_eq!(serde_json::to_string(&DisplayValue::Int(-3)).unwrap(), "-3");
     }
 
@@ -165,7 +201,10 @@ mod tests {
         assert_eq!(w.lines_written(), 2);
         assert_eq!(w.path(), path.as_path());
         assert_eq!(w.finish().unwrap(), 2);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,7 +16,8 @@ use crate::format::{self, STAT_KEYS};
 use aiperf_protocol::results::{MetricResult, ProfileResults};
 
 /// Header of the distribution table.
-pub const DISTRIBUTION_HEADER: &str = "Metric,avg,min,max,sum,p1,p5,p10,p25,p50,p75,p90,p95,p99,std";
+pub const DISTRIBUTION_HEADER: &str =
+    "Metric,avg,min,max,sum,p1,p5,p10,p25,p50,p75,p90,p95,p99,std";
 
 /// Header of the scalar table.
 pub const SCALAR_HEADER: &str = "Metric,Value";
@@ -34,7 +35,11 @@ pub fn render_metrics_csv(metrics: &[MetricResult]) -> String {
         out.push('\n');
         for m in &dist {
             let mut row = vec![format::csv_metric_cell(m)];
-            row.extend(STAT_KEYS.iter().map(|s| format::csv_number(format::stat(m, s))));
+            row.extend(
+                STAT_KEYS
+                    .iter()
+                    .map(|s| format::csv_number(format::stat(m, s))),
+            );
             out.push_str(&format::csv_row(&row));
             out.push('\n');
         }
@@ -46,7 +51,10 @@ pub fn render_metrics_csv(metrics: &[MetricResult]) -> String {
         out.push_str(SCALAR_HEADER);
         out.push('\n');
         for m in &scalars {
-            let row = [format::csv_metric_cell(m), format::csv_number(format::stat(m, "avg"))];
+            let row = [
+                format::csv_metric_cell(m),
+                format::csv_number(format::stat(m, "avg")),
+            ];
             out.push_str(&format::csv_row(&row));
             out.push('\n');
         }
@@ -77,12 +85,32 @@ mod tests {
     #[test]
     fn spec_scalar_table() {
         let metrics = vec![
-            scalar("request_throughput", "Request Throughput", "requests/sec", 27.786424362317405),
+            scalar(
+                "request_throughput",
+                "Request Throughput",
+                "requests/sec",
+                27.786424362317405,
+            ),
             scalar("request_count", "Request Count", "requests", 37.0),
-            scalar("benchmark_duration", "Benchmark Duration", "sec", 1.309346048),
+            scalar(
+                "benchmark_duration",
+                "Benchmark Duration",
+                "sec",
+                1.309346048,
+            ),
             scalar("goodput", "Goodput", "requests/sec", 21.0276),
-            scalar("error_request_count", "Error Request Count", "requests", 3.0),
-            scalar("output_token_throughput", "Output Token Throughput", "tokens/sec", 835.0947),
+            scalar(
+                "error_request_count",
+                "Error Request Count",
+                "requests",
+                3.0,
+            ),
+            scalar(
+                "output_token_throughput",
+                "Output Token Throughput",
+                "tokens/sec",
+                835.0947,
+            ),
         ];
         assert_eq!(
             render_metrics_csv(&metrics),
@@ -129,7 +157,11 @@ mod tests {
             percentiles: vec![(50, 90.0), (99, f64::INFINITY)],
             ..Default::default()
         };
-        let csv = render_metrics_csv(&[latency, partial, scalar("request_count", "Request Count", "requests", 37.0)]);
+        let csv = render_metrics_csv(&[
+            latency,
+            partial,
+            scalar("request_count", "Request Count", "requests", 37.0),
+        ]);
         assert_eq!(
             csv,
             "Metric,avg,min,max,sum,p1,p5,p10,p25,p50,p75,p90,p95,p99,std\n\

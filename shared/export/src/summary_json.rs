@@ -152,8 +152,10 @@ pub fn split_metrics(metrics: &[MetricResult]) -> (Vec<&MetricResult>, Vec<&Metr
         .iter()
         .filter_map(|t| unique.iter().copied().find(|m| m.tag == *t))
         .collect();
-    let mut others: Vec<&MetricResult> =
-        unique.into_iter().filter(|m| !CLASSIC_METRIC_ORDER.contains(&m.tag.as_str())).collect();
+    let mut others: Vec<&MetricResult> = unique
+        .into_iter()
+        .filter(|m| !CLASSIC_METRIC_ORDER.contains(&m.tag.as_str()))
+        .collect();
     others.sort_by_key(|m| m.display_order);
     (classic, others)
 }
@@ -162,14 +164,33 @@ pub fn split_metrics(metrics: &[MetricResult]) -> (Vec<&MetricResult>, Vec<&Metr
 /// rest by display order): the shape of `warmup_metrics` and of a timeslice.
 pub fn metrics_object(metrics: &[MetricResult]) -> Map<String, Value> {
     let (classic, others) = split_metrics(metrics);
-    classic.into_iter().chain(others).map(|m| (m.tag.clone(), metric_entry(m))).collect()
+    classic
+        .into_iter()
+        .chain(others)
+        .map(|m| (m.tag.clone(), metric_entry(m)))
+        .collect()
+}
+
+/// Removes `null` members from every object, recursively (AIPerf dumps its
+/// models with `exclude_none`). Array elements are kept.
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, x| !x.is_null());
+            o.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// The configuration as written in `input_config`: every field of
-/// [`ProfileConfig`], with `api_key`, secret-looking header values
-/// ([`format::is_secret_header`]) and `--api-key` in `cli_command` redacted.
+/// [`ProfileConfig`] except unset (`null`) ones, with `api_key`, secret-looking
+/// header values ([`format::is_secret_header`]) and `--api-key` in `cli_command`
+/// redacted.
 pub fn input_config_value(config: &ProfileConfig) -> Value {
     let mut v = serde_json::to_value(config).unwrap_or(Value::Null);
+    strip_nulls(&mut v);
     if let Value::Object(o) = &mut v {
         if let Some(k) = o.get_mut("api_key")
             && !k.is_null()
@@ -216,7 +237,10 @@ pub fn summary_value(ctx: &SummaryContext, results: &ProfileResults) -> Value {
     if let Some(seed) = ctx.config.random_seed {
         run_info.insert("random_seed".into(), seed.into());
     }
-    run_info.insert("cli_command".into(), format::redact_cli_command(&ctx.config.cli_command).into());
+    run_info.insert(
+        "cli_command".into(),
+        format::redact_cli_command(&ctx.config.cli_command).into(),
+    );
     o.insert("run_info".into(), Value::Object(run_info));
 
     o.insert("was_cancelled".into(), results.was_cancelled.into());
@@ -226,13 +250,22 @@ pub fn summary_value(ctx: &SummaryContext, results: &ProfileResults) -> Value {
         serde_json::to_value(&profiling.error_summary).unwrap_or_else(|_| Value::Array(vec![])),
     );
     if profiling.start_ns > 0 {
-        o.insert("start_time".into(), format::iso_datetime(profiling.start_ns, ctx.utc_offset).into());
+        o.insert(
+            "start_time".into(),
+            format::iso_datetime(profiling.start_ns, ctx.utc_offset).into(),
+        );
     }
     if profiling.end_ns > 0 {
-        o.insert("end_time".into(), format::iso_datetime(profiling.end_ns, ctx.utc_offset).into());
+        o.insert(
+            "end_time".into(),
+            format::iso_datetime(profiling.end_ns, ctx.utc_offset).into(),
+        );
     }
     if let Some(w) = &results.warmup {
-        o.insert("warmup_metrics".into(), Value::Object(metrics_object(&w.metrics)));
+        o.insert(
+            "warmup_metrics".into(),
+            Value::Object(metrics_object(&w.metrics)),
+        );
     }
     for m in others {
         o.insert(m.tag.clone(), metric_entry(m));
@@ -267,8 +300,14 @@ mod tests {
 
     #[test]
     fn entry_shapes() {
-        let scalar = MetricResult { min: Some(1.0), ..m("request_throughput", 900, true) };
-        assert_eq!(serde_json::to_string(&metric_entry(&scalar)).unwrap(), r#"{"unit":"ms","avg":1.5}"#);
+        let scalar = MetricResult {
+            min: Some(1.0),
+            ..m("request_throughput", 900, true)
+        };
+        assert_eq!(
+            serde_json::to_string(&metric_entry(&scalar)).unwrap(),
+            r#"{"unit":"ms","avg":1.5}"#
+        );
         let dist = MetricResult {
             min: Some(1.0),
             max: Some(2.0),
@@ -298,8 +337,22 @@ mod tests {
         let keys: Vec<String> = metrics_object(&metrics).keys().cloned().collect();
         assert_eq!(
             keys,
-            ["request_throughput", "request_latency", "time_to_first_token", "zeta", "decode_duration"]
+            [
+                "request_throughput",
+                "request_latency",
+                "time_to_first_token",
+                "zeta",
+                "decode_duration"
+            ]
         );
+    }
+
+    #[test]
+    fn nulls_are_stripped() {
+        let mut v =
+            serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [null, {"f": null}]});
+        strip_nulls(&mut v);
+        assert_eq!(v, serde_json::json!({"b": {"d": 1}, "e": [null, {}]}));
     }
 
     #[test]

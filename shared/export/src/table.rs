@@ -35,14 +35,24 @@ fn rule(left: char, fill: char, mid: char, right: char, widths: &[usize]) -> Str
     s
 }
 
-fn content_lines(cells: &[Vec<&str>], widths: &[usize], aligns: &[Align], bar: char, out: &mut String) {
+fn content_lines(
+    cells: &[Vec<&str>],
+    widths: &[usize],
+    aligns: &[Align],
+    bar: char,
+    out: &mut String,
+) {
     let height = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
     for line in 0..height {
         let mut s = String::new();
         s.push(bar);
         for (i, cell) in cells.iter().enumerate() {
             s.push(' ');
-            s.push_str(&pad(cell.get(line).copied().unwrap_or(""), widths[i], aligns[i]));
+            s.push_str(&pad(
+                cell.get(line).copied().unwrap_or(""),
+                widths[i],
+                aligns[i],
+            ));
             s.push(' ');
             s.push(bar);
         }
@@ -55,10 +65,16 @@ fn content_lines(cells: &[Vec<&str>], widths: &[usize], aligns: &[Align], bar: c
 pub(crate) fn render(title: &str, columns: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     let split = |s: &str| -> Vec<String> { s.split('\n').map(str::to_string).collect() };
     let headers: Vec<Vec<String>> = columns.iter().map(|(h, _)| split(h)).collect();
-    let body: Vec<Vec<Vec<String>>> = rows.iter().map(|r| r.iter().map(|c| split(c)).collect()).collect();
+    let body: Vec<Vec<Vec<String>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| split(c)).collect())
+        .collect();
     let aligns: Vec<Align> = columns.iter().map(|(_, a)| *a).collect();
 
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.iter().map(|l| width(l)).max().unwrap_or(0)).collect();
+    let mut widths: Vec<usize> = headers
+        .iter()
+        .map(|h| h.iter().map(|l| width(l)).max().unwrap_or(0))
+        .collect();
     for row in &body {
         for (i, cell) in row.iter().enumerate().take(widths.len()) {
             let w = cell.iter().map(|l| width(l)).max().unwrap_or(0);
@@ -76,12 +92,18 @@ pub(crate) fn render(title: &str, columns: &[(&str, Align)], rows: &[Vec<String>
     }
     out.push_str(&rule('┏', '━', '┳', '┓', &widths));
     out.push('\n');
-    let head_cells: Vec<Vec<&str>> = headers.iter().map(|h| h.iter().map(String::as_str).collect()).collect();
+    let head_cells: Vec<Vec<&str>> = headers
+        .iter()
+        .map(|h| h.iter().map(String::as_str).collect())
+        .collect();
     content_lines(&head_cells, &widths, &aligns, '┃', &mut out);
     out.push_str(&rule('┡', '━', '╇', '┩', &widths));
     out.push('\n');
     for row in &body {
-        let mut cells: Vec<Vec<&str>> = row.iter().map(|c| c.iter().map(String::as_str).collect()).collect();
+        let mut cells: Vec<Vec<&str>> = row
+            .iter()
+            .map(|c| c.iter().map(String::as_str).collect())
+            .collect();
         cells.resize(widths.len(), Vec::new());
         content_lines(&cells, &widths, &aligns, '│', &mut out);
     }
@@ -99,7 +121,10 @@ mod tests {
         let t = render(
             "T",
             &[("Name", Align::Left), ("n", Align::Right)],
-            &[vec!["ab".into(), "1,234.00".into()], vec!["x\nyz".into(), "5".into()]],
+            &[
+                vec!["ab".into(), "1,234.00".into()],
+                vec!["x\nyz".into(), "5".into()],
+            ],
         );
         assert_eq!(
             t,

@@ -9,7 +9,7 @@
 //!
 //! The JSON is `{"timeslices":[{"start_ns","end_ns",("is_complete":false),
 //! <tag>:{…},…},…],"input_config":{…}}`, pretty-printed like the summary, metric
-//! entries as in [`summary_json::metric_entry`](crate::summary_json::metric_entry).
+//! entries as in [`summary_json::metric_entry`].
 
 use crate::format::{self, STAT_KEYS};
 use crate::summary_json;
@@ -32,13 +32,27 @@ pub fn render_timeslices_csv(slices: &[Timeslice]) -> String {
         let mut metrics: Vec<&MetricResult> = results.metrics.iter().collect();
         metrics.sort_by(|a, b| a.tag.cmp(&b.tag));
         for m in metrics {
-            let name = if m.header.is_empty() { &m.tag } else { &m.header };
+            let name = if m.header.is_empty() {
+                &m.tag
+            } else {
+                &m.header
+            };
             for s in STAT_KEYS {
                 if m.scalar && s != "avg" {
                     continue;
                 }
-                let Some(v) = format::stat(m, s) else { continue };
-                let row = [i.to_string(), start.to_string(), end.to_string(), name.clone(), m.unit.clone(), s.to_string(), format::fixed2(v)];
+                let Some(v) = format::stat(m, s) else {
+                    continue;
+                };
+                let row = [
+                    i.to_string(),
+                    start.to_string(),
+                    end.to_string(),
+                    name.clone(),
+                    m.unit.clone(),
+                    s.to_string(),
+                    format::fixed2(v),
+                ];
                 out.push_str(&format::csv_row(&row));
                 out.push('\n');
             }
@@ -68,13 +82,17 @@ pub fn timeslices_value(slices: &[Timeslice], config: &ProfileConfig) -> Value {
         .collect();
     let mut o = Map::new();
     o.insert("timeslices".into(), Value::Array(list));
-    o.insert("input_config".into(), summary_json::input_config_value(config));
+    o.insert(
+        "input_config".into(),
+        summary_json::input_config_value(config),
+    );
     Value::Object(o)
 }
 
 /// The timeslice JSON: pretty-printed (two-space indent), no trailing newline.
 pub fn render_timeslices_json(slices: &[Timeslice], config: &ProfileConfig) -> String {
-    serde_json::to_string_pretty(&timeslices_value(slices, config)).unwrap_or_else(|_| "{}".to_string())
+    serde_json::to_string_pretty(&timeslices_value(slices, config))
+        .unwrap_or_else(|_| "{}".to_string())
 }
 
 #[cfg(test)]
@@ -102,7 +120,10 @@ mod tests {
             scalar: true,
             ..Default::default()
         };
-        let slice = PhaseResults { metrics: vec![ttft, rps], ..Default::default() };
+        let slice = PhaseResults {
+            metrics: vec![ttft, rps],
+            ..Default::default()
+        };
         let csv = render_timeslices_csv(&[(10, 20, true, slice)]);
         assert_eq!(
             csv,
@@ -113,6 +134,9 @@ mod tests {
              0,10,20,Time to First Token,ms,p50,52.18\n\
              0,10,20,Time to First Token,ms,std,15.87\n"
         );
-        assert_eq!(render_timeslices_csv(&[]), "Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value\n");
+        assert_eq!(
+            render_timeslices_csv(&[]),
+            "Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value\n"
+        );
     }
 }
