@@ -11,6 +11,8 @@
 //! Every encode here is "no special tokens added" (AIPerf's `add_special_tokens=False`):
 //! no BOS/EOS is counted.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
