@@ -1,1 +1,11 @@
-pub mod cli { pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS } }
+//! The system controller: the `aiperf-rs` CLI process. It parses the
+//! configuration, starts every other service (as tasks or processes), drives
+//! the lifecycle, watches for failures, and writes the exports and console.
+
+pub mod cli;
+pub mod controller;
+pub mod logging;
+pub mod output;
+pub mod progress;
+pub mod run;
+pub mod services;

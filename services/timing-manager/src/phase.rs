@@ -313,12 +313,8 @@ impl<'a> PhaseRunner<'a> {
 
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
-        Some(t) => aiperf_clock_sleep(t).await,
+        // The precise timer (µs accuracy), not tokio's 1 ms wheel: send times are the product.
+        Some(t) => aiperf_clock::timer::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// Waits until `t` (tokio's timer; the precise timer replaces it where available).
-async fn aiperf_clock_sleep(t: Instant) {
-    tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await
 }

@@ -1,0 +1,104 @@
+//! The record processor actor.
+
+use crate::process::RecordInterpreter;
+use aiperf_protocol::{
+    control::{Command, ServiceState},
+    record::{MetricRecord, RawRecord},
+    ServiceType,
+};
+use aiperf_transport::{ControlClient, ControlSender, Pull, Push};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// A record processor actor.
+pub struct RecordProcessor {
+    control_addr: String,
+    service_id: String,
+}
+
+impl RecordProcessor {
+    /// A record processor that will register at `control_addr`.
+    pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
+        RecordProcessor { control_addr: control_addr.into(), service_id: service_id.into() }
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut control = ControlClient::register(&self.control_addr, ServiceType::RecordProcessor, &self.service_id).await?;
+        let ctl = control.sender();
+        let stop = CancellationToken::new();
+        loop {
+            let cmd = tokio::select! {
+                _ = cancel.cancelled() => break,
+                c = control.next_command() => match c { Ok(c) => c, Err(_) => break },
+            };
+            match cmd.command {
+                Command::Configure { config } => {
+                    let endpoints = control.endpoints().clone();
+                    let id = self.service_id.clone();
+                    let setup = async {
+                        let spec = config.tokenizer.clone();
+                        let tokenizer = tokio::task::spawn_blocking(move || aiperf_tokenizer::load(spec.as_deref())).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+                        let pull: Pull<RawRecord> = Pull::connect(&endpoints.raw_records_backend).await.map_err(|e| e.to_string())?;
+                        let push: Push<MetricRecord> = Push::connect(&endpoints.records).await.map_err(|e| e.to_string())?;
+                        Ok::<_, String>((RecordInterpreter::new(&config, tokenizer, id), pull, push))
+                    };
+                    match setup.await {
+                        Ok((interp, pull, push)) => {
+                            tokio::spawn(process_loop(Arc::new(interp), pull, push, ctl.clone(), stop.clone()));
+                            ctl.set_state(ServiceState::Ready);
+                            ctl.respond(cmd.id, Ok(())).await?;
+                        }
+                        Err(e) => ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id))).await?,
+                    }
+                }
+                Command::Start => {
+                    ctl.set_state(ServiceState::Running);
+                    ctl.respond(cmd.id, Ok(())).await?;
+                }
+                Command::Cancel { .. } => ctl.respond(cmd.id, Ok(())).await?,
+                Command::Shutdown => {
+                    let _ = ctl.respond(cmd.id, Ok(())).await;
+                    break;
+                }
+            }
+        }
+        stop.cancel();
+        Ok(())
+    }
+}
+
+/// Interprets records as they arrive. Tokenizing is CPU work: it runs on the
+/// blocking pool, several records at once, so the socket never stalls.
+async fn process_loop(interp: Arc<RecordInterpreter>, mut pull: Pull<RawRecord>, mut push: Push<MetricRecord>, ctl: ControlSender, stop: CancellationToken) {
+    let limit = 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            raw = pull.recv(), if running.len() < limit => match raw {
+                Ok(raw) => {
+                    let i = interp.clone();
+                    running.spawn_blocking(move || i.interpret(&raw));
+                }
+                Err(e) => {
+                    ctl.fail(format!("record processor cannot read raw records: {e}")).await;
+                    break;
+                }
+            },
+            Some(done) = running.join_next() => {
+                let record = match done {
+                    Ok(r) => r,
+                    Err(e) => {
+                        ctl.fail(format!("record processor crashed on a record: {e}")).await;
+                        break;
+                    }
+                };
+                if let Err(e) = push.send(&record).await {
+                    ctl.fail(format!("record processor cannot push to the records manager: {e}")).await;
+                    break;
+                }
+            }
+        }
+    }
+}

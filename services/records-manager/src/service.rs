@@ -1,0 +1,242 @@
+//! The records manager actor.
+
+use crate::jsonl::export_line;
+use aiperf_config::{ExportLevel, ProfileConfig};
+use aiperf_metrics::{MetricContext, SummaryAccumulator};
+use aiperf_protocol::{
+    control::{Command, ServiceState, ToController},
+    events::{Event, PhaseStats},
+    record::MetricRecord,
+    results::{PhaseResults, ProfileResults},
+    Phase, ServiceType,
+};
+use aiperf_transport::{ControlClient, ControlSender, Publisher, Pull, Subscriber};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The records manager actor.
+pub struct RecordsManager {
+    control_addr: String,
+    service_id: String,
+}
+
+/// What the records manager knows about one phase.
+#[derive(Default)]
+struct PhaseState {
+    summary: SummaryAccumulator,
+    records: u64,
+    errors: u64,
+    complete: Option<PhaseStats>,
+    last_stats: Option<PhaseStats>,
+}
+
+impl PhaseState {
+    /// Every record the timing manager's returned credits promise has arrived.
+    fn all_in(&self) -> bool {
+        self.complete.as_ref().is_some_and(|s| self.records >= s.completed)
+    }
+
+    fn results(&self, ctx: &MetricContext) -> PhaseResults {
+        let mut r = self.summary.finish(ctx);
+        r.records = self.records;
+        r.errors = self.errors;
+        if let Some(s) = self.complete.as_ref().or(self.last_stats.as_ref()) {
+            r.start_ns = s.start_ns;
+            r.end_ns = s.end_ns.or(s.sending_end_ns).unwrap_or(r.end_ns);
+        }
+        r
+    }
+}
+
+/// State of a configured records manager.
+struct Collector {
+    ctx: MetricContext,
+    phases: BTreeMap<Phase, PhaseState>,
+    jsonl: Option<std::io::BufWriter<std::fs::File>>,
+    warmup_expected: bool,
+    credits_complete: bool,
+}
+
+impl Collector {
+    fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
+        if let Some(w) = self.jsonl.as_mut() {
+            w.write_all(export_line(&record).as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        let phase = self.phases.entry(record.metadata.benchmark_phase).or_default();
+        phase.records += 1;
+        if record.error.is_some() {
+            phase.errors += 1;
+        }
+        phase.summary.add(&record);
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::PhaseStarted { phase, stats } | Event::PhaseProgress { phase, stats } | Event::PhaseSendingComplete { phase, stats } => {
+                self.phases.entry(*phase).or_default().last_stats = Some(stats.clone());
+            }
+            Event::PhaseComplete { phase, stats } => {
+                let p = self.phases.entry(*phase).or_default();
+                p.last_stats = Some(stats.clone());
+                p.complete = Some(stats.clone());
+            }
+            Event::CreditsComplete => self.credits_complete = true,
+            _ => {}
+        }
+    }
+
+    fn done(&self) -> bool {
+        let profiling_in = self.phases.get(&Phase::Profiling).is_some_and(PhaseState::all_in);
+        let warmup_in = !self.warmup_expected || self.phases.get(&Phase::Warmup).is_some_and(PhaseState::all_in);
+        profiling_in && warmup_in
+    }
+
+    fn results(&mut self, was_cancelled: bool) -> ProfileResults {
+        if let Some(w) = self.jsonl.as_mut() {
+            let _ = w.flush();
+        }
+        let is_complete = self.done();
+        ProfileResults {
+            profiling: self.phases.get(&Phase::Profiling).map(|p| p.results(&self.ctx)).unwrap_or_default(),
+            warmup: self.phases.get(&Phase::Warmup).filter(|p| p.records > 0).map(|p| p.results(&self.ctx)),
+            was_cancelled,
+            is_complete,
+        }
+    }
+}
+
+impl RecordsManager {
+    /// A records manager that will register at `control_addr`.
+    pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
+        RecordsManager { control_addr: control_addr.into(), service_id: service_id.into() }
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut control = ControlClient::register(&self.control_addr, ServiceType::RecordsManager, &self.service_id).await?;
+        let ctl = control.sender();
+        let mut collector: Option<Collector> = None;
+        let mut pull: Option<Pull<MetricRecord>> = None;
+        let mut sub: Option<Subscriber> = None;
+        let mut publisher: Option<Publisher> = None;
+        let mut sent_results = false;
+        let mut progress = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                cmd = control.next_command() => {
+                    let Ok(cmd) = cmd else { break };
+                    match cmd.command {
+                        Command::Configure { config } => match self.configure(&control, &config).await {
+                            Ok((c, p, s, publ)) => {
+                                collector = Some(c);
+                                pull = Some(p);
+                                sub = Some(s);
+                                publisher = Some(publ);
+                                ctl.set_state(ServiceState::Ready);
+                                ctl.respond(cmd.id, Ok(())).await?;
+                            }
+                            Err(e) => ctl.respond(cmd.id, Err(format!("records manager: {e}"))).await?,
+                        },
+                        Command::Start => {
+                            ctl.set_state(ServiceState::Running);
+                            ctl.respond(cmd.id, Ok(())).await?;
+                        }
+                        Command::Cancel { .. } => {
+                            ctl.respond(cmd.id, Ok(())).await?;
+                            if let (Some(c), false) = (collector.as_mut(), sent_results) {
+                                send_results(&ctl, c.results(true)).await?;
+                                sent_results = true;
+                            }
+                        }
+                        Command::Shutdown => {
+                            let _ = ctl.respond(cmd.id, Ok(())).await;
+                            break;
+                        }
+                    }
+                }
+                rec = recv_opt(&mut pull) => {
+                    let c = collector.as_mut().expect("pull exists only once configured");
+                    match rec {
+                        Ok(r) => {
+                            if let Err(e) = c.add(r) {
+                                ctl.fail(format!("records manager cannot write the per-request export: {e}")).await;
+                            }
+                        }
+                        Err(e) => ctl.fail(format!("records manager cannot read records: {e}")).await,
+                    }
+                    if !sent_results && c.done() {
+                        send_results(&ctl, c.results(false)).await?;
+                        sent_results = true;
+                    }
+                }
+                ev = event_opt(&mut sub) => {
+                    let c = collector.as_mut().expect("subscriber exists only once configured");
+                    if let Ok(ev) = ev {
+                        if let Event::BusProbe { nonce } = ev {
+                            let _ = ctl.send(&ToController::BusReady { service_id: self.service_id.clone(), nonce }).await;
+                        }
+                        c.on_event(&ev);
+                        if !sent_results && c.done() {
+                            send_results(&ctl, c.results(false)).await?;
+                            sent_results = true;
+                        }
+                    }
+                }
+                _ = progress.tick() => {
+                    if let (Some(c), Some(p)) = (collector.as_ref(), publisher.as_mut()) {
+                        for (phase, s) in &c.phases {
+                            let _ = p.publish(&Event::RecordsProgress { phase: *phase, records: s.records, errors: s.errors }).await;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn configure(&self, control: &ControlClient, config: &ProfileConfig) -> Result<(Collector, Pull<MetricRecord>, Subscriber, Publisher), String> {
+        let endpoints = control.endpoints();
+        let pull = Pull::bind(&endpoints.records).await.map_err(|e| format!("cannot bind {}: {e}", endpoints.records))?;
+        let sub = Subscriber::connect(&endpoints.event_backend, &[""]).await.map_err(|e| e.to_string())?;
+        let publisher = Publisher::connect(&endpoints.event_frontend).await.map_err(|e| e.to_string())?;
+        let jsonl = if config.export_level == ExportLevel::Summary {
+            None
+        } else {
+            let path = aiperf_export::artifacts::ArtifactPaths::from_config(&config).records_jsonl;
+            let f = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            Some(std::io::BufWriter::new(f))
+        };
+        let collector = Collector {
+            ctx: MetricContext::new(config.streaming),
+            phases: BTreeMap::new(),
+            jsonl,
+            warmup_expected: config.warmup_request_count > 0,
+            credits_complete: false,
+        };
+        Ok((collector, pull, sub, publisher))
+    }
+}
+
+async fn send_results(ctl: &ControlSender, results: ProfileResults) -> anyhow::Result<()> {
+    ctl.send(&ToController::Results { service_id: ctl.service_id().to_string(), results: Box::new(results) }).await?;
+    Ok(())
+}
+
+async fn recv_opt(pull: &mut Option<Pull<MetricRecord>>) -> aiperf_transport::Result<MetricRecord> {
+    match pull {
+        Some(p) => p.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn event_opt(sub: &mut Option<Subscriber>) -> aiperf_transport::Result<Event> {
+    match sub {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}

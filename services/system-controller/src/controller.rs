@@ -1,0 +1,436 @@
+//! The system controller: owns a run from configuration to exit code.
+//!
+//! Lifecycle: bind control + proxies → spawn services → registration → configure
+//! (dataset manager first, then everyone; workers once the worker manager asked
+//! for them) → bus handshake → start → watch (heartbeats, exits, failures,
+//! Ctrl-C) → results → exports → shutdown.
+
+use crate::{
+    progress::Progress,
+    services::{ServiceExit, ServiceSpawner},
+};
+use aiperf_config::{ProfileConfig, ServiceMode, ZmqTransport};
+use aiperf_protocol::{
+    control::{Command, CommandStatus, FromController, ToController},
+    events::Event,
+    results::ProfileResults,
+    Endpoints, ServiceType, PROTOCOL_VERSION,
+};
+use aiperf_transport::{Publisher, Router, RouterTx, Subscriber};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long services have to register.
+const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long configuration may take (building a large dataset, loading tokenizers).
+const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(600);
+/// A service silent for this long is considered dead.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for partial results after a failure or cancel.
+const PARTIAL_RESULTS_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Results from the records manager (partial when the run failed).
+    pub results: Option<ProfileResults>,
+    /// Why the run failed, if it did.
+    pub failure: Option<String>,
+    /// The user pressed Ctrl-C.
+    pub interrupted: bool,
+}
+
+struct ServiceInfo {
+    service_type: ServiceType,
+    last_seen: Instant,
+}
+
+enum Input {
+    Control(String, ToController),
+    Bus(Event),
+    Exit(ServiceExit),
+    CtrlC,
+}
+
+/// A running controller.
+pub struct Controller {
+    config: ProfileConfig,
+    endpoints: Endpoints,
+    tx: RouterTx<FromController>,
+    inputs: mpsc::UnboundedReceiver<Input>,
+    spawner: ServiceSpawner,
+    services: BTreeMap<String, ServiceInfo>,
+    expected: HashMap<ServiceType, usize>,
+    next_command: u64,
+    responses: HashMap<u64, (String, CommandStatus, Option<String>)>,
+    bus_ready: HashSet<String>,
+    spawn_workers: Option<usize>,
+    results: Option<ProfileResults>,
+    failure: Option<String>,
+    interrupts: u32,
+    shutting_down: bool,
+    progress: Progress,
+    publisher: Option<Publisher>,
+}
+
+impl Controller {
+    /// Binds the control socket and the proxies, ready to spawn services.
+    pub async fn bind(config: ProfileConfig) -> anyhow::Result<Controller> {
+        let endpoints = match &config.zmq {
+            ZmqTransport::Ipc { dir } => {
+                std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the IPC socket directory {}: {e}", dir.display()))?;
+                Endpoints::ipc(dir)
+            }
+            ZmqTransport::Tcp { host, base_port } => Endpoints::tcp(host, *base_port),
+        };
+        let router: Router<FromController, ToController> = Router::bind(&endpoints.control)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot bind the control socket {}: {e} (is another run using it? use --zmq-base-port or --zmq-ipc-path)", endpoints.control))?;
+        let (tx, mut rx) = router.split();
+        tokio::spawn(aiperf_transport::event_proxy(&endpoints.event_frontend, &endpoints.event_backend).await?);
+        tokio::spawn(aiperf_transport::forward(&endpoints.raw_records_frontend, &endpoints.raw_records_backend).await?);
+        let (inputs_tx, inputs) = mpsc::unbounded_channel();
+        let t = inputs_tx.clone();
+        tokio::spawn(async move {
+            while let Ok((id, msg)) = rx.recv().await {
+                if t.send(Input::Control(id, msg)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut sub = Subscriber::connect(&endpoints.event_backend, &[""]).await?;
+        let t = inputs_tx.clone();
+        tokio::spawn(async move {
+            while let Ok(ev) = sub.recv().await {
+                if t.send(Input::Bus(ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        let t = inputs_tx.clone();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if t.send(Input::CtrlC).is_err() {
+                    break;
+                }
+            }
+        });
+        let (spawner, mut exits) = ServiceSpawner::new(endpoints.control.clone(), config.service_mode == ServiceMode::MultiProcess, config.log_level.clone());
+        let t = inputs_tx;
+        tokio::spawn(async move {
+            while let Some(e) = exits.recv().await {
+                if t.send(Input::Exit(e)).is_err() {
+                    break;
+                }
+            }
+        });
+        let publisher = Some(Publisher::connect(&endpoints.event_frontend).await?);
+        let progress = Progress::new(config.ui);
+        Ok(Controller {
+            config,
+            endpoints,
+            tx,
+            inputs,
+            spawner,
+            services: BTreeMap::new(),
+            expected: HashMap::new(),
+            next_command: 0,
+            responses: HashMap::new(),
+            bus_ready: HashSet::new(),
+            spawn_workers: None,
+            results: None,
+            failure: None,
+            interrupts: 0,
+            shutting_down: false,
+            progress,
+            publisher,
+        })
+    }
+
+    /// The socket addresses of this run.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Runs the whole lifecycle and shuts every service down.
+    pub async fn run(mut self) -> RunOutcome {
+        if let Err(e) = self.drive().await {
+            self.fail(e);
+        }
+        if self.failure.is_some() && self.results.is_none() && self.services.values().any(|s| s.service_type == ServiceType::RecordsManager) {
+            self.collect_partial_results().await;
+        }
+        self.progress.finish();
+        self.shutdown().await;
+        RunOutcome { results: self.results, failure: self.failure, interrupted: self.interrupts > 0 }
+    }
+
+    fn fail(&mut self, msg: String) {
+        if self.failure.is_none() {
+            tracing::error!("{msg}");
+            self.failure = Some(msg);
+        }
+    }
+
+    async fn drive(&mut self) -> Result<(), String> {
+        // 1. Spawn the fixed services.
+        let rp = self.config.record_processors;
+        let plan = [
+            (ServiceType::DatasetManager, 1usize),
+            (ServiceType::TimingManager, 1),
+            (ServiceType::WorkerManager, 1),
+            (ServiceType::RecordsManager, 1),
+            (ServiceType::RecordProcessor, rp),
+        ];
+        for (t, n) in plan {
+            let external = self.config.external_count(t.as_str());
+            let own = n.saturating_sub(external);
+            self.expected.insert(t, own + external);
+            for _ in 0..own {
+                self.spawner.spawn(t).map_err(|e| e.to_string())?;
+            }
+        }
+        self.await_registrations().await?;
+        // 2. Dataset first: everyone else reads it while configuring.
+        self.configure_types(&[ServiceType::DatasetManager]).await?;
+        self.configure_types(&[ServiceType::TimingManager, ServiceType::RecordsManager, ServiceType::RecordProcessor, ServiceType::WorkerManager]).await?;
+        // 3. Workers, as many as the worker manager asked for.
+        let wanted = self.wait_for(CONFIGURE_TIMEOUT, "the worker manager to size the worker pool", |c| c.spawn_workers.is_some()).await?;
+        let _ = wanted;
+        let own = self.spawn_workers.unwrap_or(0);
+        let external = self.config.external_count("worker");
+        self.expected.insert(ServiceType::Worker, own + external);
+        for _ in 0..own {
+            self.spawner.spawn(ServiceType::Worker).map_err(|e| e.to_string())?;
+        }
+        self.await_registrations().await?;
+        self.configure_types(&[ServiceType::Worker]).await?;
+        // 4. The records manager must hear phase events: confirm its subscription.
+        self.bus_handshake().await?;
+        // 5. Start: everyone, the timing manager last.
+        let order = [ServiceType::DatasetManager, ServiceType::RecordsManager, ServiceType::RecordProcessor, ServiceType::WorkerManager, ServiceType::Worker, ServiceType::TimingManager];
+        for t in order {
+            self.command_types(&[t], Command::Start, Duration::from_secs(60)).await?;
+        }
+        // 6. Watch until the records manager delivers results.
+        self.wait_for(Duration::MAX, "the results", |c| c.results.is_some()).await?;
+        Ok(())
+    }
+
+    /// Handles one input; returns an error when the run must stop.
+    fn handle(&mut self, input: Input) -> Result<(), String> {
+        match input {
+            Input::Control(identity, msg) => self.on_control(identity, msg),
+            Input::Bus(ev) => {
+                self.progress.on_event(&ev);
+                Ok(())
+            }
+            Input::Exit(exit) => {
+                if self.shutting_down {
+                    return Ok(());
+                }
+                let what = self.describe(&exit.service_id);
+                Err(match exit.outcome {
+                    Ok(()) => format!("{what} stopped unexpectedly"),
+                    Err(e) => format!("{what} died: {e}"),
+                })
+            }
+            Input::CtrlC => {
+                self.interrupts += 1;
+                if self.interrupts >= 2 {
+                    eprintln!("\nSecond Ctrl-C: exiting now.");
+                    std::process::exit(130);
+                }
+                eprintln!("\nCtrl-C: cancelling in-flight requests and writing partial results (press again to exit at once).");
+                Err("the run was cancelled by the user (Ctrl-C)".into())
+            }
+        }
+    }
+
+    fn describe(&self, id: &str) -> String {
+        match self.spawner.pid(id) {
+            Some(pid) => format!("service {id} (pid {pid})"),
+            None => format!("service {id}"),
+        }
+    }
+
+    fn on_control(&mut self, identity: String, msg: ToController) -> Result<(), String> {
+        if let Some(s) = self.services.get_mut(&identity) {
+            s.last_seen = Instant::now();
+        }
+        match msg {
+            ToController::Register { protocol_version, service_id, service_type, .. } => {
+                let reply = if protocol_version != PROTOCOL_VERSION {
+                    FromController::Rejected { reason: format!("protocol version {protocol_version}, controller speaks {PROTOCOL_VERSION}") }
+                } else if self.services.values().filter(|s| s.service_type == service_type).count() >= self.expected.get(&service_type).copied().unwrap_or(0) {
+                    FromController::Rejected { reason: format!("no {service_type} expected (use --external-service to add one)") }
+                } else {
+                    self.services.insert(service_id.clone(), ServiceInfo { service_type, last_seen: Instant::now() });
+                    FromController::Welcome { protocol_version: PROTOCOL_VERSION, endpoints: self.endpoints.clone() }
+                };
+                let mut tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(&identity, &reply).await;
+                });
+                Ok(())
+            }
+            ToController::Heartbeat { .. } => Ok(()),
+            ToController::CommandResponse { service_id, command_id, status, error } => {
+                self.responses.insert(command_id, (service_id, status, error));
+                Ok(())
+            }
+            ToController::BusReady { service_id, .. } => {
+                self.bus_ready.insert(service_id);
+                Ok(())
+            }
+            ToController::SpawnWorkers { num_workers, .. } => {
+                self.spawn_workers = Some(num_workers);
+                Ok(())
+            }
+            ToController::ServiceFailed { service_id, error } => Err(format!("{}: {error}", self.describe(&service_id))),
+            ToController::Results { results, .. } => {
+                self.results = Some(*results);
+                Ok(())
+            }
+        }
+    }
+
+    /// Processes inputs until `done` holds, failing on timeout or a run-stopping input.
+    async fn wait_for(&mut self, timeout: Duration, what: &str, done: impl Fn(&Self) -> bool) -> Result<(), String> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut hb = tokio::time::interval(Duration::from_millis(500));
+        while !done(self) {
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                return Err(format!("timed out after {:.0} s waiting for {what}", timeout.as_secs_f64()));
+            }
+            let sleep = tokio::time::sleep(remaining.unwrap_or(Duration::from_secs(3600)));
+            tokio::select! {
+                input = self.inputs.recv() => match input {
+                    Some(i) => self.handle(i)?,
+                    None => return Err("controller inputs closed".into()),
+                },
+                _ = hb.tick() => self.check_heartbeats()?,
+                _ = sleep => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn check_heartbeats(&self) -> Result<(), String> {
+        for (id, s) in &self.services {
+            if s.last_seen.elapsed() > HEARTBEAT_TIMEOUT {
+                return Err(format!("{} has not sent a heartbeat for {:.0} s: it is hung or its host is unreachable", self.describe(id), s.last_seen.elapsed().as_secs_f64()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn await_registrations(&mut self) -> Result<(), String> {
+        let expected = self.expected.clone();
+        let r = self
+            .wait_for(REGISTRATION_TIMEOUT, "services to register", |c| {
+                expected.iter().all(|(t, n)| c.services.values().filter(|s| s.service_type == *t).count() >= *n)
+            })
+            .await;
+        r.map_err(|e| {
+            let missing: Vec<String> = expected
+                .iter()
+                .filter_map(|(t, n)| {
+                    let have = self.services.values().filter(|s| s.service_type == *t).count();
+                    (have < *n).then(|| format!("{t}: {have} of {n}"))
+                })
+                .collect();
+            format!("{e} (missing {}; a service started by hand must use the control address {})", missing.join(", "), self.endpoints.control)
+        })
+    }
+
+    fn ids_of(&self, types: &[ServiceType]) -> Vec<String> {
+        self.services.iter().filter(|(_, s)| types.contains(&s.service_type)).map(|(id, _)| id.clone()).collect()
+    }
+
+    async fn command_types(&mut self, types: &[ServiceType], command: Command, timeout: Duration) -> Result<(), String> {
+        let ids = self.ids_of(types);
+        let name = command.name();
+        let mut pending = Vec::new();
+        for id in ids {
+            self.next_command += 1;
+            let cid = self.next_command;
+            self.tx.send(&id, &FromController::Command { command_id: cid, command: command.clone() }).await.map_err(|e| format!("cannot send {name} to {id}: {e}"))?;
+            pending.push(cid);
+        }
+        let p = pending.clone();
+        self.wait_for(timeout, &format!("services to {name}"), |c| p.iter().all(|id| c.responses.contains_key(id))).await?;
+        for cid in pending {
+            if let Some((sid, CommandStatus::Failure, err)) = self.responses.remove(&cid) {
+                return Err(format!("{name} failed in {sid}: {}", err.unwrap_or_default()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn configure_types(&mut self, types: &[ServiceType]) -> Result<(), String> {
+        let cmd = Command::Configure { config: Box::new(self.config.clone()) };
+        self.command_types(types, cmd, CONFIGURE_TIMEOUT).await
+    }
+
+    async fn bus_handshake(&mut self) -> Result<(), String> {
+        let subscribers = self.ids_of(&[ServiceType::RecordsManager]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut nonce = 0u64;
+        while !subscribers.iter().all(|id| self.bus_ready.contains(id)) {
+            if Instant::now() > deadline {
+                return Err("the records manager never received events from the bus (subscription not established)".into());
+            }
+            nonce += 1;
+            if let Some(p) = self.publisher.as_mut() {
+                p.publish(&Event::BusProbe { nonce }).await.map_err(|e| e.to_string())?;
+            }
+            let _ = self.wait_for(Duration::from_millis(50), "bus probe", |_| false).await;
+        }
+        Ok(())
+    }
+
+    async fn collect_partial_results(&mut self) {
+        let reason = self.failure.clone().unwrap_or_default();
+        for t in [ServiceType::TimingManager, ServiceType::Worker, ServiceType::RecordsManager] {
+            for id in self.ids_of(&[t]) {
+                self.next_command += 1;
+                let _ = self.tx.send(&id, &FromController::Command { command_id: self.next_command, command: Command::Cancel { reason: reason.clone() } }).await;
+            }
+        }
+        let deadline = Instant::now() + PARTIAL_RESULTS_TIMEOUT;
+        while self.results.is_none() && Instant::now() < deadline {
+            match tokio::time::timeout_at(deadline.into(), self.inputs.recv()).await {
+                Ok(Some(Input::Control(id, msg))) => {
+                    let _ = self.on_control(id, msg);
+                }
+                Ok(Some(Input::CtrlC)) => {
+                    self.interrupts += 1;
+                    if self.interrupts >= 2 {
+                        std::process::exit(130);
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        self.shutting_down = true;
+        for id in self.ids_of(&ServiceType::ALL) {
+            self.next_command += 1;
+            let _ = tokio::time::timeout(
+                Duration::from_millis(500),
+                self.tx.send(&id, &FromController::Command { command_id: self.next_command, command: Command::Shutdown }),
+            )
+            .await;
+        }
+        self.spawner.stop_all().await;
+        if let ZmqTransport::Ipc { dir } = &self.config.zmq {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
