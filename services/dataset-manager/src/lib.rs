@@ -13,4 +13,6 @@ pub mod corpus;
 pub mod inputs_json;
 pub mod prompt;
 pub mod synthetic;
-// pub mod service;
+pub mod service;
+
+pub use service::DatasetManager;

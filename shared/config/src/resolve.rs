@@ -19,14 +19,14 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 
 fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        Some(x) if !(x > 0.0) || !x.is_finite() => err(format!("{name} must be a positive number, got {x}")),
+        Some(x) if x.is_nan() || x <= 0.0 || !x.is_finite() => err(format!("{name} must be a positive number, got {x}")),
         other => Ok(other),
     }
 }
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        Some(x) if !(x >= 0.0) || !x.is_finite() => err(format!("{name} must be zero or positive, got {x}")),
+        Some(x) if x.is_nan() || x < 0.0 || !x.is_finite() => err(format!("{name} must be zero or positive, got {x}")),
         other => Ok(other),
     }
 }
