@@ -70,6 +70,7 @@ pub struct Controller {
     failure: Option<String>,
     interrupts: u32,
     shutting_down: bool,
+    started: bool,
     progress: Progress,
     publisher: Option<Publisher>,
 }
@@ -143,6 +144,7 @@ impl Controller {
             failure: None,
             interrupts: 0,
             shutting_down: false,
+            started: false,
             progress,
             publisher,
         })
@@ -158,7 +160,7 @@ impl Controller {
         if let Err(e) = self.drive().await {
             self.fail(e);
         }
-        if self.failure.is_some() && self.results.is_none() && self.services.values().any(|s| s.service_type == ServiceType::RecordsManager) {
+        if self.failure.is_some() && self.results.is_none() && self.started {
             self.collect_partial_results().await;
         }
         self.progress.finish();
@@ -196,8 +198,7 @@ impl Controller {
         self.configure_types(&[ServiceType::DatasetManager]).await?;
         self.configure_types(&[ServiceType::TimingManager, ServiceType::RecordsManager, ServiceType::RecordProcessor, ServiceType::WorkerManager]).await?;
         // 3. Workers, as many as the worker manager asked for.
-        let wanted = self.wait_for(CONFIGURE_TIMEOUT, "the worker manager to size the worker pool", |c| c.spawn_workers.is_some()).await?;
-        let _ = wanted;
+        self.wait_for(CONFIGURE_TIMEOUT, "the worker manager to size the worker pool", |c| c.spawn_workers.is_some()).await?;
         let own = self.spawn_workers.unwrap_or(0);
         let external = self.config.external_count("worker");
         self.expected.insert(ServiceType::Worker, own + external);
@@ -209,6 +210,7 @@ impl Controller {
         // 4. The records manager must hear phase events: confirm its subscription.
         self.bus_handshake().await?;
         // 5. Start: everyone, the timing manager last.
+        self.started = true;
         let order = [ServiceType::DatasetManager, ServiceType::RecordsManager, ServiceType::RecordProcessor, ServiceType::WorkerManager, ServiceType::Worker, ServiceType::TimingManager];
         for t in order {
             self.command_types(&[t], Command::Start, Duration::from_secs(60)).await?;
@@ -219,9 +221,17 @@ impl Controller {
     }
 
     /// Handles one input; returns an error when the run must stop.
-    fn handle(&mut self, input: Input) -> Result<(), String> {
+    async fn handle(&mut self, input: Input) -> Result<(), String> {
         match input {
-            Input::Control(identity, msg) => self.on_control(identity, msg),
+            Input::Control(identity, msg) => {
+                let reply = self.on_control(&identity, msg)?;
+                if let Some(reply) = reply {
+                    // Answer before anything else is sent to this service: a command
+                    // must never overtake its welcome.
+                    self.tx.send(&identity, &reply).await.map_err(|e| format!("cannot answer {identity}: {e}"))?;
+                }
+                Ok(())
+            }
             Input::Bus(ev) => {
                 self.progress.on_event(&ev);
                 Ok(())
@@ -255,8 +265,9 @@ impl Controller {
         }
     }
 
-    fn on_control(&mut self, identity: String, msg: ToController) -> Result<(), String> {
-        if let Some(s) = self.services.get_mut(&identity) {
+    /// Applies a control message; returns the reply to send, if any.
+    fn on_control(&mut self, identity: &str, msg: ToController) -> Result<Option<FromController>, String> {
+        if let Some(s) = self.services.get_mut(identity) {
             s.last_seen = Instant::now();
         }
         match msg {
@@ -269,29 +280,25 @@ impl Controller {
                     self.services.insert(service_id.clone(), ServiceInfo { service_type, last_seen: Instant::now() });
                     FromController::Welcome { protocol_version: PROTOCOL_VERSION, endpoints: self.endpoints.clone() }
                 };
-                let mut tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(&identity, &reply).await;
-                });
-                Ok(())
+                Ok(Some(reply))
             }
-            ToController::Heartbeat { .. } => Ok(()),
+            ToController::Heartbeat { .. } => Ok(None),
             ToController::CommandResponse { service_id, command_id, status, error } => {
                 self.responses.insert(command_id, (service_id, status, error));
-                Ok(())
+                Ok(None)
             }
             ToController::BusReady { service_id, .. } => {
                 self.bus_ready.insert(service_id);
-                Ok(())
+                Ok(None)
             }
             ToController::SpawnWorkers { num_workers, .. } => {
                 self.spawn_workers = Some(num_workers);
-                Ok(())
+                Ok(None)
             }
             ToController::ServiceFailed { service_id, error } => Err(format!("{}: {error}", self.describe(&service_id))),
             ToController::Results { results, .. } => {
                 self.results = Some(*results);
-                Ok(())
+                Ok(None)
             }
         }
     }
@@ -308,7 +315,7 @@ impl Controller {
             let sleep = tokio::time::sleep(remaining.unwrap_or(Duration::from_secs(3600)));
             tokio::select! {
                 input = self.inputs.recv() => match input {
-                    Some(i) => self.handle(i)?,
+                    Some(i) => self.handle(i).await?,
                     None => return Err("controller inputs closed".into()),
                 },
                 _ = hb.tick() => self.check_heartbeats()?,
@@ -404,7 +411,7 @@ impl Controller {
         while self.results.is_none() && Instant::now() < deadline {
             match tokio::time::timeout_at(deadline.into(), self.inputs.recv()).await {
                 Ok(Some(Input::Control(id, msg))) => {
-                    let _ = self.on_control(id, msg);
+                    let _ = self.on_control(&id, msg);
                 }
                 Ok(Some(Input::CtrlC)) => {
                     self.interrupts += 1;
