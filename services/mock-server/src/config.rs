@@ -1,0 +1,188 @@
+//! Command-line arguments and plain configuration of the mock server.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Command-line arguments of `aiperf-rs mock-server` (every flag can also be set
+/// through the `MOCK_SERVER_*` environment variable named next to it).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MOCK_SERVER_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// TCP port to listen on (0 picks a free port).
+    #[arg(long, short = 'p', env = "MOCK_SERVER_PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Time to first token, in milliseconds.
+    #[arg(long, env = "MOCK_SERVER_TTFT_MS", default_value_t = 20.0, value_parser = non_negative)]
+    pub ttft_ms: f64,
+
+    /// Inter-token latency, in milliseconds.
+    #[arg(long, env = "MOCK_SERVER_ITL_MS", default_value_t = 5.0, value_parser = non_negative)]
+    pub itl_ms: f64,
+
+    /// Respond as fast as possible: TTFT, ITL and TTFT spread are all 0.
+    #[arg(long, env = "MOCK_SERVER_FAST")]
+    pub fast: bool,
+
+    /// Adds `S * f` ms to each request's TTFT, where `f` in [0, 1) is a deterministic
+    /// hash of the request's `X-Request-ID` header (or of its arrival number).
+    #[arg(long, env = "MOCK_SERVER_TTFT_SPREAD_MS", default_value_t = 0.0, value_parser = non_negative)]
+    pub ttft_spread_ms: f64,
+
+    /// Reasoning tokens emitted first by models whose name contains `reasoning`.
+    #[arg(long, env = "MOCK_SERVER_REASONING_TOKENS", default_value_t = 10)]
+    pub reasoning_tokens: u32,
+
+    /// Percentage (0-100) of inference requests answered with HTTP 500.
+    #[arg(long, env = "MOCK_SERVER_ERROR_RATE", default_value_t = 0.0, value_parser = percent)]
+    pub error_rate: f64,
+
+    /// Seed of the (deterministic) error injection.
+    #[arg(long, env = "MOCK_SERVER_RANDOM_SEED", default_value_t = 0)]
+    pub random_seed: u64,
+
+    /// Output tokens when a request sets neither `max_completion_tokens` nor `max_tokens`.
+    #[arg(long, env = "MOCK_SERVER_DEFAULT_MAX_TOKENS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub default_max_tokens: u32,
+
+    /// Model names listed by `GET /v1/models` (any name is accepted for inference).
+    #[arg(
+        long = "model",
+        env = "MOCK_SERVER_MODELS",
+        value_delimiter = ',',
+        default_values_t = [String::from("mock-model"), String::from("mock-reasoning")]
+    )]
+    pub models: Vec<String>,
+
+    /// Keep the last 100,000 received inference requests in memory (for debugging).
+    #[arg(long, env = "MOCK_SERVER_RECORD_REQUESTS")]
+    pub record_requests: bool,
+
+    /// Log level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter.
+    #[arg(long, env = "MOCK_SERVER_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a finite value >= 0"))
+    }
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    let v = non_negative(s)?;
+    if v <= 100.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a percentage in [0, 100]"))
+    }
+}
+
+/// Plain configuration of a [`crate::MockServer`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MockConfig {
+    /// Time to first token, in milliseconds.
+    pub ttft_ms: f64,
+    /// Inter-token latency, in milliseconds.
+    pub itl_ms: f64,
+    /// Maximum extra TTFT, in milliseconds, spread deterministically over requests.
+    pub ttft_spread_ms: f64,
+    /// Reasoning tokens of `*reasoning*` models (at least one content token remains).
+    pub reasoning_tokens: u32,
+    /// Percentage (0-100) of inference requests answered with HTTP 500.
+    pub error_rate: f64,
+    /// Seed of the error injection.
+    pub random_seed: u64,
+    /// Output tokens when a request gives no `max_completion_tokens`/`max_tokens`.
+    pub default_max_tokens: u32,
+    /// Model names listed by `GET /v1/models`.
+    pub models: Vec<String>,
+    /// Keep received inference requests for [`crate::MockServer::received`].
+    pub record_requests: bool,
+}
+
+impl Default for MockConfig {
+    /// TTFT 20 ms, ITL 5 ms, no spread, 10 reasoning tokens, no errors, seed 0,
+    /// 16 default output tokens, models `mock-model` and `mock-reasoning`, and
+    /// request recording on (for tests).
+    fn default() -> Self {
+        Self {
+            ttft_ms: 20.0,
+            itl_ms: 5.0,
+            ttft_spread_ms: 0.0,
+            reasoning_tokens: 10,
+            error_rate: 0.0,
+            random_seed: 0,
+            default_max_tokens: 16,
+            models: vec!["mock-model".into(), "mock-reasoning".into()],
+            record_requests: true,
+        }
+    }
+}
+
+impl MockConfig {
+    /// The default configuration with all latencies set to 0.
+    pub fn fast() -> Self {
+        Self {
+            ttft_ms: 0.0,
+            itl_ms: 0.0,
+            ..Self::default()
+        }
+    }
+
+    /// Sets TTFT and ITL in milliseconds (builder style).
+    pub fn with_latency(mut self, ttft_ms: f64, itl_ms: f64) -> Self {
+        self.ttft_ms = ttft_ms;
+        self.itl_ms = itl_ms;
+        self
+    }
+
+    /// The TTFT as a `Duration`.
+    pub fn ttft(&self) -> Duration {
+        ms(self.ttft_ms)
+    }
+
+    /// The ITL as a `Duration`.
+    pub fn itl(&self) -> Duration {
+        ms(self.itl_ms)
+    }
+}
+
+impl From<&MockArgs> for MockConfig {
+    /// Applies `--fast` (zero latencies); request recording follows
+    /// `--record-requests` (off by default for the CLI server).
+    fn from(a: &MockArgs) -> Self {
+        let (ttft_ms, itl_ms, ttft_spread_ms) = if a.fast {
+            (0.0, 0.0, 0.0)
+        } else {
+            (a.ttft_ms, a.itl_ms, a.ttft_spread_ms)
+        };
+        Self {
+            ttft_ms,
+            itl_ms,
+            ttft_spread_ms,
+            reasoning_tokens: a.reasoning_tokens,
+            error_rate: a.error_rate,
+            random_seed: a.random_seed,
+            default_max_tokens: a.default_max_tokens.max(1),
+            models: a.models.clone(),
+            record_requests: a.record_requests,
+        }
+    }
+}
+
+/// Milliseconds (finite, clamped at 0) to a `Duration`.
+pub(crate) fn ms(v: f64) -> Duration {
+    if v.is_finite() && v > 0.0 {
+        Duration::from_secs_f64((v / 1000.0).min(86_400.0 * 365.0))
+    } else {
+        Duration::ZERO
+    }
+}
