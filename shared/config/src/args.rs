@@ -4,6 +4,7 @@
 //! and a flag given on the command line overrides it. The serde names are the long
 //! flag names in snake_case: they are the keys of a `-f/--config` file.
 
+use crate::dataset::{CustomDatasetType, DatasetSamplingStrategy, PublicDataset};
 use crate::{ArrivalPattern, EndpointType, ExportLevel, ServiceMode, UiType};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,12 @@ pub struct ProfileArgs {
     #[arg(long, help_heading = "Endpoint")]
     pub api_key: Option<String>,
     /// Extra HTTP header `Name:Value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", help_heading = "Endpoint")]
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME:VALUE",
+        help_heading = "Endpoint"
+    )]
     #[serde(alias = "headers")]
     pub header: Option<Vec<String>>,
     /// Extra request-body field `key:value` (repeatable) or a JSON object.
@@ -167,4 +173,105 @@ pub struct ProfileArgs {
     /// Debug logging.
     #[arg(short = 'v', long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "UI")]
     pub verbose: Option<bool>,
+
+    // ---------------- dataset sources (datasets.md §2–§4)
+    /// Dataset file: JSONL for single_turn/multi_turn/mooncake_trace, CSV for azure_trace,
+    /// a file or directory for random_pool, the ShareGPT JSON with --public-dataset sharegpt.
+    #[arg(long, value_name = "PATH", help_heading = "Input")]
+    pub input_file: Option<PathBuf>,
+    /// Format of --input-file (default: detected from the file).
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub custom_dataset_type: Option<CustomDatasetType>,
+    /// Public dataset, read from a local copy (never downloaded).
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub public_dataset: Option<PublicDataset>,
+    /// Order in which conversations are drawn (default: shuffle for synthetic data,
+    /// sequential for files, traces and public datasets).
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub dataset_sampling_strategy: Option<DatasetSamplingStrategy>,
+    /// Number of distinct prefix prompts; one is prepended to the first turn of every conversation.
+    #[arg(long = "prompt-prefix-pool-size", visible_aliases = ["prefix-prompt-pool-size", "num-prefix-prompts"], help_heading = "Input")]
+    #[serde(alias = "prefix_prompt_pool_size", alias = "num_prefix_prompts")]
+    pub prompt_prefix_pool_size: Option<usize>,
+    /// Tokens per prefix prompt.
+    #[arg(long = "prompt-prefix-length", visible_aliases = ["prefix-prompt-length"], help_heading = "Input")]
+    #[serde(alias = "prefix_prompt_length")]
+    pub prompt_prefix_length: Option<usize>,
+    /// Tokens of one system prompt shared by every conversation.
+    #[arg(long, help_heading = "Input")]
+    pub shared_system_prompt_length: Option<usize>,
+    /// Tokens of a per-conversation user context message (needs --num-dataset-entries).
+    #[arg(long, help_heading = "Input")]
+    pub user_context_prompt_length: Option<usize>,
+    /// (ISL,OSL) mixture, e.g. `128,64:25;512,128:75` (percentages summing to 100).
+    #[arg(long, visible_aliases = ["sequence-distribution"], value_name = "DIST", help_heading = "Input")]
+    #[serde(alias = "sequence_distribution")]
+    pub seq_dist: Option<String>,
+    /// Drop timestamps and delays of --input-file rows.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Input")]
+    pub ignore_trace_delays: Option<bool>,
+
+    // ---------------- multi-turn (datasets.md §1.3)
+    /// Mean turns per synthetic conversation.
+    #[arg(long = "conversation-turn-mean", visible_aliases = ["session-turns-mean"], help_heading = "Multi-turn")]
+    #[serde(alias = "session_turns_mean")]
+    pub conversation_turn_mean: Option<f64>,
+    /// Standard deviation of the turns per conversation.
+    #[arg(long = "conversation-turn-stddev", visible_aliases = ["session-turns-stddev"], help_heading = "Multi-turn")]
+    #[serde(alias = "session_turns_stddev")]
+    pub conversation_turn_stddev: Option<f64>,
+    /// Mean think time (ms) before turns after the first.
+    #[arg(long = "conversation-turn-delay-mean", visible_aliases = ["session-turn-delay-mean"], value_name = "MS", help_heading = "Multi-turn")]
+    #[serde(alias = "session_turn_delay_mean")]
+    pub conversation_turn_delay_mean: Option<f64>,
+    /// Standard deviation of the think time (ms).
+    #[arg(long = "conversation-turn-delay-stddev", visible_aliases = ["session-turn-delay-stddev"], value_name = "MS", help_heading = "Multi-turn")]
+    #[serde(alias = "session_turn_delay_stddev")]
+    pub conversation_turn_delay_stddev: Option<f64>,
+    /// Multiplier of every think time (0 = none).
+    #[arg(long = "conversation-turn-delay-ratio", visible_aliases = ["session-delay-ratio"], help_heading = "Multi-turn")]
+    #[serde(alias = "session_delay_ratio")]
+    pub conversation_turn_delay_ratio: Option<f64>,
+    /// Number of conversations (random_pool size; session-count stop condition).
+    #[arg(long = "conversation-num", visible_aliases = ["num-conversations", "num-sessions"], help_heading = "Multi-turn")]
+    #[serde(alias = "num_conversations", alias = "num_sessions")]
+    pub conversation_num: Option<usize>,
+
+    // ---------------- fixed schedule / trace replay (cli.md §1.6)
+    /// Send requests at the dataset timestamps (automatic for timestamped files).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Fixed schedule")]
+    pub fixed_schedule: Option<bool>,
+    /// Do not switch to a fixed schedule for timestamped files (timestamps are dropped).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Fixed schedule")]
+    pub no_fixed_schedule: Option<bool>,
+    /// Start the schedule at the first timestamp (default on unless a start offset is given).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Fixed schedule")]
+    pub fixed_schedule_auto_offset: Option<bool>,
+    /// Drop rows with timestamp < MS; the schedule starts at MS.
+    #[arg(long, value_name = "MS", help_heading = "Fixed schedule")]
+    pub fixed_schedule_start_offset: Option<u64>,
+    /// Drop rows with timestamp > MS.
+    #[arg(long, value_name = "MS", help_heading = "Fixed schedule")]
+    pub fixed_schedule_end_offset: Option<u64>,
+    /// Divide trace timestamps by this (2.0 = twice as fast).
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_speedup_ratio: Option<f64>,
+    /// Scale the shared prefix of mooncake rows.
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_prefix_len_multiplier: Option<f64>,
+    /// Spread mooncake rows over N independent prefix trees.
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_prefix_root_multiplier: Option<u32>,
+    /// Scale the unique (non-shared) prompt part of mooncake rows.
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_prompt_len_multiplier: Option<f64>,
+    /// Scale trace output lengths.
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_output_len_multiplier: Option<f64>,
+    /// Skip trace rows with input_length > N.
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_max_isl: Option<u64>,
+    /// Cap trace output lengths at N.
+    #[arg(long, help_heading = "Fixed schedule")]
+    pub synthesis_max_osl: Option<u64>,
 }

@@ -7,6 +7,7 @@
 //! - [`ProfileConfig`]: the resolved, validated configuration every service receives.
 
 pub mod args;
+pub mod dataset;
 pub mod file;
 mod resolve;
 
@@ -14,6 +15,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 pub use args::ProfileArgs;
+pub use dataset::{
+    CustomDatasetType, DatasetConfig, DatasetSamplingStrategy, PublicDataset, SequenceDistribution,
+    SequencePair, SynthesisConfig,
+};
 pub use resolve::{resolve, Context, artifact_dir_name, normalize_url};
 
 /// A configuration error: names the option and what to do.
@@ -179,6 +184,10 @@ pub struct ProfileConfig {
     pub osl: Option<TokenDistribution>,
     /// Number of distinct synthetic conversations.
     pub num_dataset_entries: usize,
+    /// Dataset sources, synthetic conversation shape, fixed schedule and trace synthesis
+    /// (omitted from serialized output when everything is default).
+    #[serde(default, skip_serializing_if = "DatasetConfig::is_default")]
+    pub dataset: DatasetConfig,
 
     // --- load
     /// Max concurrent sessions (`None` = unlimited).

@@ -249,6 +249,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         _ => "info".to_string(),
     };
     let ui = a.ui_type.unwrap_or(if ctx.stdout_is_tty { UiType::Simple } else { UiType::None });
+    let dataset = crate::dataset::resolve_dataset(a)?;
 
     Ok(ProfileConfig {
         models,
@@ -267,6 +268,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         isl_block_size: block,
         osl: osl_mean.map(|mean| TokenDistribution { mean, stddev: osl_std }),
         num_dataset_entries,
+        dataset,
         concurrency,
         request_rate,
         arrival_pattern,
