@@ -75,6 +75,7 @@ impl Collector {
     }
 
     fn on_event(&mut self, ev: &Event) {
+        tracing::debug!(topic = ev.topic(), "records manager event");
         match ev {
             Event::PhaseStarted { phase, stats } | Event::PhaseProgress { phase, stats } | Event::PhaseSendingComplete { phase, stats } => {
                 self.phases.entry(*phase).or_default().last_stats = Some(stats.clone());

@@ -233,6 +233,7 @@ impl Controller {
                 Ok(())
             }
             Input::Bus(ev) => {
+                tracing::debug!(topic = ev.topic(), "controller event");
                 self.progress.on_event(&ev);
                 Ok(())
             }

@@ -182,6 +182,7 @@ impl<'a> PhaseRunner<'a> {
     }
 
     fn on_return(&mut self, credit_id: u64, cancelled: bool, error: bool, worker_id: &str) {
+        tracing::trace!(credit_id, cancelled, "credit returned");
         let Some(mut session) = self.in_flight.remove(&credit_id) else {
             tracing::warn!("unknown credit {credit_id} returned by {worker_id}");
             return;
@@ -294,6 +295,7 @@ impl<'a> PhaseRunner<'a> {
             }
         }
         self.stats.end_ns = Some(wall_ns());
+        tracing::debug!(phase = self.spec.phase.as_str(), sent = self.stats.sent, completed = self.stats.completed, "phase complete");
         self.publish(|phase, stats| Event::PhaseComplete { phase, stats }).await;
         Ok(self.stats)
     }

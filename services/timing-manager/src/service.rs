@@ -47,7 +47,9 @@ impl TimingManager {
         let ctl = control.sender();
         let mut prepared: Option<Prepared> = None;
         let run_cancel = CancellationToken::new();
-        let mut run_task: Option<tokio::task::JoinHandle<()>> = None;
+        // The task hands its sockets back when done: dropping a ZeroMQ socket discards
+        // what it has not flushed yet, so they live until shutdown.
+        let mut run_task: Option<tokio::task::JoinHandle<Prepared>> = None;
         loop {
             let cmd = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -145,7 +147,12 @@ pub fn phase_specs(config: &ProfileConfig) -> Vec<PhaseSpec> {
     specs
 }
 
-async fn run_phases(mut p: Prepared, ctl: ControlSender, cancel: CancellationToken) {
+async fn run_phases(mut p: Prepared, ctl: ControlSender, cancel: CancellationToken) -> Prepared {
+    run_phases_inner(&mut p, &ctl, &cancel).await;
+    p
+}
+
+async fn run_phases_inner(p: &mut Prepared, ctl: &ControlSender, cancel: &CancellationToken) {
     // Wait until every worker announced itself (they do so while being configured).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while p.dispatcher.worker_count() < p.config.workers {
@@ -162,7 +169,7 @@ async fn run_phases(mut p: Prepared, ctl: ControlSender, cancel: CancellationTok
     let mut sampler = Sampler::new(p.sampling, p.dataset.len(), rng("dataset.sampling", p.config.random_seed));
     for spec in phase_specs(&p.config) {
         let runner = PhaseRunner::new(spec, &p.dataset, &mut sampler, &mut p.dispatcher, &mut p.publisher);
-        if let Err(e) = runner.run(&mut p.returns, &cancel).await {
+        if let Err(e) = runner.run(&mut p.returns, cancel).await {
             ctl.fail(format!("timing manager: {e}")).await;
             return;
         }
