@@ -58,7 +58,7 @@ pub struct MockArgs {
     )]
     pub models: Vec<String>,
 
-    /// Keep the last 100,000 received inference requests in memory (for debugging).
+    /// Keep the first 100,000 received inference requests in memory (for debugging).
     #[arg(long, env = "MOCK_SERVER_RECORD_REQUESTS")]
     pub record_requests: bool,
 
@@ -184,5 +184,72 @@ pub(crate) fn ms(v: f64) -> Duration {
         Duration::from_secs_f64((v / 1000.0).min(86_400.0 * 365.0))
     } else {
         Duration::ZERO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: MockArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<MockConfig, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("mock").chain(argv.iter().copied()))?;
+        Ok(MockConfig::from(&cli.args))
+    }
+
+    #[test]
+    fn defaults_match_mock_config_default() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c,
+            MockConfig {
+                record_requests: false,
+                ..MockConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn flags_are_applied_and_validated() {
+        let c = parse(&[
+            "--ttft-ms",
+            "30",
+            "--itl-ms",
+            "2.5",
+            "--ttft-spread-ms",
+            "100",
+            "--error-rate",
+            "12.5",
+            "--random-seed",
+            "9",
+            "--reasoning-tokens",
+            "3",
+            "--model",
+            "a,b",
+            "-p",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!((c.ttft_ms, c.itl_ms, c.ttft_spread_ms), (30.0, 2.5, 100.0));
+        assert_eq!(
+            (c.error_rate, c.random_seed, c.reasoning_tokens),
+            (12.5, 9, 3)
+        );
+        assert_eq!(c.models, ["a", "b"]);
+        let fast = parse(&["--fast", "--ttft-ms", "30", "--ttft-spread-ms", "5"]).unwrap();
+        assert_eq!(
+            (fast.ttft_ms, fast.itl_ms, fast.ttft_spread_ms),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!(fast.ttft(), Duration::ZERO);
+        assert!(parse(&["--error-rate", "101"]).is_err());
+        assert!(parse(&["--itl-ms", "-1"]).is_err());
+        assert!(parse(&["--default-max-tokens", "0"]).is_err());
     }
 }

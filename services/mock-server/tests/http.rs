@@ -869,3 +869,59 @@ async fn received_requests_are_recorded() {
     assert!(server.received().is_empty());
     server.shutdown().await;
 }
+
+/// Scale check, not run by default (`cargo test -p aiperf-mock-server --test http
+/// -- --ignored many_concurrent_streams --nocapture`). The process needs two file
+/// descriptors per stream (client and server side); `MOCK_STREAMS` sets the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn many_concurrent_streams() {
+    let n: usize = std::env::var("MOCK_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9_000);
+    let server = start(MockConfig::default().with_latency(1000.0, 100.0)).await;
+    let c = client();
+    let url = format!("{}/v1/chat/completions", server.url());
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let c = c.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = c
+                .post(url)
+                .json(&chat_body(&format!("request {i}"), Some(10), true))
+                .send()
+                .await
+                .unwrap();
+            let headers_at = t0.elapsed();
+            let text = resp.text().await.unwrap();
+            (sse_payloads(&text).len(), headers_at, t0.elapsed())
+        }));
+    }
+    let mut heads = Vec::new();
+    let mut ends = Vec::new();
+    for t in tasks {
+        let (events, h, e) = t.await.unwrap();
+        assert_eq!(events, 11);
+        heads.push(h);
+        ends.push(e);
+    }
+    heads.sort();
+    ends.sort();
+    let pct = |v: &[Duration], p: usize| v[(v.len() - 1) * p / 100];
+    eprintln!(
+        "response headers p50 {:?} p99 {:?} max {:?}; end p50 {:?} p99 {:?} max {:?}",
+        pct(&heads, 50),
+        pct(&heads, 99),
+        pct(&heads, 100),
+        pct(&ends, 50),
+        pct(&ends, 99),
+        pct(&ends, 100)
+    );
+    let stats = server.stats();
+    eprintln!("{n} streams in {:?}; {stats:?}", t0.elapsed());
+    assert_eq!(stats.successes as usize, n);
+    server.shutdown().await;
+}

@@ -4,6 +4,8 @@
 //! request also records one wall-clock anchor ([`wall_ns`]) so exported timestamps
 //! can be derived as `anchor + (mono_x - mono_anchor)` (metrics.md §1).
 
+#![warn(missing_docs)]
+
 pub mod timer;
 
 use std::sync::OnceLock;
