@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Maximum number of requests kept by [`RequestLog`].
+/// Maximum number of requests kept by [`crate::MockServer::received`].
 pub const RECEIVED_CAP: usize = 100_000;
 const SEGMENT: usize = 1024;
 const SEGMENTS: usize = RECEIVED_CAP.div_ceil(SEGMENT);
