@@ -438,7 +438,15 @@ impl Controller {
         }
         self.spawner.stop_all().await;
         if let ZmqTransport::Ipc { dir } = &self.config.zmq {
-            let _ = std::fs::remove_dir_all(dir);
+            // Remove our socket files, and the directory if nothing else is in it.
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    if e.path().extension().is_some_and(|x| x == "ipc") {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use tracing_subscriber::{filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 fn filter(level: &str) -> EnvFilter {
     // Quiet the HTTP and socket libraries unless asked for.
@@ -17,7 +17,9 @@ pub fn init_stderr(level: &str) {
 
 /// Logs warnings to stderr and `level` to `log_file`.
 pub fn init_profile(level: &str, log_file: &Path) {
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(LevelFilter::WARN);
+    // zeromq warns about socket files it cannot unlink at exit: not the user's concern.
+    let stderr_filter = EnvFilter::try_new("warn,zeromq=error").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(stderr_filter);
     let file = log_file.parent().and_then(|d| std::fs::create_dir_all(d).ok()).and_then(|_| std::fs::File::create(log_file).ok());
     match file {
         Some(f) => {
