@@ -274,4 +274,19 @@ pub struct ProfileArgs {
     /// Cap trace output lengths at N.
     #[arg(long, help_heading = "Fixed schedule")]
     pub synthesis_max_osl: Option<u64>,
+
+    // ---------------- metrics and exports (metrics.md §2.2, §4.8; exports.md §5)
+    /// Goodput SLOs: space-separated `TAG:VALUE` pairs in each metric's display unit,
+    /// e.g. `"time_to_first_token:300 inter_token_latency:10"`. A request is good when it
+    /// meets every SLO; adds `goodput`, `good_request_count` and `good_request_fraction`.
+    #[arg(long, value_name = "TAG:VALUE ...", help_heading = "Metrics")]
+    pub goodput: Option<String>,
+    /// Token counts (ISL, output, reasoning) from the server's `usage` object instead of
+    /// the client-side tokenizer; disables the usage-discrepancy metrics.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Metrics")]
+    pub use_server_token_count: Option<bool>,
+    /// Also summarise the run in windows of this many seconds
+    /// (`profile_export_aiperf_timeslices.{csv,json}`).
+    #[arg(long, value_name = "SECONDS", help_heading = "Output")]
+    pub slice_duration: Option<f64>,
 }

@@ -232,6 +232,18 @@ pub struct ProfileConfig {
     pub log_level: String,
     /// The command line, for the record.
     pub cli_command: String,
+
+    // --- metrics and exports
+    /// `--goodput` SLO specification as given (`"tag:value tag:value"`), validated
+    /// before the run starts (`aiperf_metrics::metric_context`); `None` = no goodput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<String>,
+    /// `--use-server-token-count`: token metrics from the server's `usage` object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub use_server_token_count: bool,
+    /// `--slice-duration` in seconds: timeslice exports; `None` = none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice_duration_s: Option<f64>,
 }
 
 impl ProfileConfig {

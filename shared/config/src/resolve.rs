@@ -288,6 +288,9 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         ui,
         log_level,
         cli_command: ctx.cli_command.clone(),
+        goodput: a.goodput.as_deref().map(str::trim).filter(|g| !g.is_empty()).map(str::to_string),
+        use_server_token_count: a.use_server_token_count.unwrap_or(false),
+        slice_duration_s: positive("--slice-duration", a.slice_duration)?,
     })
 }
 
@@ -363,5 +366,26 @@ mod tests {
         let c = resolve(&ProfileArgs { benchmark_duration: Some(5.0), ..base() }, &ctx()).unwrap();
         assert_eq!(c.request_count, None);
         assert_eq!(c.benchmark_grace_period_s, 30.0);
+    }
+
+    #[test]
+    fn metric_and_timeslice_flags() {
+        let c = resolve(&base(), &ctx()).unwrap();
+        assert_eq!((c.goodput.as_deref(), c.use_server_token_count, c.slice_duration_s), (None, false, None));
+        let a = ProfileArgs {
+            goodput: Some("  time_to_first_token:300 ".into()),
+            use_server_token_count: Some(true),
+            slice_duration: Some(0.5),
+            ..base()
+        };
+        let c = resolve(&a, &ctx()).unwrap();
+        assert_eq!(c.goodput.as_deref(), Some("time_to_first_token:300"));
+        assert!(c.use_server_token_count);
+        assert_eq!(c.slice_duration_s, Some(0.5));
+        assert_eq!(resolve(&ProfileArgs { goodput: Some(" ".into()), ..base() }, &ctx()).unwrap().goodput, None);
+        for bad in [0.0, -1.0, f64::INFINITY] {
+            let e = resolve(&ProfileArgs { slice_duration: Some(bad), ..base() }, &ctx()).unwrap_err().to_string();
+            assert!(e.contains("--slice-duration"), "{e}");
+        }
     }
 }
