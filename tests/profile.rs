@@ -214,7 +214,7 @@ async fn bad_flags_are_rejected() {
     for (extra, needle) in [
         (vec!["--concurrncy", "4"], "--concurrncy"),
         (vec!["--concurrency", "0"], "--concurrency"),
-        (vec!["--request-rate", "-3"], "--request-rate"),
+        (vec!["--request-rate", "0"], "--request-rate"),
         (vec!["--endpoint-type", "banana"], "banana"),
         (vec!["--benchmark-grace-period", "5"], "--benchmark-duration"),
     ] {
