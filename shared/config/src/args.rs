@@ -94,11 +94,15 @@ pub struct ProfileArgs {
 
     // ---------------- load
     /// Maximum concurrent requests (sessions); alone, a closed loop of exactly N in flight.
-    #[arg(long, help_heading = "Load")]
-    pub concurrency: Option<usize>,
+    /// A comma list (`10,50,100`) runs a sweep: one full profile per value.
+    #[arg(long, value_delimiter = ',', value_name = "N[,N...]", help_heading = "Load")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub concurrency: Option<Vec<usize>>,
     /// Target request rate (requests/second), open loop.
-    #[arg(long, help_heading = "Load")]
-    pub request_rate: Option<f64>,
+    /// A comma list (`5,10,20`) runs a sweep: one full profile per value.
+    #[arg(long, value_delimiter = ',', value_name = "R[,R...]", help_heading = "Load")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub request_rate: Option<Vec<f64>>,
     /// Inter-arrival distribution with --request-rate.
     #[arg(long, visible_aliases = ["request-rate-mode"], value_enum, help_heading = "Load")]
     #[serde(alias = "request_rate_mode")]
@@ -289,4 +293,89 @@ pub struct ProfileArgs {
     /// (`profile_export_aiperf_timeslices.{csv,json}`).
     #[arg(long, value_name = "SECONDS", help_heading = "Output")]
     pub slice_duration: Option<f64>,
+    // ---------------- load modes (timing.md §3–§8, cli.md §1.5–§1.8)
+    /// Max requests waiting for their first token (streaming only; at most --concurrency).
+    #[arg(long, help_heading = "Load")]
+    pub prefill_concurrency: Option<usize>,
+    /// Raise the session limit from 1 to --concurrency over this many seconds.
+    #[arg(long, value_name = "SECONDS", help_heading = "Load")]
+    pub concurrency_ramp_duration: Option<f64>,
+    /// Raise the prefill limit from 1 to --prefill-concurrency over this many seconds.
+    #[arg(long, value_name = "SECONDS", help_heading = "Load")]
+    pub prefill_concurrency_ramp_duration: Option<f64>,
+    /// Raise the request rate linearly from rate·0.1/S to --request-rate over S seconds.
+    #[arg(long, value_name = "SECONDS", help_heading = "Load")]
+    pub request_rate_ramp_duration: Option<f64>,
+    /// Warmup stop condition: seconds of warmup (first condition reached wins).
+    #[arg(long, value_name = "SECONDS", help_heading = "Warmup")]
+    pub warmup_duration: Option<f64>,
+    /// Warmup stop condition: sessions started (excludes --warmup-request-count).
+    #[arg(long, help_heading = "Warmup")]
+    pub num_warmup_sessions: Option<u64>,
+    /// Session limit during warmup (default --concurrency).
+    #[arg(long, help_heading = "Warmup")]
+    pub warmup_concurrency: Option<usize>,
+    /// Prefill limit during warmup (default --prefill-concurrency).
+    #[arg(long, help_heading = "Warmup")]
+    pub warmup_prefill_concurrency: Option<usize>,
+    /// Request rate during warmup (default --request-rate).
+    #[arg(long, help_heading = "Warmup")]
+    pub warmup_request_rate: Option<f64>,
+    /// Arrival pattern during warmup (default --arrival-pattern).
+    #[arg(long, value_enum, help_heading = "Warmup")]
+    pub warmup_arrival_pattern: Option<ArrivalPattern>,
+    /// Seconds to wait for warmup requests still in flight when warmup stops (default inf).
+    #[arg(long, value_name = "SECONDS", help_heading = "Warmup")]
+    pub warmup_grace_period: Option<f64>,
+    /// Concurrency ramp of the warmup (default --concurrency-ramp-duration).
+    #[arg(long, value_name = "SECONDS", help_heading = "Warmup")]
+    pub warmup_concurrency_ramp_duration: Option<f64>,
+    /// Prefill-concurrency ramp of the warmup (default --prefill-concurrency-ramp-duration).
+    #[arg(long, value_name = "SECONDS", help_heading = "Warmup")]
+    pub warmup_prefill_concurrency_ramp_duration: Option<f64>,
+    /// Request-rate ramp of the warmup (default --request-rate-ramp-duration).
+    #[arg(long, value_name = "SECONDS", help_heading = "Warmup")]
+    pub warmup_request_rate_ramp_duration: Option<f64>,
+    /// Percentage (0–100) of profiling requests cancelled by the client on purpose.
+    #[arg(long, value_name = "PERCENT", help_heading = "Request cancellation")]
+    pub request_cancellation_rate: Option<f64>,
+    /// Seconds after the request was fully sent before a selected request is aborted (default 0).
+    #[arg(long, value_name = "SECONDS", help_heading = "Request cancellation")]
+    pub request_cancellation_delay: Option<f64>,
+    /// User-centric timing: total requests/second spread over --num-users users.
+    #[arg(long, value_name = "QPS", help_heading = "Multi-turn")]
+    pub user_centric_rate: Option<f64>,
+    /// Number of simulated users (with --user-centric-rate).
+    #[arg(long, help_heading = "Multi-turn")]
+    pub num_users: Option<usize>,
+    /// GPUs serving the model, for the TPS/GPU column of sweeps (default 1).
+    #[arg(long, help_heading = "Output")]
+    pub num_gpus: Option<usize>,
+}
+
+/// Accepts one value, a list, or a comma-separated string (`"10,50,100"`) for the
+/// sweepable options of a config file.
+fn one_or_many<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+        Text(String),
+    }
+    match Option::<OneOrMany<T>>::deserialize(d)? {
+        None => Ok(None),
+        Some(OneOrMany::Many(v)) => Ok(Some(v)),
+        Some(OneOrMany::One(v)) => Ok(Some(vec![v])),
+        Some(OneOrMany::Text(s)) => s
+            .split(',')
+            .map(|x| x.trim().parse::<T>().map_err(|e| serde::de::Error::custom(format!("{x:?}: {e}"))))
+            .collect::<Result<Vec<T>, _>>()
+            .map(Some),
+    }
 }

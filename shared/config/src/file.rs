@@ -82,12 +82,12 @@ mod tests {
         let f = write("yaml", "model: [m1]\nconcurrency: 8\nstreaming: true\nisl: 123\nheader: ['X-A:1']\n");
         let file = load(&f.0).unwrap();
         assert_eq!(file.models, Some(vec!["m1".to_string()]));
-        assert_eq!(file.concurrency, Some(8));
+        assert_eq!(file.concurrency, Some(vec![8]));
         assert_eq!(file.streaming, Some(true));
         assert_eq!(file.prompt_input_tokens_mean, Some(123.0));
-        let flags = ProfileArgs { concurrency: Some(2), ..Default::default() };
+        let flags = ProfileArgs { concurrency: Some(vec![2]), ..Default::default() };
         let merged = merge(file, flags);
-        assert_eq!(merged.concurrency, Some(2));
+        assert_eq!(merged.concurrency, Some(vec![2]));
         assert_eq!(merged.streaming, Some(true));
         assert_eq!(merged.header, Some(vec!["X-A:1".to_string()]));
     }

@@ -9,6 +9,7 @@
 pub mod args;
 pub mod dataset;
 pub mod file;
+pub mod load;
 mod resolve;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ pub use dataset::{
     CustomDatasetType, DatasetConfig, DatasetSamplingStrategy, PublicDataset, SequenceDistribution,
     SequencePair, SynthesisConfig,
 };
+pub use load::{expand_sweep, LoadConfig, SweepPoint, SweepRun, WarmupConfig};
 pub use resolve::{resolve, Context, artifact_dir_name, normalize_url};
 
 /// A configuration error: names the option and what to do.
@@ -244,6 +246,11 @@ pub struct ProfileConfig {
     /// `--slice-duration` in seconds: timeslice exports; `None` = none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slice_duration_s: Option<f64>,
+    /// Load-generation options: prefill concurrency, ramps, warmup overrides, request
+    /// cancellation, user-centric timing, sweep point (omitted from serialized output
+    /// when everything is default).
+    #[serde(default, skip_serializing_if = "LoadConfig::is_default")]
+    pub load: LoadConfig,
 }
 
 impl ProfileConfig {

@@ -162,10 +162,11 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         return err("--num-dataset-entries must be at least 1");
     }
 
-    if a.concurrency == Some(0) {
+    let a_concurrency = crate::load::single("--concurrency", &a.concurrency)?;
+    if a_concurrency == Some(0) {
         return err("--concurrency must be at least 1");
     }
-    let request_rate = positive("--request-rate", a.request_rate)?;
+    let request_rate = positive("--request-rate", crate::load::single("--request-rate", &a.request_rate)?)?;
     let arrival_pattern = a.arrival_pattern.unwrap_or(if request_rate.is_some() { ArrivalPattern::Poisson } else { ArrivalPattern::ConcurrencyBurst });
     if request_rate.is_none() && !matches!(arrival_pattern, ArrivalPattern::ConcurrencyBurst) {
         return err("--arrival-pattern needs --request-rate");
@@ -175,8 +176,9 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         return err("--arrival-smoothness only applies to --arrival-pattern gamma");
     }
     // No rate and no concurrency: closed loop with one request in flight (AIPerf default).
-    let concurrency = match (a.concurrency, request_rate) {
-        (None, None) => Some(1),
+    // User-centric mode is open loop: unlimited unless --concurrency is given.
+    let concurrency = match (a_concurrency, request_rate) {
+        (None, None) if a.user_centric_rate.is_none() => Some(1),
         (c, _) => c,
     };
     if a.request_count == Some(0) {
@@ -194,6 +196,8 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     let request_count = match (a.request_count, benchmark_duration_s) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
+        // --num-sessions is a stop condition of its own.
+        (None, None) if a.conversation_num.is_some() => None,
         (None, None) => Some(10),
     };
 
@@ -229,7 +233,12 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     let extra = parse_extra_inputs(a.extra_inputs.as_deref().unwrap_or_default())?;
 
     let artifact_dir = a.output_artifact_dir.clone().unwrap_or_else(|| {
-        std::path::Path::new("artifacts").join(artifact_dir_name(&models[0], endpoint_type, concurrency, request_rate))
+        let name = match (a.user_centric_rate, a.num_users) {
+            (Some(q), Some(u)) => format!("{}-openai-{}-user_centric-users{u}-qps{}", models[0].replace('/', "_"), endpoint_type.artifact_name(), py_float(q)),
+            _ if a.fixed_schedule == Some(true) => format!("{}-openai-{}-fixed_schedule", models[0].replace('/', "_"), endpoint_type.artifact_name()),
+            _ => artifact_dir_name(&models[0], endpoint_type, concurrency, request_rate),
+        };
+        std::path::Path::new("artifacts").join(name)
     });
     let prefix = a.profile_export_prefix.clone().unwrap_or_else(|| "profile_export".to_string());
     let prefix = prefix.strip_suffix(".jsonl").unwrap_or(&prefix).to_string();
@@ -251,7 +260,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     let ui = a.ui_type.unwrap_or(if ctx.stdout_is_tty { UiType::Simple } else { UiType::None });
     let dataset = crate::dataset::resolve_dataset(a)?;
 
-    Ok(ProfileConfig {
+    ProfileConfig {
         models,
         url,
         endpoint_type,
@@ -291,7 +300,9 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         goodput: a.goodput.as_deref().map(str::trim).filter(|g| !g.is_empty()).map(str::to_string),
         use_server_token_count: a.use_server_token_count.unwrap_or(false),
         slice_duration_s: positive("--slice-duration", a.slice_duration)?,
-    })
+        load: LoadConfig::default(),
+    }
+    .with_load(a)
 }
 
 fn nanos_suffix() -> u32 {
@@ -341,8 +352,8 @@ mod tests {
     #[test]
     fn out_of_range_values_are_rejected() {
         for a in [
-            ProfileArgs { concurrency: Some(0), ..base() },
-            ProfileArgs { request_rate: Some(-1.0), ..base() },
+            ProfileArgs { concurrency: Some(vec![0]), ..base() },
+            ProfileArgs { request_rate: Some(vec![-1.0]), ..base() },
             ProfileArgs { request_count: Some(0), ..base() },
             ProfileArgs { prompt_input_tokens_mean: Some(0.0), ..base() },
             ProfileArgs { benchmark_grace_period: Some(3.0), ..base() },

@@ -69,7 +69,7 @@ fn config() -> ProfileConfig {
             "X-Team:llm".into(),
         ]),
         random_seed: Some(42),
-        concurrency: Some(4),
+        concurrency: Some(vec![4]),
         request_count: Some(40),
         warmup_request_count: Some(5),
         output_artifact_dir: Some("run1".into()),
