@@ -46,7 +46,27 @@ pub fn corpus_chunks() -> Vec<String> {
 /// Chunks are encoded on all available cores; the result does not depend on the
 /// thread count.
 pub fn corpus_tokens(tokenizer: &Arc<Tokenizer>) -> Arc<[u32]> {
-    type Cache = Mutex<Vec<(Arc<Tokenizer>, Arc<[u32]>)>>;
+    tokenized(tokenizer).ids
+}
+
+/// Start offset (in [`corpus_tokens`]) of every chunk, ascending, starting with 0.
+///
+/// The corpus concatenates per-chunk encodings, so a token window that crosses a chunk
+/// boundary is not how its text re-encodes (`"...peaks."` + `"The..."` decode to
+/// `"peaks.The"`, which may merge differently); windows that must re-encode to
+/// themselves (hash-id blocks) stay inside one chunk.
+pub fn corpus_chunk_starts(tokenizer: &Arc<Tokenizer>) -> Arc<[usize]> {
+    tokenized(tokenizer).chunk_starts
+}
+
+#[derive(Clone)]
+struct Tokenized {
+    ids: Arc<[u32]>,
+    chunk_starts: Arc<[usize]>,
+}
+
+fn tokenized(tokenizer: &Arc<Tokenizer>) -> Tokenized {
+    type Cache = Mutex<Vec<(Arc<Tokenizer>, Tokenized)>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     // The lock is held while tokenizing so concurrent callers do the work once.
     // Keeping the `Arc<Tokenizer>` in the cache keeps its address unique.
@@ -54,30 +74,40 @@ pub fn corpus_tokens(tokenizer: &Arc<Tokenizer>) -> Arc<[u32]> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    if let Some((_, ids)) = cache.iter().find(|(t, _)| Arc::ptr_eq(t, tokenizer)) {
-        return Arc::clone(ids);
+    if let Some((_, t)) = cache.iter().find(|(t, _)| Arc::ptr_eq(t, tokenizer)) {
+        return t.clone();
     }
-    let ids: Arc<[u32]> = tokenize_chunks(tokenizer, &corpus_chunks()).into();
-    cache.push((Arc::clone(tokenizer), Arc::clone(&ids)));
-    ids
+    let parts = tokenize_chunks(tokenizer, &corpus_chunks());
+    let mut starts = Vec::with_capacity(parts.len());
+    let mut offset = 0;
+    for p in &parts {
+        starts.push(offset);
+        offset += p.len();
+    }
+    let t = Tokenized {
+        ids: parts.concat().into(),
+        chunk_starts: starts.into(),
+    };
+    cache.push((Arc::clone(tokenizer), t.clone()));
+    t
 }
 
-/// Encodes `chunks` in order, spread over the available cores.
-fn tokenize_chunks(tokenizer: &Tokenizer, chunks: &[String]) -> Vec<u32> {
+/// Encodes `chunks` (one id list per chunk, in order), spread over the available cores.
+fn tokenize_chunks(tokenizer: &Tokenizer, chunks: &[String]) -> Vec<Vec<u32>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8);
     let per_thread = chunks.len().div_ceil(threads.max(1)).max(1);
-    let parts: Vec<Vec<u32>> = std::thread::scope(|s| {
+    let parts: Vec<Vec<Vec<u32>>> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .chunks(per_thread)
             .map(|group| {
                 s.spawn(move || {
                     group
                         .iter()
-                        .flat_map(|c| tokenizer.encode(c))
-                        .collect::<Vec<u32>>()
+                        .map(|c| tokenizer.encode(c))
+                        .collect::<Vec<Vec<u32>>>()
                 })
             })
             .collect();
@@ -118,5 +148,10 @@ mod tests {
         assert!(a.len() > 50_000, "{}", a.len());
         let sequential: Vec<u32> = corpus_chunks().iter().flat_map(|c| tok.encode(c)).collect();
         assert_eq!(&sequential[..], &a[..]);
+        let starts = corpus_chunk_starts(&tok);
+        assert_eq!(starts.len(), corpus_chunks().len());
+        assert_eq!(starts[0], 0);
+        assert!(starts.windows(2).all(|w| w[0] < w[1]));
+        assert!(*starts.last().unwrap() < a.len());
     }
 }

@@ -120,6 +120,36 @@ impl PromptGenerator {
         text
     }
 
+    /// `prefix` (which encodes to `prefix_tokens` tokens) followed by a fresh prompt, the
+    /// whole re-encoding to exactly `prefix_tokens + num_tokens` tokens (token-level
+    /// concatenation of a prefix-pool prompt, AIPerf 0.13). The prefix text is kept
+    /// verbatim so every prompt that uses it shares it byte for byte; only the suffix
+    /// length is corrected when the join merges or splits a token (at most
+    /// [`MAX_ROUNDS`] retries, then the closest text, preferring the shorter one).
+    pub fn generate_with_prefix(&mut self, prefix: &str, prefix_tokens: usize, num_tokens: usize) -> String {
+        if prefix.is_empty() {
+            return self.generate(num_tokens);
+        }
+        let target = prefix_tokens + num_tokens;
+        let mut n = num_tokens;
+        let mut best: Option<(usize, usize, String)> = None;
+        for _ in 0..=MAX_ROUNDS {
+            let text = format!("{prefix}{}", self.generate(n));
+            let len = self.tokenizer.count(&text);
+            if len == target {
+                return text;
+            }
+            let distance = len.abs_diff(target);
+            if best.as_ref().is_none_or(|(d, l, _)| (distance, len) < (*d, *l)) {
+                best = Some((distance, len, text));
+            }
+            n = (n as i64 + target as i64 - len as i64).max(1) as usize;
+        }
+        let (_, len, text) = best.expect("at least one round ran");
+        tracing::debug!(target_tokens = target, got = len, "prefixed prompt length not exact");
+        text
+    }
+
     /// A token count drawn from `dist` with this generator's RNG (see [`sample_length_with`]).
     pub fn sample_length(&mut self, dist: TokenDistribution) -> usize {
         sample_length_with(&mut self.rng, dist)

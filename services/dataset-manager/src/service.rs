@@ -1,8 +1,9 @@
 //! The dataset manager actor: builds the dataset on configure, writes
 //! `inputs.json`, and answers conversation and timing requests.
 
-use crate::{inputs_json::write_inputs_json, synthetic::generate_conversations};
-use aiperf_config::ProfileConfig;
+use crate::schedule::{self, protocol_sampling};
+use crate::{inputs_json::write_inputs_json, loaders, synthetic::generate_conversations};
+use aiperf_config::{CustomDatasetType, ProfileConfig, PublicDataset};
 use aiperf_endpoint::PayloadBuilder;
 use aiperf_protocol::{
     control::{Command, ServiceState},
@@ -28,13 +29,18 @@ pub struct Dataset {
     pub index: HashMap<String, usize>,
     /// How sessions draw conversations.
     pub sampling: SamplingStrategy,
+    /// Whether the fixed schedule is in effect (every conversation's first turn has a
+    /// `timestamp_ms`; see [`build_dataset`]).
+    pub fixed_schedule: bool,
+    /// Whether `inputs.json` is written (not for traces, as AIPerf 0.13).
+    pub write_inputs_json: bool,
 }
 
 impl Dataset {
-    /// Indexes `conversations`.
+    /// Indexes `conversations` (not a fixed schedule; `inputs.json` written).
     pub fn new(conversations: Vec<Conversation>, sampling: SamplingStrategy) -> Self {
         let index = conversations.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
-        Dataset { conversations, index, sampling }
+        Dataset { conversations, index, sampling, fixed_schedule: false, write_inputs_json: true }
     }
 
     /// Answers one request.
@@ -68,10 +74,70 @@ impl Dataset {
 }
 
 /// Builds the dataset the configuration asks for.
+///
+/// Sources (`config.dataset`): `--public-dataset sharegpt` ([`loaders::sharegpt`]);
+/// `--input-file` in the format of `--custom-dataset-type` or detected
+/// ([`loaders::detect_type`]); otherwise the synthetic generator
+/// ([`generate_conversations`]). Sampling: `--dataset-sampling-strategy`, else
+/// `shuffle` for synthetic data and `sequential` for everything else.
+///
+/// # Fixed-schedule contract (for the timing manager)
+///
+/// `Turn::timestamp_ms` is set **only** when the fixed schedule is in effect, and then
+/// on the first turn of **every** conversation: it is the send time in milliseconds
+/// from the schedule zero (window, `--synthesis-speedup-ratio` and the start/auto
+/// offset already applied), so the timing manager sends turn 0 of a conversation at
+/// `phase_start + timestamp_ms` and needs no offset of its own. Conversations are in
+/// ascending order of that first timestamp and the sampling is `sequential`. Later
+/// turns carry either an absolute `timestamp_ms` (same zero) or a `delay_ms` (think
+/// time after the previous turn returned), or neither (send on return).
+/// Hence: **the first turn of conversation 0 has a timestamp ⇔ fixed-schedule mode**.
+/// Otherwise no turn has a timestamp; `delay_ms` may still be set (multi-turn think
+/// times). The fixed schedule is in effect with `--fixed-schedule`, or automatically
+/// when every conversation of an `--input-file` starts with a timestamp, unless
+/// `--no-fixed-schedule` or `--ignore-trace-delays` (see [`crate::schedule`]).
 pub fn build_dataset(config: &ProfileConfig) -> Result<Dataset, String> {
     let tokenizer = aiperf_tokenizer::load(config.tokenizer.as_deref()).map_err(|e| e.to_string())?;
-    let conversations = generate_conversations(config, tokenizer)?;
-    Ok(Dataset::new(conversations, SamplingStrategy::Shuffle))
+    let d = &config.dataset;
+    let seed = config.random_seed;
+    let (conversations, source, trace) = match (d.public_dataset, &d.input_file) {
+        (Some(PublicDataset::Sharegpt), file) => {
+            (loaders::sharegpt::load(file.as_deref(), tokenizer, config.osl, seed)?, "ShareGPT".to_string(), false)
+        }
+        (None, Some(path)) => {
+            let kind = match d.custom_dataset_type {
+                Some(t) => t,
+                None => {
+                    let t = loaders::detect_type(path)?;
+                    tracing::info!(file = %path.display(), format = t.name(), "dataset format detected");
+                    t
+                }
+            };
+            d.check_type(kind).map_err(|e| e.to_string())?;
+            let convs = match kind {
+                CustomDatasetType::SingleTurn => loaders::single_turn::load(path, seed)?,
+                CustomDatasetType::MultiTurn => loaders::multi_turn::load(path, seed)?,
+                CustomDatasetType::RandomPool => {
+                    loaders::random_pool::load(path, d.num_conversations.unwrap_or(config.num_dataset_entries), seed)?
+                }
+                CustomDatasetType::MooncakeTrace => loaders::mooncake::load(path, config, tokenizer)?,
+                CustomDatasetType::AzureTrace => loaders::azure::load(path, config, tokenizer)?,
+            };
+            (convs, path.display().to_string(), kind.is_trace())
+        }
+        (None, None) => {
+            let convs = generate_conversations(config, tokenizer)?;
+            return Ok(Dataset::new(convs, protocol_sampling(d.sampling_strategy_or_default())));
+        }
+    };
+    let scheduled = schedule::apply(conversations, d, &source)?;
+    let mut dataset = Dataset::new(scheduled.conversations, scheduled.sampling);
+    dataset.fixed_schedule = scheduled.fixed_schedule;
+    dataset.write_inputs_json = !trace;
+    if dataset.index.len() != dataset.conversations.len() {
+        return Err(format!("{source}: conversation ids are not unique"));
+    }
+    Ok(dataset)
 }
 
 impl DatasetManager {
@@ -116,10 +182,19 @@ impl DatasetManager {
     async fn configure(&self, control: &ControlClient, config: ProfileConfig, ctl: ControlSender, stop: CancellationToken) -> Result<(), String> {
         let cfg = config.clone();
         let dataset = tokio::task::spawn_blocking(move || build_dataset(&cfg)).await.map_err(|e| e.to_string())??;
-        let inputs_path = config.artifact_dir.join("inputs.json");
-        let builder = PayloadBuilder::new(&config);
-        write_inputs_json(&inputs_path, &dataset.conversations, |c, i| builder.turn_body(c, i))
-            .map_err(|e| format!("cannot write {}: {e}", inputs_path.display()))?;
+        tracing::info!(
+            conversations = dataset.conversations.len(),
+            turns = dataset.conversations.iter().map(|c| c.turns.len()).sum::<usize>(),
+            fixed_schedule = dataset.fixed_schedule,
+            sampling = ?dataset.sampling,
+            "dataset built"
+        );
+        if dataset.write_inputs_json {
+            let inputs_path = config.artifact_dir.join("inputs.json");
+            let builder = PayloadBuilder::new(&config);
+            write_inputs_json(&inputs_path, &dataset.conversations, |c, i| builder.turn_body(c, i))
+                .map_err(|e| format!("cannot write {}: {e}", inputs_path.display()))?;
+        }
         let addr = control.endpoints().dataset.clone();
         let router: Router<DatasetReply, DatasetRequest> = Router::bind(&addr).await.map_err(|e| format!("cannot bind {addr}: {e}"))?;
         let dataset = Arc::new(dataset);
