@@ -20,7 +20,7 @@ async fn in_process_streaming_profile_measures_the_mock_exactly() {
     let args = profile_args(
         &server.url(),
         dir.path(),
-        &["--streaming", "--concurrency", "4", "--request-count", "40", "--isl", "100", "--osl", "50", "--tokenizer", &tok, "--random-seed", "7"],
+        &["--streaming", "--concurrency", "4", "--request-count", "40", "--warmup-request-count", "4", "--isl", "100", "--osl", "50", "--tokenizer", &tok, "--random-seed", "7"],
     );
     let out = run(&args, LONG).await;
     assert!(out.status.success(), "{}", text(&out));
@@ -34,11 +34,12 @@ async fn in_process_streaming_profile_measures_the_mock_exactly() {
     let s = read_json(dir.path().join("profile_export_aiperf.json"));
     assert_eq!(stat(&s, "request_count", "avg"), 40.0);
     assert_sent_equals_completed_plus_errors(dir.path(), 40);
-    assert_eq!(server.stats().requests, 40, "the server saw exactly the requests sent");
+    assert_eq!(server.stats().requests, 44, "the server saw exactly the requests sent (4 warmup + 40)");
     // The mock sends token i at start + 20 ms + i·5 ms from an absolute schedule.
     let ttft = stat(&s, "time_to_first_token", "avg");
     let itl = stat(&s, "inter_token_latency", "avg");
-    assert!((ttft - 20.0).abs() < 1.0, "TTFT avg {ttft} ms, mock truth 20 ms");
+    let spread = format!("p50 {} min {} max {}", stat(&s, "time_to_first_token", "p50"), stat(&s, "time_to_first_token", "min"), stat(&s, "time_to_first_token", "max"));
+    assert!((ttft - 20.0).abs() < 1.0, "TTFT avg {ttft} ms ({spread}), mock truth 20 ms");
     assert!((itl - 5.0).abs() < 0.2, "ITL avg {itl} ms, mock truth 5 ms");
     // Exact token counts: prompts re-encode to exactly 100 tokens; the mock returns exactly max_completion_tokens.
     assert_eq!(stat(&s, "input_sequence_length", "avg"), 100.0);
@@ -47,7 +48,7 @@ async fn in_process_streaming_profile_measures_the_mock_exactly() {
     assert!((latency - (20.0 + 49.0 * 5.0)).abs() < 2.0, "request latency {latency} ms, truth 265 ms");
     // Every request carried the headers and body the flags asked for.
     let received = server.received();
-    assert_eq!(received.len(), 40);
+    assert_eq!(received.len(), 44);
     for r in &received {
         assert_eq!(r.body_json["max_completion_tokens"], 50);
         assert_eq!(r.body_json["stream"], true);
