@@ -2,9 +2,9 @@
 
 use crate::process::RecordInterpreter;
 use aiperf_protocol::{
+    ServiceType,
     control::{Command, ServiceState},
     record::{MetricRecord, RawRecord},
-    ServiceType,
 };
 use aiperf_transport::{ControlClient, ControlSender, Pull, Push};
 use std::sync::Arc;
@@ -19,12 +19,20 @@ pub struct RecordProcessor {
 impl RecordProcessor {
     /// A record processor that will register at `control_addr`.
     pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
-        RecordProcessor { control_addr: control_addr.into(), service_id: service_id.into() }
+        RecordProcessor {
+            control_addr: control_addr.into(),
+            service_id: service_id.into(),
+        }
     }
 
     /// Runs until shutdown.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(&self.control_addr, ServiceType::RecordProcessor, &self.service_id).await?;
+        let mut control = ControlClient::register(
+            &self.control_addr,
+            ServiceType::RecordProcessor,
+            &self.service_id,
+        )
+        .await?;
         let ctl = control.sender();
         let stop = CancellationToken::new();
         loop {
@@ -38,18 +46,37 @@ impl RecordProcessor {
                     let id = self.service_id.clone();
                     let setup = async {
                         let spec = config.tokenizer.clone();
-                        let tokenizer = tokio::task::spawn_blocking(move || aiperf_tokenizer::load(spec.as_deref())).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-                        let pull: Pull<RawRecord> = Pull::connect(&endpoints.raw_records_backend).await.map_err(|e| e.to_string())?;
-                        let push: Push<MetricRecord> = Push::connect(&endpoints.records).await.map_err(|e| e.to_string())?;
-                        Ok::<_, String>((RecordInterpreter::new(&config, tokenizer, id), pull, push))
+                        let tokenizer = tokio::task::spawn_blocking(move || {
+                            aiperf_tokenizer::load(spec.as_deref())
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
+                        let pull: Pull<RawRecord> = Pull::connect(&endpoints.raw_records_backend)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let push: Push<MetricRecord> = Push::connect(&endpoints.records)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let interp = RecordInterpreter::new(&config, tokenizer, id)?;
+                        Ok::<_, String>((interp, pull, push))
                     };
                     match setup.await {
                         Ok((interp, pull, push)) => {
-                            tokio::spawn(process_loop(Arc::new(interp), pull, push, ctl.clone(), stop.clone()));
+                            tokio::spawn(process_loop(
+                                Arc::new(interp),
+                                pull,
+                                push,
+                                ctl.clone(),
+                                stop.clone(),
+                            ));
                             ctl.set_state(ServiceState::Ready);
                             ctl.respond(cmd.id, Ok(())).await?;
                         }
-                        Err(e) => ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id))).await?,
+                        Err(e) => {
+                            ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id)))
+                                .await?
+                        }
                     }
                 }
                 Command::Start => {
@@ -70,8 +97,16 @@ impl RecordProcessor {
 
 /// Interprets records as they arrive. Tokenizing is CPU work: it runs on the
 /// blocking pool, several records at once, so the socket never stalls.
-async fn process_loop(interp: Arc<RecordInterpreter>, mut pull: Pull<RawRecord>, mut push: Push<MetricRecord>, ctl: ControlSender, stop: CancellationToken) {
-    let limit = 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+async fn process_loop(
+    interp: Arc<RecordInterpreter>,
+    mut pull: Pull<RawRecord>,
+    mut push: Push<MetricRecord>,
+    ctl: ControlSender,
+    stop: CancellationToken,
+) {
+    let limit = 2 * std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let mut running = tokio::task::JoinSet::new();
     loop {
         tokio::select! {

@@ -1,8 +1,8 @@
 //! Per-request export lines: base-unit metric records → display units → the
 //! export crate's JSONL line.
 
-use aiperf_export::records_jsonl::{record_line, DisplayValue};
-use aiperf_metrics::{lookup, MetricFlags};
+use aiperf_export::records_jsonl::{DisplayValue, record_line};
+use aiperf_metrics::{MetricFlags, lookup};
 use aiperf_protocol::record::{MetricRecord, MetricValue};
 
 /// One `profile_export.jsonl` line for `record` (metrics in display units; internal,
@@ -19,7 +19,9 @@ pub fn export_line(record: &MetricRecord) -> String {
             let unit = spec.display_unit.symbol();
             let v = match value {
                 MetricValue::Scalar(x) => DisplayValue::number(spec.to_display(*x), unit),
-                MetricValue::List(xs) => DisplayValue::List(xs.iter().map(|x| spec.to_display(*x)).collect()),
+                MetricValue::List(xs) => {
+                    DisplayValue::List(xs.iter().map(|x| spec.to_display(*x)).collect())
+                }
             };
             Some((tag.clone(), v, unit.to_string()))
         })

@@ -2,17 +2,19 @@
 
 use crate::jsonl::export_line;
 use aiperf_config::{ExportLevel, ProfileConfig};
-use aiperf_metrics::{MetricContext, SummaryAccumulator};
+use aiperf_export::artifacts::{ArtifactPaths, write_text};
+use aiperf_export::records_jsonl::JsonlWriter;
+use aiperf_export::timeslices::{render_timeslices_csv, render_timeslices_json};
+use aiperf_metrics::{MetricContext, SummaryAccumulator, metric_context};
 use aiperf_protocol::{
+    Phase, ServiceType,
     control::{Command, ServiceState, ToController},
     events::{Event, PhaseStats},
     record::MetricRecord,
     results::{PhaseResults, ProfileResults},
-    Phase, ServiceType,
 };
 use aiperf_transport::{ControlClient, ControlSender, Publisher, Pull, Subscriber};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +37,9 @@ struct PhaseState {
 impl PhaseState {
     /// Every record the timing manager's returned credits promise has arrived.
     fn all_in(&self) -> bool {
-        self.complete.as_ref().is_some_and(|s| self.records >= s.completed)
+        self.complete
+            .as_ref()
+            .is_some_and(|s| self.records >= s.completed)
     }
 
     fn results(&self, ctx: &MetricContext) -> PhaseResults {
@@ -54,18 +58,31 @@ impl PhaseState {
 struct Collector {
     ctx: MetricContext,
     phases: BTreeMap<Phase, PhaseState>,
-    jsonl: Option<std::io::BufWriter<std::fs::File>>,
+    /// `profile_export.jsonl` (export level records or raw).
+    jsonl: Option<JsonlWriter>,
+    /// `profile_export_raw.jsonl` (export level raw).
+    raw_jsonl: Option<JsonlWriter>,
     warmup_expected: bool,
     credits_complete: bool,
+    /// What the timeslice exports need: the run's configuration (for
+    /// `input_config`), the file paths and `--slice-duration` in ns.
+    timeslices: Option<(Box<ProfileConfig>, ArtifactPaths, u64)>,
 }
 
 impl Collector {
+    /// Streams the record's export lines to disk and folds its metrics into its
+    /// phase's summary; the record (and any raw response it carries) is then dropped.
     fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
         if let Some(w) = self.jsonl.as_mut() {
-            w.write_all(export_line(&record).as_bytes())?;
-            w.write_all(b"\n")?;
+            w.write_line(&export_line(&record))?;
         }
-        let phase = self.phases.entry(record.metadata.benchmark_phase).or_default();
+        if let (Some(w), Some(raw)) = (self.raw_jsonl.as_mut(), record.raw_json.as_deref()) {
+            w.write_line(raw)?;
+        }
+        let phase = self
+            .phases
+            .entry(record.metadata.benchmark_phase)
+            .or_default();
         phase.records += 1;
         if record.error.is_some() {
             phase.errors += 1;
@@ -77,7 +94,9 @@ impl Collector {
     fn on_event(&mut self, ev: &Event) {
         tracing::debug!(topic = ev.topic(), "records manager event");
         match ev {
-            Event::PhaseStarted { phase, stats } | Event::PhaseProgress { phase, stats } | Event::PhaseSendingComplete { phase, stats } => {
+            Event::PhaseStarted { phase, stats }
+            | Event::PhaseProgress { phase, stats }
+            | Event::PhaseSendingComplete { phase, stats } => {
                 self.phases.entry(*phase).or_default().last_stats = Some(stats.clone());
             }
             Event::PhaseComplete { phase, stats } => {
@@ -91,19 +110,64 @@ impl Collector {
     }
 
     fn done(&self) -> bool {
-        let profiling_in = self.phases.get(&Phase::Profiling).is_some_and(PhaseState::all_in);
-        let warmup_in = !self.warmup_expected || self.phases.get(&Phase::Warmup).is_some_and(PhaseState::all_in);
+        let profiling_in = self
+            .phases
+            .get(&Phase::Profiling)
+            .is_some_and(PhaseState::all_in);
+        let warmup_in = !self.warmup_expected
+            || self
+                .phases
+                .get(&Phase::Warmup)
+                .is_some_and(PhaseState::all_in);
         profiling_in && warmup_in
     }
 
+    /// Writes `profile_export_aiperf_timeslices.{csv,json}` for the profiling phase
+    /// (with `--slice-duration`).
+    fn write_timeslices(&self) -> std::io::Result<()> {
+        let Some((config, paths, slice_ns)) = &self.timeslices else {
+            return Ok(());
+        };
+        let slices: Vec<aiperf_export::Timeslice> = self
+            .phases
+            .get(&Phase::Profiling)
+            .map(|p| p.summary.timeslices(&self.ctx, *slice_ns))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.start_ns, t.end_ns, t.is_complete, t.results))
+            .collect();
+        write_text(&paths.timeslices_csv, &render_timeslices_csv(&slices))?;
+        write_text(
+            &paths.timeslices_json,
+            &render_timeslices_json(&slices, config),
+        )
+    }
+
+    /// The results so far; flushes the per-request files and writes the timeslices.
     fn results(&mut self, was_cancelled: bool) -> ProfileResults {
-        if let Some(w) = self.jsonl.as_mut() {
-            let _ = w.flush();
+        for w in [self.jsonl.as_mut(), self.raw_jsonl.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(e) = w.flush() {
+                tracing::error!("cannot write {}: {e}", w.path().display());
+            }
+        }
+        if let Err(e) = self.write_timeslices() {
+            tracing::error!("cannot write the timeslice exports: {e}");
         }
         let is_complete = self.done();
         ProfileResults {
-            profiling: self.phases.get(&Phase::Profiling).map(|p| p.results(&self.ctx)).unwrap_or_default(),
-            warmup: self.phases.get(&Phase::Warmup).filter(|p| p.records > 0).map(|p| p.results(&self.ctx)),
+            profiling: self
+                .phases
+                .get(&Phase::Profiling)
+                .map(|p| p.results(&self.ctx))
+                .unwrap_or_default(),
+            warmup: self
+                .phases
+                .get(&Phase::Warmup)
+                .filter(|p| p.records > 0)
+                .map(|p| p.results(&self.ctx)),
             was_cancelled,
             is_complete,
         }
@@ -113,12 +177,20 @@ impl Collector {
 impl RecordsManager {
     /// A records manager that will register at `control_addr`.
     pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
-        RecordsManager { control_addr: control_addr.into(), service_id: service_id.into() }
+        RecordsManager {
+            control_addr: control_addr.into(),
+            service_id: service_id.into(),
+        }
     }
 
     /// Runs until shutdown.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(&self.control_addr, ServiceType::RecordsManager, &self.service_id).await?;
+        let mut control = ControlClient::register(
+            &self.control_addr,
+            ServiceType::RecordsManager,
+            &self.service_id,
+        )
+        .await?;
         let ctl = control.sender();
         let mut collector: Option<Collector> = None;
         let mut pull: Option<Pull<MetricRecord>> = None;
@@ -200,31 +272,60 @@ impl RecordsManager {
         Ok(())
     }
 
-    async fn configure(&self, control: &ControlClient, config: &ProfileConfig) -> Result<(Collector, Pull<MetricRecord>, Subscriber, Publisher), String> {
+    async fn configure(
+        &self,
+        control: &ControlClient,
+        config: &ProfileConfig,
+    ) -> Result<(Collector, Pull<MetricRecord>, Subscriber, Publisher), String> {
         let endpoints = control.endpoints();
-        let pull = Pull::bind(&endpoints.records).await.map_err(|e| format!("cannot bind {}: {e}", endpoints.records))?;
-        let sub = Subscriber::connect(&endpoints.event_backend, &[""]).await.map_err(|e| e.to_string())?;
-        let publisher = Publisher::connect(&endpoints.event_frontend).await.map_err(|e| e.to_string())?;
-        let jsonl = if config.export_level == ExportLevel::Summary {
-            None
-        } else {
-            let path = aiperf_export::artifacts::ArtifactPaths::from_config(&config).records_jsonl;
-            let f = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            Some(std::io::BufWriter::new(f))
+        let pull = Pull::bind(&endpoints.records)
+            .await
+            .map_err(|e| format!("cannot bind {}: {e}", endpoints.records))?;
+        let sub = Subscriber::connect(&endpoints.event_backend, &[""])
+            .await
+            .map_err(|e| e.to_string())?;
+        let publisher = Publisher::connect(&endpoints.event_frontend)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ctx = metric_context(config)?;
+        let paths = ArtifactPaths::from_config(config);
+        let create = |path: &std::path::Path| {
+            JsonlWriter::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
         };
+        let jsonl = match config.export_level {
+            ExportLevel::Summary => None,
+            ExportLevel::Records | ExportLevel::Raw => Some(create(&paths.records_jsonl)?),
+        };
+        let raw_jsonl = match config.export_level {
+            ExportLevel::Raw => Some(create(&paths.raw_jsonl)?),
+            _ => None,
+        };
+        let timeslices = config.slice_duration_s.map(|s| {
+            (
+                Box::new(config.clone()),
+                paths.clone(),
+                ((s * 1e9).round() as u64).max(1),
+            )
+        });
         let collector = Collector {
-            ctx: MetricContext::new(config.streaming),
+            ctx,
             phases: BTreeMap::new(),
             jsonl,
+            raw_jsonl,
             warmup_expected: config.warmup_request_count > 0,
             credits_complete: false,
+            timeslices,
         };
         Ok((collector, pull, sub, publisher))
     }
 }
 
 async fn send_results(ctl: &ControlSender, results: ProfileResults) -> anyhow::Result<()> {
-    ctl.send(&ToController::Results { service_id: ctl.service_id().to_string(), results: Box::new(results) }).await?;
+    ctl.send(&ToController::Results {
+        service_id: ctl.service_id().to_string(),
+        results: Box::new(results),
+    })
+    .await?;
     Ok(())
 }
 

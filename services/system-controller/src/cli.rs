@@ -80,6 +80,11 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // Metric settings (--goodput SLOs) are checked before any service starts.
+            if let Err(e) = aiperf_metrics::metric_context(&config) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             runtime.block_on(profile(config))
         }
         Cmd::MockServer(args) => match runtime.block_on(aiperf_mock_server::run(args)) {

@@ -4,7 +4,7 @@
 use aiperf_config::ProfileConfig;
 use aiperf_export::{
     artifacts::{write_results_ready, write_text, ArtifactPaths},
-    console::{render_console, ConsoleContext},
+    console::{metric_warnings, render_console, ConsoleContext},
     summary_csv::render_summary_csv,
     summary_json::{new_benchmark_id, render_summary_json, SummaryContext},
 };
@@ -17,15 +17,31 @@ pub fn write_all(config: &ProfileConfig, paths: &ArtifactPaths, results: &Profil
     let ctx = SummaryContext::new(benchmark_id, config);
     write_text(&paths.summary_json, &render_summary_json(&ctx, results))?;
     write_text(&paths.summary_csv, &render_summary_csv(results))?;
-    let mut console_ctx = ConsoleContext::from_paths(config.cli_command.clone(), paths, false);
-    if partial || results.was_cancelled {
+    // The records manager wrote the timeslice files (it holds the records).
+    let mut console_ctx = ConsoleContext::from_paths(config.cli_command.clone(), paths, config.slice_duration_s.is_some());
+    // The console itself notes cancelled runs and the warmup phase.
+    if partial && !results.was_cancelled {
         console_ctx.notes.push("NOTE: the run did not finish; these results are partial.".into());
     }
-    if let Some(w) = &results.warmup {
-        console_ctx.notes.push(format!("Warmup: {} requests ({} errors), excluded from the metrics above.", w.records, w.errors));
+    if let Some(spec) = &config.goodput {
+        console_ctx.notes.push(goodput_note(spec, results));
     }
+    console_ctx.notes.extend(metric_warnings(&results.profiling));
     let console = render_console(&console_ctx, results);
     write_text(&paths.console_txt, &console)?;
     write_results_ready(&paths.results_ready, results.was_cancelled, partial || !results.is_complete)?;
     Ok(console)
+}
+
+/// `Goodput: 28 of 40 requests (70.00%) met every SLO (time_to_first_token:50 ...)`.
+fn goodput_note(spec: &str, results: &ProfileResults) -> String {
+    let get = |tag: &str| results.profiling.metrics.iter().find(|m| m.tag == tag).and_then(|m| m.avg);
+    let good = get("good_request_count").unwrap_or(0.0);
+    let fraction = get("good_request_fraction").unwrap_or(0.0);
+    format!(
+        "Goodput: {} of {} requests ({:.2}%) met every SLO ({spec}); errors count as not good.",
+        good as u64,
+        results.profiling.records,
+        fraction * 100.0
+    )
 }

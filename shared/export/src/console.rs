@@ -8,7 +8,8 @@
 //!    metric cell `Header (unit)` (the unit goes to a second line when the header
 //!    is longer than 30 characters, as AIPerf does); numbers `1,234.57`; missing
 //!    statistics (every column but `avg` of a scalar) `N/A`;
-//! 3. notes: warmup, cancelled/incomplete run, the caller's [`ConsoleContext::notes`];
+//! 3. notes: warmup, cancelled/incomplete run, the caller's [`ConsoleContext::notes`]
+//!    (e.g. [`metric_warnings`]);
 //! 4. the footer: `CLI Command:`, `Benchmark Duration: 1.31 sec`, `CSV Export:`,
 //!    `JSON Export:`, `Timeslice CSV Export:`, `Timeslice JSON Export:`, `Log File:`
 //!    (each only when known).
@@ -19,7 +20,7 @@
 use crate::artifacts::ArtifactPaths;
 use crate::format::{self, thousands_int, thousands2};
 use crate::table::{self, Align};
-use aiperf_protocol::results::{MetricResult, ProfileResults};
+use aiperf_protocol::results::{MetricResult, PhaseResults, ProfileResults};
 use std::path::PathBuf;
 
 /// Title of the metrics table.
@@ -231,6 +232,71 @@ pub fn benchmark_duration_s(ctx: &ConsoleContext, results: &ProfileResults) -> O
     from_metric.or_else(|| (p.end_ns > p.start_ns).then(|| (p.end_ns - p.start_ns) as f64 / 1e9))
 }
 
+/// The value of a scalar metric of `results`, if present.
+fn scalar_of(results: &PhaseResults, tag: &str) -> Option<f64> {
+    results
+        .metrics
+        .iter()
+        .find(|m| m.tag == tag)
+        .and_then(|m| m.avg)
+}
+
+/// Warnings about the metrics of a phase, printed before the footer (exports.md §10):
+/// * OSL mismatch (`osl_mismatch_count > 0`): some responses were shorter or longer
+///   than the requested output length; suggests `--extra-inputs ignore_eos:true`;
+/// * usage discrepancy (`usage_discrepancy_count > 0`): the server's `usage` token
+///   counts differ from the client-side counts by more than 10 % on some requests;
+///   suggests checking `--tokenizer` or using `--use-server-token-count`.
+pub fn metric_warnings(results: &PhaseResults) -> Vec<String> {
+    let mut out = Vec::new();
+    let valid = scalar_of(results, "request_count").unwrap_or(0.0);
+    if let Some(n) = scalar_of(results, "osl_mismatch_count").filter(|n| *n > 0.0) {
+        let avg = results
+            .metrics
+            .iter()
+            .find(|m| m.tag == "osl_mismatch_diff_pct")
+            .and_then(|m| m.avg)
+            .map(|d| format!(" (average difference {}%)", format::fixed2(d)))
+            .unwrap_or_default();
+        out.push(format!(
+            "WARNING: {} of {} requests returned an output length that differs from the \
+             requested one by more than min(5%, 50 tokens){avg}. The server probably \
+             stopped at an end-of-sequence token; to get the requested lengths add \
+             `--extra-inputs ignore_eos:true` (and `--extra-inputs min_tokens:N` if the \
+             server supports it).",
+            thousands_int(n as u64),
+            thousands_int(valid as u64),
+        ));
+    }
+    if let Some(n) = scalar_of(results, "usage_discrepancy_count").filter(|n| *n > 0.0) {
+        let diffs: Vec<String> = [
+            ("usage_prompt_tokens_diff_pct", "prompt"),
+            ("usage_completion_tokens_diff_pct", "completion"),
+            ("usage_reasoning_tokens_diff_pct", "reasoning"),
+        ]
+        .iter()
+        .filter_map(|(tag, name)| {
+            let m = results.metrics.iter().find(|m| m.tag == *tag)?;
+            Some(format!("{name} {}%", format::fixed2(m.avg?)))
+        })
+        .collect();
+        let diffs = if diffs.is_empty() {
+            String::new()
+        } else {
+            format!(" (average difference: {})", diffs.join(", "))
+        };
+        out.push(format!(
+            "WARNING: on {} of {} requests the server's usage token counts differ from \
+             the client-side token counts by more than 10%{diffs}. Check that --tokenizer \
+             matches the served model, or count tokens from the server's usage with \
+             --use-server-token-count.",
+            thousands_int(n as u64),
+            thousands_int(valid as u64),
+        ));
+    }
+    out
+}
+
 /// The whole console text; every line ends with `\n`.
 pub fn render_console(ctx: &ConsoleContext, results: &ProfileResults) -> String {
     let mut sections: Vec<String> = Vec::new();
@@ -304,6 +370,56 @@ mod tests {
         assert_eq!(m.chars().filter(|c| *c == 'x').count(), MAX_MESSAGE_CHARS);
         assert!(m.ends_with('…'));
         assert!(m.lines().all(|l| l.chars().count() <= MESSAGE_WRAP));
+    }
+
+    #[test]
+    fn warnings_for_osl_mismatch_and_usage_discrepancy() {
+        let scalar = |tag: &str, v: f64| MetricResult {
+            tag: tag.into(),
+            avg: Some(v),
+            scalar: true,
+            ..Default::default()
+        };
+        let mut r = PhaseResults {
+            metrics: vec![
+                scalar("request_count", 40.0),
+                scalar("osl_mismatch_count", 0.0),
+                scalar("usage_discrepancy_count", 0.0),
+            ],
+            ..Default::default()
+        };
+        assert!(metric_warnings(&r).is_empty());
+        r.metrics = vec![
+            scalar("request_count", 40.0),
+            scalar("osl_mismatch_count", 3.0),
+            MetricResult {
+                tag: "osl_mismatch_diff_pct".into(),
+                avg: Some(-12.5),
+                ..Default::default()
+            },
+            scalar("usage_discrepancy_count", 39.0),
+            MetricResult {
+                tag: "usage_prompt_tokens_diff_pct".into(),
+                avg: Some(27.236),
+                ..Default::default()
+            },
+        ];
+        let w = metric_warnings(&r);
+        assert_eq!(w.len(), 2);
+        assert!(
+            w[0].starts_with("WARNING: 3 of 40 requests")
+                && w[0].contains("(average difference -12.50%)")
+                && w[0].contains("--extra-inputs ignore_eos:true"),
+            "{}",
+            w[0]
+        );
+        assert!(
+            w[1].starts_with("WARNING: on 39 of 40 requests")
+                && w[1].contains("(average difference: prompt 27.24%)")
+                && w[1].contains("--use-server-token-count"),
+            "{}",
+            w[1]
+        );
     }
 
     #[test]

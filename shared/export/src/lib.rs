@@ -11,6 +11,7 @@
 //! | [`summary_csv`] | `profile_export_aiperf.csv` |
 //! | [`console`] | the console tables, also `profile_export_console.txt` |
 //! | [`records_jsonl`] | `profile_export.jsonl` (one line per record) |
+//! | [`raw_jsonl`] | `profile_export_raw.jsonl` (`--export-level raw`) |
 //! | [`timeslices`] | `profile_export_aiperf_timeslices.{csv,json}` |
 //! | [`artifacts`] | the path of every file, `.aiperf_results_ready.json` |
 //!
@@ -22,6 +23,7 @@
 pub mod artifacts;
 pub mod console;
 pub mod format;
+pub mod raw_jsonl;
 pub mod records_jsonl;
 pub mod summary_csv;
 pub mod summary_json;
@@ -29,7 +31,7 @@ mod table;
 pub mod timeslices;
 
 pub use artifacts::{ArtifactPaths, write_results_ready};
-pub use console::{ConsoleContext, render_console};
+pub use console::{ConsoleContext, metric_warnings, render_console};
 pub use records_jsonl::{DisplayValue, JsonlWriter, record_line};
 pub use summary_csv::{render_metrics_csv, render_summary_csv};
 pub use summary_json::{SummaryContext, render_summary_json};

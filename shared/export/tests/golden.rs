@@ -529,8 +529,15 @@ fn metadata(n: u64, phase: Phase) -> RecordMetadata {
         worker_id: "worker_503afa03".into(),
         record_processor_id: "record_processor_c18e90bc".into(),
         benchmark_phase: phase,
+        phase_index: Some(if phase == Phase::Warmup { 0 } else { 1 }),
+        profiling_index: (phase == Phase::Profiling).then_some(0),
+        phase_name: Some(phase.as_str().into()),
+        phase_kind: Some(phase.as_str().into()),
         was_cancelled: false,
         cancellation_time_ns: None,
+        context_overflow_skip: Some(false),
+        agent_depth: Some(0),
+        root_correlation_id: Some(format!("9b0d2b5e-ca25-449d-98c3-06ccf76c14{n:02}")),
     }
 }
 

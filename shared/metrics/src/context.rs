@@ -2,7 +2,8 @@
 //! (the applicability filter of metrics.md §6).
 
 use crate::catalogue::{MetricFlags, MetricSpec};
-use crate::goodput::Slo;
+use crate::goodput::{Slo, parse_goodput};
+use aiperf_config::ProfileConfig;
 use serde::{Deserialize, Serialize};
 
 /// Default `usage_discrepancy_count` threshold, % (`AIPERF_METRICS_USAGE_PCT_DIFF_THRESHOLD`).
@@ -89,6 +90,53 @@ impl MetricContext {
     }
 }
 
+/// The [`MetricContext`] of a run, built from its configuration. This is the one
+/// place that maps flags to metric settings; the record processors (per-record
+/// metrics) and the records manager (summaries) both use it, so they always agree:
+///
+/// * `streaming` ← `--streaming`;
+/// * `use_server_token_count` ← `--use-server-token-count`;
+/// * `goodput` ← `--goodput`, parsed by [`parse_goodput`].
+///
+/// Errors (an unknown goodput tag, a malformed pair or value) are messages naming
+/// `--goodput`; the CLI checks them before any service starts.
+pub fn metric_context(config: &ProfileConfig) -> Result<MetricContext, String> {
+    let goodput = match config.goodput.as_deref() {
+        Some(spec) => parse_goodput(spec).map_err(|e| format!("--goodput {spec:?}: {e}"))?,
+        None => Vec::new(),
+    };
+    let ctx = MetricContext {
+        streaming: config.streaming,
+        use_server_token_count: config.use_server_token_count,
+        goodput,
+        ..MetricContext::default()
+    };
+    // An SLO on a metric this run never computes would silently make every
+    // request "not good": refuse it, saying why the metric is missing.
+    for slo in &ctx.goodput {
+        let Some(spec) = crate::catalogue::lookup(&slo.tag) else {
+            continue;
+        };
+        if ctx.computes(spec) {
+            continue;
+        }
+        let why = if spec.has(MetricFlags::STREAMING_ONLY) && !ctx.streaming {
+            "it needs --streaming"
+        } else if spec.has(MetricFlags::USAGE_DIFF_ONLY) && ctx.use_server_token_count {
+            "it is not computed with --use-server-token-count"
+        } else if spec.has(MetricFlags::EXPERIMENTAL) {
+            "it is experimental and not computed"
+        } else {
+            "this endpoint does not produce it"
+        };
+        return Err(format!(
+            "--goodput: `{}` is not computed in this run: {why}",
+            slo.tag
+        ));
+    }
+    Ok(ctx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +169,89 @@ mod tests {
         };
         assert!(!embeddings.computes(spec(tags::OUTPUT_SEQUENCE_LENGTH)));
         assert!(embeddings.computes(spec(tags::INPUT_SEQUENCE_LENGTH)));
+    }
+
+    fn config(extra: aiperf_config::ProfileArgs) -> ProfileConfig {
+        let args = aiperf_config::ProfileArgs {
+            models: Some(vec!["mock-model".into()]),
+            ..extra
+        };
+        let ctx = aiperf_config::Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: String::new(),
+        };
+        aiperf_config::resolve(&args, &ctx).unwrap()
+    }
+
+    #[test]
+    fn context_from_config() {
+        let c = metric_context(&config(Default::default())).unwrap();
+        assert_eq!(c, MetricContext::new(false));
+        let c = metric_context(&config(aiperf_config::ProfileArgs {
+            streaming: Some(true),
+            use_server_token_count: Some(true),
+            goodput: Some("time_to_first_token:50 output_token_throughput_per_user:100".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert!(c.streaming && c.use_server_token_count);
+        // 50 ms = 5e7 ns, smaller is better; 100 tokens/sec/user, larger is better
+        assert_eq!(
+            c.goodput,
+            vec![
+                Slo {
+                    tag: "time_to_first_token".into(),
+                    threshold: 5e7,
+                    larger_is_better: false
+                },
+                Slo {
+                    tag: "output_token_throughput_per_user".into(),
+                    threshold: 100.0,
+                    larger_is_better: true
+                },
+            ]
+        );
+        let e = metric_context(&config(aiperf_config::ProfileArgs {
+            goodput: Some("ttft:50".into()),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert!(
+            e.starts_with("--goodput \"ttft:50\": unknown goodput metric `ttft`"),
+            "{e}"
+        );
+        // a metric the run does not compute is refused, with the reason
+        let e = metric_context(&config(aiperf_config::ProfileArgs {
+            goodput: Some("time_to_first_token:50".into()),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert!(
+            e.contains("`time_to_first_token`") && e.contains("--streaming"),
+            "{e}"
+        );
+        let e = metric_context(&config(aiperf_config::ProfileArgs {
+            goodput: Some("usage_prompt_tokens_diff_pct:5".into()),
+            use_server_token_count: Some(true),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert!(e.contains("--use-server-token-count"), "{e}");
+        let e = metric_context(&config(aiperf_config::ProfileArgs {
+            goodput: Some("stream_setup_latency:5".into()),
+            streaming: Some(true),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert!(e.contains("experimental"), "{e}");
+        // request latency exists without streaming
+        assert!(
+            metric_context(&config(aiperf_config::ProfileArgs {
+                goodput: Some("request_latency:5".into()),
+                ..Default::default()
+            }))
+            .is_ok()
+        );
     }
 }

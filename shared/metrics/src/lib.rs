@@ -35,7 +35,7 @@ pub mod timeslice;
 pub mod units;
 
 pub use catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, lookup, tags};
-pub use context::MetricContext;
+pub use context::{MetricContext, metric_context};
 pub use goodput::{Slo, parse_goodput};
 pub use record::{RecordInput, ResponseInfo, Usage, compute_record_metrics, invalid_reason};
 pub use summary::SummaryAccumulator;

@@ -14,6 +14,7 @@
 use crate::context::MetricContext;
 use crate::summary::{Column, Denominator, Row, SummaryAccumulator};
 use aiperf_protocol::results::PhaseResults;
+use std::collections::BTreeMap;
 
 /// The results of one time window.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,31 +46,37 @@ impl SummaryAccumulator {
             .map(|r| r.start_ns.max(r.end_ns))
             .max()
             .unwrap_or(first);
-        let n_slices = ((last - first) / s + 1) as usize;
-        let slice_of = |r: &Row| ((r.start_ns - first) / s) as usize;
+        let slice_of = |r: &Row| (r.start_ns - first) / s;
 
-        // Partition rows and column values by slice in one pass each.
-        let mut rows_by_slice: Vec<Vec<&Row>> = vec![Vec::new(); n_slices];
+        // Partition rows and column values by slice in one pass each. Only
+        // non-empty slices are materialised, so a tiny slice duration over a long
+        // run costs memory in proportion to the records, not to the grid.
+        let mut by_slice: BTreeMap<u64, (Vec<&Row>, Vec<(&Column, Vec<f64>)>)> = BTreeMap::new();
         for r in &self.rows {
-            rows_by_slice[slice_of(r)].push(r);
+            by_slice
+                .entry(slice_of(r))
+                .or_insert_with(|| {
+                    (
+                        Vec::new(),
+                        self.columns.iter().map(|c| (c, Vec::new())).collect(),
+                    )
+                })
+                .0
+                .push(r);
         }
-        let mut values_by_slice: Vec<Vec<(&Column, Vec<f64>)>> = (0..n_slices)
-            .map(|_| self.columns.iter().map(|c| (c, Vec::new())).collect())
-            .collect();
         for (ci, col) in self.columns.iter().enumerate() {
             for (v, owner) in col.values.iter().zip(&col.owners) {
                 let k = slice_of(&self.rows[*owner as usize]);
-                values_by_slice[k][ci].1.push(*v);
+                if let Some((_, values)) = by_slice.get_mut(&k) {
+                    values[ci].1.push(*v);
+                }
             }
         }
 
-        let mut out = Vec::new();
-        for (k, (rows, values)) in rows_by_slice.into_iter().zip(values_by_slice).enumerate() {
-            if rows.is_empty() {
-                continue;
-            }
-            let start = first + k as u64 * s;
-            let grid_end = start + s;
+        let mut out = Vec::with_capacity(by_slice.len());
+        for (k, (rows, values)) in by_slice {
+            let start = first + k * s;
+            let grid_end = start.saturating_add(s);
             let is_complete = grid_end <= last;
             let end = if is_complete { grid_end } else { last };
             let results = self.summarize(

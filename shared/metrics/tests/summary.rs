@@ -24,8 +24,15 @@ fn meta(start_ns: u64, end_ns: u64) -> RecordMetadata {
         worker_id: "w".into(),
         record_processor_id: "rp".into(),
         benchmark_phase: Phase::Profiling,
+        phase_index: None,
+        profiling_index: None,
+        phase_name: None,
+        phase_kind: None,
         was_cancelled: false,
         cancellation_time_ns: None,
+        context_overflow_skip: None,
+        agent_depth: None,
+        root_correlation_id: None,
     }
 }
 

@@ -86,11 +86,35 @@ pub struct RecordMetadata {
     pub record_processor_id: String,
     /// Phase.
     pub benchmark_phase: Phase,
+    /// 0-based index of the phase in the run (warmup 0 and profiling 1 when there is
+    /// a warmup, profiling 0 otherwise) (AIPerf 0.13).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub phase_index: Option<u32>,
+    /// 0-based index among profiling phases; absent for warmup (AIPerf 0.13).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub profiling_index: Option<u32>,
+    /// Phase name, `warmup` or `profiling` (AIPerf 0.13).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub phase_name: Option<String>,
+    /// Phase kind, `warmup` or `profiling` (AIPerf 0.13).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub phase_kind: Option<String>,
     /// A client-side cancellation happened.
     pub was_cancelled: bool,
     /// Wall clock (ns) of the cancellation.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cancellation_time_ns: Option<u64>,
+    /// The request was skipped because its context would overflow (always `false`
+    /// in aiperf-rs; AIPerf 0.13 field).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub context_overflow_skip: Option<bool>,
+    /// Depth in an agentic request tree (0 for ordinary sessions; AIPerf 0.13).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub agent_depth: Option<u32>,
+    /// Correlation id of the root session: `x_correlation_id` for ordinary
+    /// sessions (AIPerf 0.13).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub root_correlation_id: Option<String>,
 }
 
 /// A metric value in base units (ns, tokens, ...).
