@@ -24,7 +24,7 @@ impl Progress {
 
     fn bars_for(&mut self, phase: Phase, total: Option<u64>) -> &(Phase, ProgressBar, ProgressBar) {
         if !self.bars.iter().any(|(p, _, _)| *p == phase) {
-            let style = ProgressStyle::with_template("{prefix:>22} {bar:40.cyan/blue} {pos:>7}/{len:7} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template("{prefix:>20} {bar:36.cyan/blue} {pos:>7}/{len:7} {per_sec:>10} [{elapsed_precise}<{eta}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
             let sent = self.multi.add(ProgressBar::new(total.unwrap_or(0)).with_style(style.clone()).with_prefix(format!("{} requests", phase.as_str())));
             let recs = self.multi.add(ProgressBar::new(total.unwrap_or(0)).with_style(style).with_prefix(format!("{} records", phase.as_str())));
             self.bars.push((phase, sent, recs));
