@@ -243,3 +243,35 @@ async fn config_file_sets_options_and_flags_override_it() {
     let received = server.received();
     assert!(received.iter().all(|r| r.path == "/v1/completions" && r.body_json["max_tokens"] == 6));
 }
+
+/// An `error` event inside an SSE stream and a request timeout both become error
+/// records with the server's or our message; a run where every request failed
+/// exits non-zero and still writes its exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_errors_and_timeouts_become_error_records() {
+    let _serial = SERIAL.lock().await;
+    let server = mock(MockConfig::default().with_latency(5.0, 1.0)).await;
+    let dir = temp_dir("stream-error");
+    let args = profile_args(&server.url(), dir.path(), &["--streaming", "--concurrency", "2", "--request-count", "6", "--osl", "10", "-H", "X-Mock-Stream-Error-After:3"]);
+    let out = run(&args, LONG).await;
+    assert_eq!(out.status.code(), Some(1), "every request failed: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("every request failed"), "{}", text(&out));
+    let lines = read_jsonl(dir.path().join("profile_export.jsonl"));
+    assert_eq!(lines.len(), 6);
+    for l in &lines {
+        assert!(l["error"].is_object(), "{l}");
+        assert!(l["metrics"].get("time_to_first_token").is_none(), "error records carry no latency metrics: {l}");
+    }
+    assert!(dir.path().join("profile_export_aiperf.json").exists());
+
+    let slow = mock(MockConfig::default().with_latency(2000.0, 1.0)).await;
+    let dir = temp_dir("timeout");
+    let args = profile_args(&slow.url(), dir.path(), &["--streaming", "--concurrency", "2", "--request-count", "2", "--osl", "4", "--request-timeout-seconds", "0.2"]);
+    let started = Instant::now();
+    let out = run(&args, LONG).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let lines = read_jsonl(dir.path().join("profile_export.jsonl"));
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["error"]["type"] == "RequestTimeoutError"), "{lines:?}");
+}
