@@ -8,7 +8,9 @@
 //!   must be in `1..=B` (else the row is rejected);
 //! * a block is generated once per hash id and cached: first token = the tokenizer's
 //!   BOS id, else EOS, else none (a separator so blocks do not merge across BPE
-//!   boundaries), then corpus tokens from a random start (wrapping), drawn with an RNG
+//!   boundaries; also none when the token's text does not re-encode to that one id, as
+//!   with the built-in tokenizer, whose `encode` treats `<|endoftext|>` as ordinary
+//!   text), then corpus tokens from a random start inside one corpus chunk, drawn with an RNG
 //!   seeded from `sha256(f"{seed}:{trace_id}:{hash_id}")` (`seed` = `--random-seed`, or
 //!   `None` when unset; `trace_id` = first 16 hex digits of the sha256 of the file);
 //! * the same hash id requested at a different size is an error;
@@ -104,8 +106,13 @@ impl HashPrompts {
         let corpus = corpus_tokens(&tokenizer);
         let chunk_starts = corpus_chunk_starts(&tokenizer);
         let seed = seed.map(|s| s.to_string()).unwrap_or_else(|| "None".to_string());
+        // A separator that does not re-encode to itself (the built-in tokenizer encodes
+        // `<|endoftext|>` as ordinary text, ~6 tokens) would add tokens to every block.
+        let separator = tokenizer
+            .bos_or_eos_id()
+            .filter(|&id| tokenizer.encode(&tokenizer.decode(&[id], false)) == [id]);
         let mut p = HashPrompts {
-            separator: tokenizer.bos_or_eos_id(),
+            separator,
             tokenizer,
             corpus,
             chunk_starts,
@@ -130,6 +137,12 @@ impl HashPrompts {
     /// The tokenizer.
     pub fn tokenizer(&self) -> &Arc<Tokenizer> {
         &self.tokenizer
+    }
+
+    /// The block separator id: the tokenizer's BOS, else EOS, provided its text
+    /// re-encodes to that single id (`None` for the built-in tokenizer).
+    pub fn separator(&self) -> Option<u32> {
+        self.separator
     }
 
     /// Number of distinct blocks materialized so far.

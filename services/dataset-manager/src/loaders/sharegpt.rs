@@ -61,17 +61,23 @@ fn hub_dirs() -> Vec<PathBuf> {
 /// (`<hub>/datasets--anon8231489123--ShareGPT_Vicuna_unfiltered/snapshots/*/…`, the
 /// snapshot named by `refs/main` first). The error lists every path tried.
 pub fn locate(input_file: Option<&Path>) -> Result<PathBuf, String> {
+    locate_in(input_file, Path::new("."), &hub_dirs())
+}
+
+/// [`locate`] with an explicit working directory and list of hub cache directories.
+pub fn locate_in(input_file: Option<&Path>, cwd: &Path, hubs: &[PathBuf]) -> Result<PathBuf, String> {
     if let Some(p) = input_file {
         if p.is_file() {
             return Ok(p.to_path_buf());
         }
         return Err(format!("--public-dataset sharegpt: --input-file {} does not exist or is not a file", p.display()));
     }
-    let mut tried = vec![PathBuf::from(FILE_NAME)];
-    if tried[0].is_file() {
-        return Ok(tried.remove(0));
+    let local = cwd.join(FILE_NAME);
+    if local.is_file() {
+        return Ok(local);
     }
-    for hub in hub_dirs() {
+    let mut tried = vec![local];
+    for hub in hubs {
         let repo = hub.join(HF_REPO_DIR);
         let mut snapshots = Vec::new();
         if let Ok(main) = std::fs::read_to_string(repo.join("refs/main")) {
