@@ -30,6 +30,9 @@ pub struct Timeslice {
     pub results: PhaseResults,
 }
 
+/// The rows of one slice and, per column, the values those rows own.
+type SliceRecords<'a> = (Vec<&'a Row>, Vec<(&'a Column, Vec<f64>)>);
+
 impl SummaryAccumulator {
     /// Splits the records into `slice_duration_ns` windows and summarises each
     /// non-empty one (see the module docs). Empty when there are no records or
@@ -51,7 +54,7 @@ impl SummaryAccumulator {
         // Partition rows and column values by slice in one pass each. Only
         // non-empty slices are materialised, so a tiny slice duration over a long
         // run costs memory in proportion to the records, not to the grid.
-        let mut by_slice: BTreeMap<u64, (Vec<&Row>, Vec<(&Column, Vec<f64>)>)> = BTreeMap::new();
+        let mut by_slice: BTreeMap<u64, SliceRecords<'_>> = BTreeMap::new();
         for r in &self.rows {
             by_slice
                 .entry(slice_of(r))
