@@ -195,6 +195,7 @@ pub mod tags {
         GOOD_REQUEST_COUNT = "good_request_count";
         REQUEST_COUNT = "request_count";
         ERROR_REQUEST_COUNT = "error_request_count";
+        CONTEXT_OVERFLOW_COUNT = "context_overflow_count";
         MIN_REQUEST_TIMESTAMP = "min_request_timestamp";
         MAX_RESPONSE_TIMESTAMP = "max_response_timestamp";
         COMPLETED_REQUEST_COUNT = "completed_request_count";
@@ -645,6 +646,16 @@ pub static CATALOGUE: &[MetricSpec] = &[
         Scalar,
         &[NO_REC, HIDDEN],
         2510,
+    ),
+    m(
+        tags::CONTEXT_OVERFLOW_COUNT,
+        "Context Overflow Count",
+        Requests,
+        Requests,
+        Aggregate,
+        Scalar,
+        &[NO_REC, HIDDEN],
+        2515,
     ),
     m(
         tags::MIN_REQUEST_TIMESTAMP,

@@ -85,6 +85,7 @@ fn from_metadata(tag: &str) -> bool {
         tag,
         tags::REQUEST_COUNT
             | tags::ERROR_REQUEST_COUNT
+            | tags::CONTEXT_OVERFLOW_COUNT
             | tags::MIN_REQUEST_TIMESTAMP
             | tags::MAX_RESPONSE_TIMESTAMP
     )
@@ -261,6 +262,12 @@ impl SummaryAccumulator {
         }
         if n_err > 0 {
             out.scalar(spec(tags::ERROR_REQUEST_COUNT), n_err as f64);
+            let overflows = rows
+                .iter()
+                .filter_map(|r| r.error)
+                .filter(|e| is_context_overflow(&self.errors[*e as usize]))
+                .count();
+            out.scalar(spec(tags::CONTEXT_OVERFLOW_COUNT), overflows as f64);
         }
         let total = n_valid + n_err;
         if total > 0 {
@@ -432,6 +439,30 @@ impl SummaryAccumulator {
             })
             .collect()
     }
+}
+
+/// Phrases (lowercase) by which servers report a prompt longer than the model's
+/// context: vLLM ("maximum context length", `max_model_len`), OpenAI
+/// (`context_length_exceeded`), SGLang ("longer than the model's context length"),
+/// TensorRT-LLM (`max_seq_len`, "maximum sequence length"), llama.cpp ("exceeds
+/// the available context size"), Anthropic-style "prompt is too long".
+pub const CONTEXT_OVERFLOW_PATTERNS: [&str; 8] = [
+    "context length",
+    "context_length",
+    "context size",
+    "context window",
+    "max_model_len",
+    "max_seq_len",
+    "maximum sequence length",
+    "prompt is too long",
+];
+
+/// Whether an error reports a context-length overflow (`context_overflow_count`):
+/// its type or message contains one of [`CONTEXT_OVERFLOW_PATTERNS`],
+/// case-insensitively.
+pub fn is_context_overflow(e: &ErrorDetails) -> bool {
+    let text = format!("{} {}", e.kind, e.message).to_lowercase();
+    CONTEXT_OVERFLOW_PATTERNS.iter().any(|p| text.contains(p))
 }
 
 /// The throughput denominator of a summary.

@@ -693,3 +693,115 @@ fn record_metrics_round_trip_into_the_summary() {
     // ICL pooled: 2 gaps per request -> 4 samples
     assert_eq!(find(&r, "inter_chunk_latency").unwrap().count, Some(4));
 }
+
+#[test]
+fn context_overflow_count_matches_server_messages() {
+    use aiperf_metrics::summary::is_context_overflow;
+    for (kind, message, overflow) in [
+        (
+            "Bad Request",
+            "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens",
+            true,
+        ),
+        ("invalid_request_error", "context_length_exceeded", true),
+        (
+            "Bad Request",
+            "The input (9000 tokens) is longer than the model's context length (8192 tokens).",
+            true,
+        ),
+        (
+            "Bad Request",
+            "the request exceeds the available context size, try increasing it",
+            true,
+        ),
+        ("Internal Server Error", "boom", false),
+        (
+            "RequestCancellationError",
+            "Request cancelled 0.010s after being sent",
+            false,
+        ),
+    ] {
+        let e = ErrorDetails::new(Some(400), kind, message);
+        assert_eq!(is_context_overflow(&e), overflow, "{message}");
+    }
+    // mixed run: 3 errors, none an overflow -> 0; one more that is -> 1 of 4
+    let mut acc = mixed_run(false);
+    let ctx = MetricContext::new(true);
+    assert_eq!(
+        scalar(&acc.finish(&ctx), "context_overflow_count"),
+        Some(0.0)
+    );
+    let mut overflow = error(
+        T0 + 230_000_000,
+        T0 + 231_000_000,
+        400,
+        "Bad Request",
+        Some(9000.0),
+    );
+    overflow.error = Some(ErrorDetails::new(
+        Some(400),
+        "Bad Request",
+        "This model's maximum context length is 4096 tokens.",
+    ));
+    acc.add(&overflow);
+    let r = acc.finish(&ctx);
+    assert_eq!(scalar(&r, "context_overflow_count"), Some(1.0));
+    assert_eq!(scalar(&r, "error_request_count"), Some(4.0));
+    let m = find(&r, "context_overflow_count").unwrap();
+    assert_eq!((m.unit.as_str(), m.console), ("requests", false));
+    // a clean run has no such metric
+    let mut clean = SummaryAccumulator::new();
+    clean.add(&valid(T0, 100.0, &[]));
+    assert!(find(&clean.finish(&ctx), "context_overflow_count").is_none());
+}
+
+#[test]
+fn error_adjusted_decode_duration_and_itl() {
+    // Two valid streaming records, one error:
+    //   decode durations 80 ms, 40 ms; ITL 4 ms, 2 ms.
+    let mut acc = SummaryAccumulator::new();
+    acc.add(&valid(
+        T0,
+        100.0,
+        &[
+            ("time_to_first_token", 20.0 * MS),
+            ("decode_duration", 80.0 * MS),
+            ("inter_token_latency", 4.0 * MS),
+        ],
+    ));
+    acc.add(&valid(
+        T0 + SEC,
+        50.0,
+        &[
+            ("time_to_first_token", 10.0 * MS),
+            ("decode_duration", 40.0 * MS),
+            ("inter_token_latency", 2.0 * MS),
+        ],
+    ));
+    acc.add(&error(
+        T0 + 2 * SEC,
+        T0 + 3 * SEC,
+        500,
+        "Internal Server Error",
+        None,
+    ));
+    let r = acc.finish(&MetricContext::new(true));
+    // [40, 80, inf]: nearest rank idx = round_half_even(p/100 * 2):
+    //   p1..p10 -> 0 (40) ; p25 0.5 -> 0 (40) ; p50 1 -> 80 ; p75 1.5 -> 2 (inf, dropped)
+    let adj = find(&r, "adj_decode_duration").unwrap();
+    assert_eq!(adj.header, "Decode Duration (error-adjusted)");
+    assert_eq!(
+        adj.percentiles,
+        vec![(1, 40.0), (5, 40.0), (10, 40.0), (25, 40.0), (50, 80.0)]
+    );
+    assert_eq!((adj.min, adj.count, adj.avg), (Some(40.0), Some(3), None));
+    let adj = find(&r, "adj_inter_token_latency").unwrap();
+    assert_eq!(
+        adj.percentiles,
+        vec![(1, 2.0), (5, 2.0), (10, 2.0), (25, 2.0), (50, 4.0)]
+    );
+    assert_eq!(
+        adj.display_order,
+        find(&r, "inter_token_latency").unwrap().display_order + 1
+    );
+}
