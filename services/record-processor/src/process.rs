@@ -144,7 +144,11 @@ impl RecordInterpreter {
         if error.is_none()
             && let Some(reason) = invalid_reason(&input)
         {
-            error = Some(ErrorDetails::new(None, "InvalidInferenceResultError", format!("Invalid inference result: {reason}")));
+            error = Some(ErrorDetails::new(
+                None,
+                "InvalidInferenceResultError",
+                format!("Invalid inference result: {reason}"),
+            ));
             input.is_error = true;
         }
         let metrics = compute_record_metrics(&input, &self.ctx);
