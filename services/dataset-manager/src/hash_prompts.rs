@@ -87,6 +87,9 @@ pub struct HashPrompts {
     separator: Option<u32>,
     blocks: HashMap<u64, Block>,
     compositional: bool,
+    /// Text of each corpus/separator token id when decoding is token by token
+    /// (see [`HashPrompts::decode`]).
+    token_text: Option<Vec<Option<Box<str>>>>,
 }
 
 impl std::fmt::Debug for HashPrompts {
@@ -120,9 +123,39 @@ impl HashPrompts {
             tag: format!("{seed}:{trace_id}"),
             blocks: HashMap::new(),
             compositional: false,
+            token_text: None,
         };
+        p.token_text = p.build_token_text();
         p.compositional = p.probe_compositional();
         p
+    }
+
+    /// A table of the text of every corpus (and separator) token, used when decoding
+    /// is exactly the concatenation of single-token texts: no token decodes to U+FFFD
+    /// alone (no partial UTF-8), and 8 probe blocks decode identically both ways
+    /// (byte-level BPE and the built-in tokenizer on this ASCII corpus; not e.g.
+    /// SentencePiece decoders, which strip a leading space). `None` otherwise.
+    fn build_token_text(&self) -> Option<Vec<Option<Box<str>>>> {
+        let max = self.corpus.iter().copied().chain(self.separator).max()? as usize;
+        let mut table: Vec<Option<Box<str>>> = vec![None; max + 1];
+        for id in self.corpus.iter().copied().chain(self.separator) {
+            let slot = &mut table[id as usize];
+            if slot.is_none() {
+                let text = self.tokenizer.decode(&[id], false);
+                if text.contains('\u{FFFD}') {
+                    return None;
+                }
+                *slot = Some(text.into_boxed_str());
+            }
+        }
+        let concat = |ids: &[u32]| -> String { ids.iter().map(|&id| table[id as usize].as_deref().unwrap_or("")).collect() };
+        for k in 0..8u64 {
+            let ids = self.block_ids(u64::MAX - 16 - k, self.block_size.min(self.corpus.len()).max(2));
+            if concat(&ids) != self.tokenizer.decode(&ids, false) {
+                return None;
+            }
+        }
+        Some(table)
     }
 
     fn probe_compositional(&self) -> bool {
@@ -262,9 +295,25 @@ impl HashPrompts {
         Ok(ids)
     }
 
-    /// Text of `ids`, special tokens kept.
+    /// Text of `ids`, special tokens kept: the tokenizer's decoding, computed token by
+    /// token from a table when that is known to give the same text (much faster).
     pub fn decode(&self, ids: &[u32]) -> String {
+        if let Some(table) = &self.token_text {
+            let mut out = String::with_capacity(ids.len() * 5);
+            for &id in ids {
+                match table.get(id as usize).and_then(|t| t.as_deref()) {
+                    Some(t) => out.push_str(t),
+                    None => return self.tokenizer.decode(ids, false),
+                }
+            }
+            return out;
+        }
         self.tokenizer.decode(ids, false)
+    }
+
+    /// Whether [`HashPrompts::decode`] uses the per-token table.
+    pub fn decodes_by_token(&self) -> bool {
+        self.token_text.is_some()
     }
 
     /// The prompt of a row: its [`HashPrompts::token_ids`] decoded.

@@ -99,9 +99,16 @@ fn compositional_assembly_equals_whole_decoding() {
     for tok in [Tokenizer::builtin(), qwen3(), gpt2()] {
         let mut p = HashPrompts::new(Arc::clone(&tok), 64, Some(4), "c");
         assert!(p.is_compositional(), "{}", tok.name());
+        assert!(p.decodes_by_token(), "{}", tok.name());
         for (n, hashes, key) in [(150usize, vec![1u64, 2, 3], 0u64), (200, vec![1, 2], 1), (64, vec![9], 2)] {
             let ids = p.token_ids(n, &hashes, key).unwrap();
             assert_eq!(p.prompt(n, &hashes, key).unwrap(), tok.decode(&ids, false), "{}", tok.name());
+            assert_eq!(p.decode(&ids), tok.decode(&ids, false));
+            // The fallbacks (tokenizer decoding, whole-row decoding) give the same text.
+            let mut q = HashPrompts::new(Arc::clone(&tok), 64, Some(4), "c");
+            q.token_text = None;
+            q.compositional = false;
+            assert_eq!(q.prompt(n, &hashes, key).unwrap(), p.prompt(n, &hashes, key).unwrap());
         }
     }
 }
