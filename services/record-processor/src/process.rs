@@ -196,3 +196,162 @@ impl RecordInterpreter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiperf_config::{Context, ProfileArgs, resolve};
+    use aiperf_protocol::credit::Credit;
+    use aiperf_protocol::record::RawResponse;
+
+    fn config(extra: ProfileArgs) -> ProfileConfig {
+        let args = ProfileArgs {
+            models: Some(vec!["mock-reasoning".into()]),
+            streaming: Some(true),
+            ..extra
+        };
+        let ctx = Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: String::new(),
+        };
+        resolve(&args, &ctx).unwrap()
+    }
+
+    fn interpreter(extra: ProfileArgs) -> RecordInterpreter {
+        let tokenizer = aiperf_tokenizer::load(None).unwrap();
+        RecordInterpreter::new(&config(extra), tokenizer, "record_processor_t").unwrap()
+    }
+
+    /// A streamed reasoning answer: role chunk, 2 reasoning chunks, 3 content
+    /// chunks (1 ms apart from 10 ms), usage chunk, `[DONE]`.
+    fn raw(phase: Phase) -> RawRecord {
+        let ms = 1_000_000u64;
+        let chunk = |field: &str, text: &str| {
+            format!(r#"{{"choices":[{{"index":0,"delta":{{"{field}":"{text}"}}}}]}}"#)
+        };
+        let data = [
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#.to_string(),
+            chunk("reasoning_content", " think"),
+            chunk("reasoning_content", " hard"),
+            chunk("content", " the"),
+            chunk("content", " answer"),
+            chunk("content", " is"),
+            r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12,"completion_tokens_details":{"reasoning_tokens":2}}}"#.to_string(),
+            "[DONE]".to_string(),
+        ];
+        let times = [9, 10, 11, 12, 13, 14, 15, 15];
+        RawRecord {
+            credit: Credit {
+                id: 4,
+                phase,
+                conversation_id: "session_000004".into(),
+                x_correlation_id: "corr-4".into(),
+                turn_index: 0,
+                num_turns: 1,
+                issued_at_ns: 1_000,
+                scheduled_at_ns: None,
+                cancel_after_ns: None,
+            },
+            worker_id: "worker_t".into(),
+            x_request_id: "req-4".into(),
+            credit_received_perf_ns: 0,
+            request_start_ns: 1_000_000_000,
+            start_perf_ns: ms,
+            ack_perf_ns: Some(2 * ms),
+            end_perf_ns: 15 * ms,
+            status: Some(200),
+            streaming: true,
+            responses: times
+                .iter()
+                .zip(data)
+                .map(|(t, data)| RawResponse {
+                    perf_ns: t * ms,
+                    data,
+                })
+                .collect(),
+            error: None,
+            was_cancelled: false,
+            cancellation_perf_ns: None,
+            payload: r#"{"messages":[{"role":"user","content":"hello there"}],"model":"mock-reasoning","stream":true,"max_completion_tokens":5}"#.into(),
+        }
+    }
+
+    fn get(r: &MetricRecord, tag: &str) -> Option<f64> {
+        r.metrics.iter().find_map(|(t, v)| match v {
+            aiperf_protocol::record::MetricValue::Scalar(x) if t == tag => Some(*x),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn reasoning_is_counted_apart_and_metadata_is_complete() {
+        let interp = interpreter(ProfileArgs {
+            warmup_request_count: Some(2),
+            ..Default::default()
+        });
+        let r = interp.interpret(&raw(Phase::Profiling));
+        assert!(r.error.is_none(), "{:?}", r.error);
+        // " think hard" = 2 tokens, " the answer is" = 3 tokens (o200k)
+        assert_eq!(get(&r, "reasoning_token_count"), Some(2.0));
+        assert_eq!(get(&r, "output_token_count"), Some(3.0));
+        assert_eq!(get(&r, "output_sequence_length"), Some(5.0));
+        // TTFT = 10 − 1 ms (first reasoning chunk), TTFO = 12 − 1 ms (first content chunk),
+        // latency = 14 − 1 ms (last content chunk; the usage chunk at 15 ms is ignored)
+        assert_eq!(get(&r, "time_to_first_token"), Some(9e6));
+        assert_eq!(get(&r, "time_to_first_output_token"), Some(11e6));
+        assert_eq!(get(&r, "request_latency"), Some(13e6));
+        // ITL = (13 − 9) ms / (5 − 1)
+        assert_eq!(get(&r, "inter_token_latency"), Some(1e6));
+        assert_eq!(get(&r, "usage_reasoning_tokens_diff_pct"), Some(0.0));
+        let m = &r.metadata;
+        assert_eq!((m.phase_index, m.profiling_index), (Some(1), Some(0)));
+        assert_eq!(m.phase_name.as_deref(), Some("profiling"));
+        assert_eq!(m.root_correlation_id.as_deref(), Some("corr-4"));
+        assert_eq!(m.request_ack_ns, Some(1_001_000_000));
+        assert_eq!(m.request_end_ns, 1_014_000_000);
+        assert!(r.raw_json.is_none(), "no raw line below --export-level raw");
+
+        let w = interp.interpret(&raw(Phase::Warmup)).metadata;
+        assert_eq!((w.phase_index, w.profiling_index), (Some(0), None));
+    }
+
+    #[test]
+    fn server_token_counts_and_raw_line() {
+        let interp = interpreter(ProfileArgs {
+            use_server_token_count: Some(true),
+            export_level: Some(ExportLevel::Raw),
+            ..Default::default()
+        });
+        let r = interp.interpret(&raw(Phase::Profiling));
+        assert_eq!(get(&r, "input_sequence_length"), Some(7.0));
+        assert_eq!(get(&r, "reasoning_token_count"), Some(2.0));
+        assert_eq!(
+            get(&r, "output_token_count"),
+            Some(3.0),
+            "5 completion − 2 reasoning"
+        );
+        assert_eq!(get(&r, "usage_prompt_tokens_diff_pct"), None);
+        assert_eq!(
+            r.metadata.phase_index,
+            Some(0),
+            "no warmup: profiling is phase 0"
+        );
+        let line: serde_json::Value = serde_json::from_str(r.raw_json.as_deref().unwrap()).unwrap();
+        assert_eq!(line["metadata"]["x_request_id"], "req-4");
+        assert_eq!(line["request_headers"]["X-Request-ID"], "req-4");
+        assert_eq!(line["responses"].as_array().unwrap().len(), 8);
+        assert_eq!(line["payload"]["max_completion_tokens"], 5);
+    }
+
+    #[test]
+    fn bad_goodput_is_refused() {
+        let tokenizer = aiperf_tokenizer::load(None).unwrap();
+        let c = config(ProfileArgs {
+            goodput: Some("nope:1".into()),
+            ..Default::default()
+        });
+        let e = RecordInterpreter::new(&c, tokenizer, "rp").err().unwrap();
+        assert!(e.contains("--goodput"), "{e}");
+    }
+}
