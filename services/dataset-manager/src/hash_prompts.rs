@@ -65,6 +65,9 @@ struct Block {
     text: Arc<str>,
 }
 
+/// Block sizes of a row and its number of tail tokens.
+type Layout = (Vec<usize>, usize);
+
 /// One row to build: `(input_length, hash_ids, row_key)`; `row_key` seeds the tail.
 pub type RowSpec<'a> = (usize, &'a [u64], u64);
 
@@ -105,10 +108,17 @@ impl std::fmt::Debug for HashPrompts {
 
 impl HashPrompts {
     /// A builder for the trace identified by `trace_id` (see [`trace_id`]).
-    pub fn new(tokenizer: Arc<Tokenizer>, block_size: usize, seed: Option<u64>, trace_id: &str) -> Self {
+    pub fn new(
+        tokenizer: Arc<Tokenizer>,
+        block_size: usize,
+        seed: Option<u64>,
+        trace_id: &str,
+    ) -> Self {
         let corpus = corpus_tokens(&tokenizer);
         let chunk_starts = corpus_chunk_starts(&tokenizer);
-        let seed = seed.map(|s| s.to_string()).unwrap_or_else(|| "None".to_string());
+        let seed = seed
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "None".to_string());
         // A separator that does not re-encode to itself (the built-in tokenizer encodes
         // `<|endoftext|>` as ordinary text, ~6 tokens) would add tokens to every block.
         let separator = tokenizer
@@ -148,9 +158,16 @@ impl HashPrompts {
                 *slot = Some(text.into_boxed_str());
             }
         }
-        let concat = |ids: &[u32]| -> String { ids.iter().map(|&id| table[id as usize].as_deref().unwrap_or("")).collect() };
+        let concat = |ids: &[u32]| -> String {
+            ids.iter()
+                .map(|&id| table[id as usize].as_deref().unwrap_or(""))
+                .collect()
+        };
         for k in 0..8u64 {
-            let ids = self.block_ids(u64::MAX - 16 - k, self.block_size.min(self.corpus.len()).max(2));
+            let ids = self.block_ids(
+                u64::MAX - 16 - k,
+                self.block_size.min(self.corpus.len()).max(2),
+            );
             if concat(&ids) != self.tokenizer.decode(&ids, false) {
                 return None;
             }
@@ -201,7 +218,8 @@ impl HashPrompts {
         if n == 0 || len == 0 {
             return;
         }
-        let chunk_len = |i: usize| self.chunk_starts.get(i + 1).copied().unwrap_or(len) - self.chunk_starts[i];
+        let chunk_len =
+            |i: usize| self.chunk_starts.get(i + 1).copied().unwrap_or(len) - self.chunk_starts[i];
         let fits = |i: usize| (chunk_len(i) + 1).saturating_sub(n);
         let valid: usize = (0..self.chunk_starts.len()).map(fits).sum();
         let mut pos = if valid == 0 {
@@ -244,7 +262,9 @@ impl HashPrompts {
     }
 
     fn conflict(hash_id: u64, size: usize, cached: usize) -> String {
-        format!("hash_id {hash_id} requested at {size} tokens but was already materialized at {cached} tokens")
+        format!(
+            "hash_id {hash_id} requested at {size} tokens but was already materialized at {cached} tokens"
+        )
     }
 
     /// The text of `hash_id`'s block at `size` tokens (materialized on first use); the
@@ -255,7 +275,13 @@ impl HashPrompts {
             Some(b) => Ok(Arc::clone(&b.text)),
             None => {
                 let text: Arc<str> = self.decode(&self.block_ids(hash_id, size)).into();
-                self.blocks.insert(hash_id, Block { size, text: Arc::clone(&text) });
+                self.blocks.insert(
+                    hash_id,
+                    Block {
+                        size,
+                        text: Arc::clone(&text),
+                    },
+                );
                 Ok(text)
             }
         }
@@ -268,7 +294,13 @@ impl HashPrompts {
         check_lengths(input_length as u64, hash_ids, b as u64)?;
         let m = hash_ids.len();
         let sizes: Vec<usize> = (0..m)
-            .map(|i| if i + 1 == m && m * b > input_length { input_length - (m - 1) * b } else { b })
+            .map(|i| {
+                if i + 1 == m && m * b > input_length {
+                    input_length - (m - 1) * b
+                } else {
+                    b
+                }
+            })
             .collect();
         let covered: usize = sizes.iter().sum();
         Ok((sizes, input_length - covered.min(input_length)))
@@ -284,7 +316,12 @@ impl HashPrompts {
 
     /// Token ids of a row: its blocks in order, then `input_length - m*B` fresh tail
     /// tokens when the blocks do not cover the input (tail RNG keyed by `row_key`).
-    pub fn token_ids(&mut self, input_length: usize, hash_ids: &[u64], row_key: u64) -> Result<Vec<u32>, String> {
+    pub fn token_ids(
+        &mut self,
+        input_length: usize,
+        hash_ids: &[u64],
+        row_key: u64,
+    ) -> Result<Vec<u32>, String> {
         let (sizes, tail) = self.layout(input_length, hash_ids)?;
         let mut ids = Vec::with_capacity(input_length);
         for (&h, &size) in hash_ids.iter().zip(&sizes) {
@@ -317,7 +354,12 @@ impl HashPrompts {
     }
 
     /// The prompt of a row: its [`HashPrompts::token_ids`] decoded.
-    pub fn prompt(&mut self, input_length: usize, hash_ids: &[u64], row_key: u64) -> Result<String, String> {
+    pub fn prompt(
+        &mut self,
+        input_length: usize,
+        hash_ids: &[u64],
+        row_key: u64,
+    ) -> Result<String, String> {
         self.prompts(&[(input_length, hash_ids, row_key)])
             .map(|mut v| v.pop().expect("one row"))
             .map_err(|(_, e)| e)
@@ -327,13 +369,17 @@ impl HashPrompts {
     /// the offending row and the reason.
     pub fn prompts(&mut self, rows: &[RowSpec]) -> Result<Vec<String>, (usize, String)> {
         // 1. Layouts, size checks and the new blocks, in row order.
-        let mut layouts = Vec::with_capacity(rows.len());
+        let mut layouts: Vec<Layout> = Vec::with_capacity(rows.len());
         let mut pending: HashMap<u64, usize> = HashMap::new();
         let mut new_blocks: Vec<(u64, usize)> = Vec::new();
         for (i, &(n, hashes, _)) in rows.iter().enumerate() {
             let (sizes, tail) = self.layout(n, hashes).map_err(|e| (i, e))?;
             for (&h, &size) in hashes.iter().zip(&sizes) {
-                let known = self.blocks.get(&h).map(|b| b.size).or_else(|| pending.get(&h).copied());
+                let known = self
+                    .blocks
+                    .get(&h)
+                    .map(|b| b.size)
+                    .or_else(|| pending.get(&h).copied());
                 match known {
                     Some(k) if k != size => return Err((i, Self::conflict(h, size, k))),
                     Some(_) => {}
@@ -347,47 +393,66 @@ impl HashPrompts {
         }
         // 2. Materialize the new blocks in parallel.
         let this = &*self;
-        let texts = parallel_map(&new_blocks, |&(h, size)| this.decode(&this.block_ids(h, size)));
+        let texts = parallel_map(&new_blocks, |&(h, size)| {
+            this.decode(&this.block_ids(h, size))
+        });
         for ((h, size), text) in new_blocks.into_iter().zip(texts) {
-            self.blocks.insert(h, Block { size, text: text.into() });
+            self.blocks.insert(
+                h,
+                Block {
+                    size,
+                    text: text.into(),
+                },
+            );
         }
         // 3. Assemble (or decode whole rows when decoding is not compositional).
         let this = &*self;
-        let jobs: Vec<(usize, &RowSpec, &(Vec<usize>, usize))> =
-            rows.iter().zip(&layouts).enumerate().map(|(i, (r, l))| (i, r, l)).collect();
-        Ok(parallel_map(&jobs, |&(_, &(_, hashes, key), (sizes, tail))| {
-            if this.compositional {
-                let mut text = String::with_capacity(sizes.iter().sum::<usize>() * 5);
-                for h in hashes {
-                    text.push_str(&this.blocks[h].text);
+        let jobs: Vec<(&RowSpec, &Layout)> = rows.iter().zip(&layouts).collect();
+        Ok(parallel_map(
+            &jobs,
+            |&(&(_, hashes, key), (sizes, tail))| {
+                if this.compositional {
+                    let mut text = String::with_capacity(sizes.iter().sum::<usize>() * 5);
+                    for h in hashes {
+                        text.push_str(&this.blocks[h].text);
+                    }
+                    if *tail > 0 {
+                        text.push_str(&this.decode(&this.tail_ids(*tail, key)));
+                    }
+                    text
+                } else {
+                    let mut ids: Vec<u32> = Vec::with_capacity(sizes.iter().sum::<usize>() + tail);
+                    for (&h, &size) in hashes.iter().zip(sizes) {
+                        ids.extend(this.block_ids(h, size));
+                    }
+                    ids.extend(this.tail_ids(*tail, key));
+                    this.decode(&ids)
                 }
-                if *tail > 0 {
-                    text.push_str(&this.decode(&this.tail_ids(*tail, key)));
-                }
-                text
-            } else {
-                let mut ids: Vec<u32> = Vec::with_capacity(sizes.iter().sum::<usize>() + tail);
-                for (&h, &size) in hashes.iter().zip(sizes) {
-                    ids.extend(this.block_ids(h, size));
-                }
-                ids.extend(this.tail_ids(*tail, key));
-                this.decode(&ids)
-            }
-        }))
+            },
+        ))
     }
 }
 
 /// `f` over `items` on all cores (at most 8 threads), results in order.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
     if items.len() < 2 || threads == 1 {
         return items.iter().map(&f).collect();
     }
     let per = items.len().div_ceil(threads);
     let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(per).map(|g| s.spawn(move || g.iter().map(f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|g| s.spawn(move || g.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread panicked"))
+            .collect()
     })
 }
 

@@ -19,8 +19,8 @@ pub mod inputs_json;
 pub mod loaders;
 pub mod prompt;
 pub mod schedule;
+pub mod service;
 pub mod synthesis;
 pub mod synthetic;
-pub mod service;
 
 pub use service::DatasetManager;

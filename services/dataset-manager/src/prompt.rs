@@ -126,7 +126,12 @@ impl PromptGenerator {
     /// verbatim so every prompt that uses it shares it byte for byte; only the suffix
     /// length is corrected when the join merges or splits a token (at most
     /// [`MAX_ROUNDS`] retries, then the closest text, preferring the shorter one).
-    pub fn generate_with_prefix(&mut self, prefix: &str, prefix_tokens: usize, num_tokens: usize) -> String {
+    pub fn generate_with_prefix(
+        &mut self,
+        prefix: &str,
+        prefix_tokens: usize,
+        num_tokens: usize,
+    ) -> String {
         if prefix.is_empty() {
             return self.generate(num_tokens);
         }
@@ -140,13 +145,20 @@ impl PromptGenerator {
                 return text;
             }
             let distance = len.abs_diff(target);
-            if best.as_ref().is_none_or(|(d, l, _)| (distance, len) < (*d, *l)) {
+            if best
+                .as_ref()
+                .is_none_or(|(d, l, _)| (distance, len) < (*d, *l))
+            {
                 best = Some((distance, len, text));
             }
             n = (n as i64 + target as i64 - len as i64).max(1) as usize;
         }
         let (_, len, text) = best.expect("at least one round ran");
-        tracing::debug!(target_tokens = target, got = len, "prefixed prompt length not exact");
+        tracing::debug!(
+            target_tokens = target,
+            got = len,
+            "prefixed prompt length not exact"
+        );
         text
     }
 

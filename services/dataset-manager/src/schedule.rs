@@ -44,19 +44,31 @@ pub struct Scheduled {
 }
 
 fn scale(ts: f64, speedup: f64) -> f64 {
-    if speedup == 1.0 { ts } else { (ts / speedup).trunc() }
+    if speedup == 1.0 {
+        ts
+    } else {
+        (ts / speedup).trunc()
+    }
 }
 
 /// Applies the module's steps to the conversations of `source` (named in errors).
-pub fn apply(mut convs: Vec<Conversation>, d: &DatasetConfig, source: &str) -> Result<Scheduled, String> {
-    let (start, end) = (d.fixed_schedule_start_offset_ms, d.fixed_schedule_end_offset_ms);
+pub fn apply(
+    mut convs: Vec<Conversation>,
+    d: &DatasetConfig,
+    source: &str,
+) -> Result<Scheduled, String> {
+    let (start, end) = (
+        d.fixed_schedule_start_offset_ms,
+        d.fixed_schedule_end_offset_ms,
+    );
     if start.is_some() || end.is_some() {
         for c in convs.iter_mut() {
             // An untimed turn follows the fate of the turn before it.
             let mut keep = true;
             c.turns.retain(|t| {
                 if let Some(ts) = t.timestamp_ms {
-                    keep = start.is_none_or(|s| ts >= s as f64) && end.is_none_or(|e| ts <= e as f64);
+                    keep =
+                        start.is_none_or(|s| ts >= s as f64) && end.is_none_or(|e| ts <= e as f64);
                 }
                 keep
             });
@@ -79,7 +91,10 @@ pub fn apply(mut convs: Vec<Conversation>, d: &DatasetConfig, source: &str) -> R
              --fixed-schedule-start-offset/--fixed-schedule-end-offset window or above --synthesis-max-isl)"
         ));
     }
-    let with_ts = convs.iter().filter(|c| c.turns[0].timestamp_ms.is_some()).count();
+    let with_ts = convs
+        .iter()
+        .filter(|c| c.turns[0].timestamp_ms.is_some())
+        .count();
     let all = with_ts == convs.len();
     let fixed = match d.fixed_schedule {
         Some(false) => false,
@@ -128,11 +143,23 @@ pub fn apply(mut convs: Vec<Conversation>, d: &DatasetConfig, source: &str) -> R
             .fold(f64::INFINITY, f64::min),
         None => 0.0,
     };
-    for ts in convs.iter_mut().flat_map(|c| c.turns.iter_mut().filter_map(|t| t.timestamp_ms.as_mut())) {
+    for ts in convs
+        .iter_mut()
+        .flat_map(|c| c.turns.iter_mut().filter_map(|t| t.timestamp_ms.as_mut()))
+    {
         *ts = (*ts - zero).max(0.0);
     }
-    convs.sort_by(|a, b| a.turns[0].timestamp_ms.unwrap_or(0.0).total_cmp(&b.turns[0].timestamp_ms.unwrap_or(0.0)));
-    Ok(Scheduled { conversations: convs, fixed_schedule: true, sampling: SamplingStrategy::Sequential })
+    convs.sort_by(|a, b| {
+        a.turns[0]
+            .timestamp_ms
+            .unwrap_or(0.0)
+            .total_cmp(&b.turns[0].timestamp_ms.unwrap_or(0.0))
+    });
+    Ok(Scheduled {
+        conversations: convs,
+        fixed_schedule: true,
+        sampling: SamplingStrategy::Sequential,
+    })
 }
 
 #[cfg(test)]
@@ -145,14 +172,27 @@ mod tests {
             id: id.into(),
             turns: turns
                 .iter()
-                .map(|&(ts, delay)| Turn { texts: vec!["x".into()], timestamp_ms: ts, delay_ms: delay, ..Default::default() })
+                .map(|&(ts, delay)| Turn {
+                    texts: vec!["x".into()],
+                    timestamp_ms: ts,
+                    delay_ms: delay,
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }
     }
 
     fn stamps(s: &Scheduled) -> Vec<(String, Vec<Option<f64>>)> {
-        s.conversations.iter().map(|c| (c.id.clone(), c.turns.iter().map(|t| t.timestamp_ms).collect())).collect()
+        s.conversations
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    c.turns.iter().map(|t| t.timestamp_ms).collect(),
+                )
+            })
+            .collect()
     }
 
     fn trace() -> Vec<Conversation> {
@@ -178,7 +218,11 @@ mod tests {
                 ("c".into(), vec![Some(8000.0)]),
             ]
         );
-        assert_eq!(s.conversations[0].turns[1].delay_ms, Some(200.0), "delays are kept and not scaled");
+        assert_eq!(
+            s.conversations[0].turns[1].delay_ms,
+            Some(200.0),
+            "delays are kept and not scaled"
+        );
     }
 
     #[test]
@@ -196,13 +240,19 @@ mod tests {
         // 4999 → 2499 → 1899.
         assert_eq!(
             stamps(&s),
-            vec![("a".into(), vec![Some(150.0)]), ("d".into(), vec![Some(1400.0), Some(1899.0)])]
+            vec![
+                ("a".into(), vec![Some(150.0)]),
+                ("d".into(), vec![Some(1400.0), Some(1899.0)])
+            ]
         );
     }
 
     #[test]
     fn no_auto_offset_keeps_trace_time() {
-        let d = DatasetConfig { fixed_schedule_auto_offset: Some(false), ..Default::default() };
+        let d = DatasetConfig {
+            fixed_schedule_auto_offset: Some(false),
+            ..Default::default()
+        };
         let s = apply(trace(), &d, "t").unwrap();
         assert_eq!(s.conversations[0].turns[0].timestamp_ms, Some(1000.0));
     }
@@ -210,42 +260,98 @@ mod tests {
     #[test]
     fn off_modes_strip_timestamps() {
         for d in [
-            DatasetConfig { fixed_schedule: Some(false), sampling_strategy: Some(DatasetSamplingStrategy::Random), input_file: Some("t".into()), ..Default::default() },
-            DatasetConfig { ignore_trace_delays: true, input_file: Some("t".into()), ..Default::default() },
+            DatasetConfig {
+                fixed_schedule: Some(false),
+                sampling_strategy: Some(DatasetSamplingStrategy::Random),
+                input_file: Some("t".into()),
+                ..Default::default()
+            },
+            DatasetConfig {
+                ignore_trace_delays: true,
+                input_file: Some("t".into()),
+                ..Default::default()
+            },
         ] {
             let s = apply(trace(), &d, "t").unwrap();
             assert!(!s.fixed_schedule);
-            assert!(s.conversations.iter().flat_map(|c| &c.turns).all(|t| t.timestamp_ms.is_none()));
+            assert!(
+                s.conversations
+                    .iter()
+                    .flat_map(|c| &c.turns)
+                    .all(|t| t.timestamp_ms.is_none())
+            );
             assert_eq!(s.conversations[0].id, "a", "file order is kept");
             let delays = s.conversations[1].turns[1].delay_ms;
-            assert_eq!(delays, if d.ignore_trace_delays { None } else { Some(200.0) });
+            assert_eq!(
+                delays,
+                if d.ignore_trace_delays {
+                    None
+                } else {
+                    Some(200.0)
+                }
+            );
         }
-        let d = DatasetConfig { fixed_schedule: Some(false), input_file: Some("t".into()), ..Default::default() };
-        assert_eq!(apply(trace(), &d, "t").unwrap().sampling, SamplingStrategy::Sequential);
+        let d = DatasetConfig {
+            fixed_schedule: Some(false),
+            input_file: Some("t".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            apply(trace(), &d, "t").unwrap().sampling,
+            SamplingStrategy::Sequential
+        );
     }
 
     #[test]
     fn untimed_files_are_not_fixed_and_mixed_files_are_rejected() {
         let untimed = vec![conv("a", &[(None, None)]), conv("b", &[(None, Some(5.0))])];
-        let s = apply(untimed.clone(), &DatasetConfig { input_file: Some("f".into()), ..Default::default() }, "f").unwrap();
+        let s = apply(
+            untimed.clone(),
+            &DatasetConfig {
+                input_file: Some("f".into()),
+                ..Default::default()
+            },
+            "f",
+        )
+        .unwrap();
         assert!(!s.fixed_schedule);
-        let e = apply(untimed, &DatasetConfig { fixed_schedule: Some(true), ..Default::default() }, "f").unwrap_err();
-        assert!(e.contains("--fixed-schedule") && e.contains("2 of 2"), "{e}");
+        let e = apply(
+            untimed,
+            &DatasetConfig {
+                fixed_schedule: Some(true),
+                ..Default::default()
+            },
+            "f",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("--fixed-schedule") && e.contains("2 of 2"),
+            "{e}"
+        );
         let mixed = vec![conv("a", &[(Some(1.0), None)]), conv("b", &[(None, None)])];
         let e = apply(mixed, &DatasetConfig::default(), "f.jsonl").unwrap_err();
-        assert!(e.contains("f.jsonl: 1 of 2") && e.contains("--no-fixed-schedule"), "{e}");
+        assert!(
+            e.contains("f.jsonl: 1 of 2") && e.contains("--no-fixed-schedule"),
+            "{e}"
+        );
     }
 
     #[test]
     fn sampling_strategy_conflicts_with_detected_fixed_schedule() {
-        let d = DatasetConfig { sampling_strategy: Some(DatasetSamplingStrategy::Shuffle), ..Default::default() };
+        let d = DatasetConfig {
+            sampling_strategy: Some(DatasetSamplingStrategy::Shuffle),
+            ..Default::default()
+        };
         let e = apply(trace(), &d, "t").unwrap_err();
         assert!(e.contains("--dataset-sampling-strategy"), "{e}");
     }
 
     #[test]
     fn empty_after_window_is_an_error() {
-        let d = DatasetConfig { fixed_schedule_start_offset_ms: Some(100_000), ..Default::default() };
+        let d = DatasetConfig {
+            fixed_schedule_start_offset_ms: Some(100_000),
+            ..Default::default()
+        };
         let e = apply(trace(), &d, "t.jsonl").unwrap_err();
         assert!(e.contains("t.jsonl: no requests left"), "{e}");
     }

@@ -6,9 +6,12 @@ use crate::{inputs_json::write_inputs_json, loaders, synthetic::generate_convers
 use aiperf_config::{CustomDatasetType, ProfileConfig, PublicDataset};
 use aiperf_endpoint::PayloadBuilder;
 use aiperf_protocol::{
-    control::{Command, ServiceState},
-    dataset::{Conversation, ConversationTiming, DatasetReply, DatasetRequest, SamplingStrategy, TurnTiming},
     ServiceType,
+    control::{Command, ServiceState},
+    dataset::{
+        Conversation, ConversationTiming, DatasetReply, DatasetRequest, SamplingStrategy,
+        TurnTiming,
+    },
 };
 use aiperf_transport::{ControlClient, ControlSender, Router};
 use std::collections::HashMap;
@@ -39,23 +42,50 @@ pub struct Dataset {
 impl Dataset {
     /// Indexes `conversations` (not a fixed schedule; `inputs.json` written).
     pub fn new(conversations: Vec<Conversation>, sampling: SamplingStrategy) -> Self {
-        let index = conversations.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
-        Dataset { conversations, index, sampling, fixed_schedule: false, write_inputs_json: true }
+        let index = conversations
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        Dataset {
+            conversations,
+            index,
+            sampling,
+            fixed_schedule: false,
+            write_inputs_json: true,
+        }
     }
 
     /// Answers one request.
     pub fn answer(&self, req: DatasetRequest) -> DatasetReply {
         match req {
-            DatasetRequest::Conversations { request_id, ids: None } => DatasetReply::Conversations { request_id, conversations: self.conversations.clone() },
-            DatasetRequest::Conversations { request_id, ids: Some(ids) } => {
+            DatasetRequest::Conversations {
+                request_id,
+                ids: None,
+            } => DatasetReply::Conversations {
+                request_id,
+                conversations: self.conversations.clone(),
+            },
+            DatasetRequest::Conversations {
+                request_id,
+                ids: Some(ids),
+            } => {
                 let mut out = Vec::with_capacity(ids.len());
                 for id in &ids {
                     match self.index.get(id) {
                         Some(&i) => out.push(self.conversations[i].clone()),
-                        None => return DatasetReply::Error { request_id, message: format!("conversation {id} is not in the dataset") },
+                        None => {
+                            return DatasetReply::Error {
+                                request_id,
+                                message: format!("conversation {id} is not in the dataset"),
+                            };
+                        }
                     }
                 }
-                DatasetReply::Conversations { request_id, conversations: out }
+                DatasetReply::Conversations {
+                    request_id,
+                    conversations: out,
+                }
             }
             DatasetRequest::Timing { request_id } => DatasetReply::Timing {
                 request_id,
@@ -64,7 +94,14 @@ impl Dataset {
                     .iter()
                     .map(|c| ConversationTiming {
                         id: c.id.clone(),
-                        turns: c.turns.iter().map(|t| TurnTiming { timestamp_ms: t.timestamp_ms, delay_ms: t.delay_ms }).collect(),
+                        turns: c
+                            .turns
+                            .iter()
+                            .map(|t| TurnTiming {
+                                timestamp_ms: t.timestamp_ms,
+                                delay_ms: t.delay_ms,
+                            })
+                            .collect(),
                     })
                     .collect(),
                 sampling: self.sampling,
@@ -97,13 +134,16 @@ impl Dataset {
 /// when every conversation of an `--input-file` starts with a timestamp, unless
 /// `--no-fixed-schedule` or `--ignore-trace-delays` (see [`crate::schedule`]).
 pub fn build_dataset(config: &ProfileConfig) -> Result<Dataset, String> {
-    let tokenizer = aiperf_tokenizer::load(config.tokenizer.as_deref()).map_err(|e| e.to_string())?;
+    let tokenizer =
+        aiperf_tokenizer::load(config.tokenizer.as_deref()).map_err(|e| e.to_string())?;
     let d = &config.dataset;
     let seed = config.random_seed;
     let (conversations, source, trace) = match (d.public_dataset, &d.input_file) {
-        (Some(PublicDataset::Sharegpt), file) => {
-            (loaders::sharegpt::load(file.as_deref(), tokenizer, config.osl, seed)?, "ShareGPT".to_string(), false)
-        }
+        (Some(PublicDataset::Sharegpt), file) => (
+            loaders::sharegpt::load(file.as_deref(), tokenizer, config.osl, seed)?,
+            "ShareGPT".to_string(),
+            false,
+        ),
         (None, Some(path)) => {
             let kind = match d.custom_dataset_type {
                 Some(t) => t,
@@ -117,17 +157,24 @@ pub fn build_dataset(config: &ProfileConfig) -> Result<Dataset, String> {
             let convs = match kind {
                 CustomDatasetType::SingleTurn => loaders::single_turn::load(path, seed)?,
                 CustomDatasetType::MultiTurn => loaders::multi_turn::load(path, seed)?,
-                CustomDatasetType::RandomPool => {
-                    loaders::random_pool::load(path, d.num_conversations.unwrap_or(config.num_dataset_entries), seed)?
+                CustomDatasetType::RandomPool => loaders::random_pool::load(
+                    path,
+                    d.num_conversations.unwrap_or(config.num_dataset_entries),
+                    seed,
+                )?,
+                CustomDatasetType::MooncakeTrace => {
+                    loaders::mooncake::load(path, config, tokenizer)?
                 }
-                CustomDatasetType::MooncakeTrace => loaders::mooncake::load(path, config, tokenizer)?,
                 CustomDatasetType::AzureTrace => loaders::azure::load(path, config, tokenizer)?,
             };
             (convs, path.display().to_string(), kind.is_trace())
         }
         (None, None) => {
             let convs = generate_conversations(config, tokenizer)?;
-            return Ok(Dataset::new(convs, protocol_sampling(d.sampling_strategy_or_default())));
+            return Ok(Dataset::new(
+                convs,
+                protocol_sampling(d.sampling_strategy_or_default()),
+            ));
         }
     };
     let scheduled = schedule::apply(conversations, d, &source)?;
@@ -143,12 +190,20 @@ pub fn build_dataset(config: &ProfileConfig) -> Result<Dataset, String> {
 impl DatasetManager {
     /// A dataset manager that will register at `control_addr`.
     pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
-        DatasetManager { control_addr: control_addr.into(), service_id: service_id.into() }
+        DatasetManager {
+            control_addr: control_addr.into(),
+            service_id: service_id.into(),
+        }
     }
 
     /// Runs until shutdown.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(&self.control_addr, ServiceType::DatasetManager, &self.service_id).await?;
+        let mut control = ControlClient::register(
+            &self.control_addr,
+            ServiceType::DatasetManager,
+            &self.service_id,
+        )
+        .await?;
         let ctl = control.sender();
         let stop = CancellationToken::new();
         loop {
@@ -158,11 +213,14 @@ impl DatasetManager {
             };
             match cmd.command {
                 Command::Configure { config } => {
-                    let result = self.configure(&control, *config, ctl.clone(), stop.clone()).await;
+                    let result = self
+                        .configure(&control, *config, ctl.clone(), stop.clone())
+                        .await;
                     if result.is_ok() {
                         ctl.set_state(ServiceState::Ready);
                     }
-                    ctl.respond(cmd.id, result.map_err(|e| format!("dataset manager: {e}"))).await?;
+                    ctl.respond(cmd.id, result.map_err(|e| format!("dataset manager: {e}")))
+                        .await?;
                 }
                 Command::Start => {
                     ctl.set_state(ServiceState::Running);
@@ -179,9 +237,17 @@ impl DatasetManager {
         Ok(())
     }
 
-    async fn configure(&self, control: &ControlClient, config: ProfileConfig, ctl: ControlSender, stop: CancellationToken) -> Result<(), String> {
+    async fn configure(
+        &self,
+        control: &ControlClient,
+        config: ProfileConfig,
+        ctl: ControlSender,
+        stop: CancellationToken,
+    ) -> Result<(), String> {
         let cfg = config.clone();
-        let dataset = tokio::task::spawn_blocking(move || build_dataset(&cfg)).await.map_err(|e| e.to_string())??;
+        let dataset = tokio::task::spawn_blocking(move || build_dataset(&cfg))
+            .await
+            .map_err(|e| e.to_string())??;
         tracing::info!(
             conversations = dataset.conversations.len(),
             turns = dataset.conversations.iter().map(|c| c.turns.len()).sum::<usize>(),
@@ -192,18 +258,27 @@ impl DatasetManager {
         if dataset.write_inputs_json {
             let inputs_path = config.artifact_dir.join("inputs.json");
             let builder = PayloadBuilder::new(&config);
-            write_inputs_json(&inputs_path, &dataset.conversations, |c, i| builder.turn_body(c, i))
-                .map_err(|e| format!("cannot write {}: {e}", inputs_path.display()))?;
+            write_inputs_json(&inputs_path, &dataset.conversations, |c, i| {
+                builder.turn_body(c, i)
+            })
+            .map_err(|e| format!("cannot write {}: {e}", inputs_path.display()))?;
         }
         let addr = control.endpoints().dataset.clone();
-        let router: Router<DatasetReply, DatasetRequest> = Router::bind(&addr).await.map_err(|e| format!("cannot bind {addr}: {e}"))?;
+        let router: Router<DatasetReply, DatasetRequest> = Router::bind(&addr)
+            .await
+            .map_err(|e| format!("cannot bind {addr}: {e}"))?;
         let dataset = Arc::new(dataset);
         tokio::spawn(serve(router, dataset, ctl, stop));
         Ok(())
     }
 }
 
-async fn serve(router: Router<DatasetReply, DatasetRequest>, dataset: Arc<Dataset>, ctl: ControlSender, stop: CancellationToken) {
+async fn serve(
+    router: Router<DatasetReply, DatasetRequest>,
+    dataset: Arc<Dataset>,
+    ctl: ControlSender,
+    stop: CancellationToken,
+) {
     let (mut tx, mut rx) = router.split();
     loop {
         let msg = tokio::select! { _ = stop.cancelled() => break, m = rx.recv() => m };
@@ -213,7 +288,8 @@ async fn serve(router: Router<DatasetReply, DatasetRequest>, dataset: Arc<Datase
                 let reply = match tokio::task::spawn_blocking(move || d.answer(req)).await {
                     Ok(r) => r,
                     Err(e) => {
-                        ctl.fail(format!("dataset manager crashed answering a request: {e}")).await;
+                        ctl.fail(format!("dataset manager crashed answering a request: {e}"))
+                            .await;
                         break;
                     }
                 };
@@ -222,7 +298,8 @@ async fn serve(router: Router<DatasetReply, DatasetRequest>, dataset: Arc<Datase
                 }
             }
             Err(e) => {
-                ctl.fail(format!("dataset manager lost its socket: {e}")).await;
+                ctl.fail(format!("dataset manager lost its socket: {e}"))
+                    .await;
                 break;
             }
         }

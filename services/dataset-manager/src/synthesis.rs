@@ -64,14 +64,25 @@ impl TraceRow {
 /// Drops rows outside the timestamp window (a row without a timestamp follows the
 /// previous row of its session, and is kept without a session) and rows longer than
 /// `max_isl` (text rows are kept).
-pub fn filter_rows(rows: Vec<TraceRow>, start_ms: Option<u64>, end_ms: Option<u64>, max_isl: Option<u64>) -> Vec<TraceRow> {
+pub fn filter_rows(
+    rows: Vec<TraceRow>,
+    start_ms: Option<u64>,
+    end_ms: Option<u64>,
+    max_isl: Option<u64>,
+) -> Vec<TraceRow> {
     // Last window decision per session: an untimed row follows its predecessor.
     let mut session_kept: HashMap<String, bool> = HashMap::new();
     rows.into_iter()
         .filter(|r| {
             let keep = match r.timestamp {
-                Some(ts) => start_ms.is_none_or(|s| ts >= s as f64) && end_ms.is_none_or(|e| ts <= e as f64),
-                None => r.session_id.as_ref().and_then(|s| session_kept.get(s).copied()).unwrap_or(true),
+                Some(ts) => {
+                    start_ms.is_none_or(|s| ts >= s as f64) && end_ms.is_none_or(|e| ts <= e as f64)
+                }
+                None => r
+                    .session_id
+                    .as_ref()
+                    .and_then(|s| session_kept.get(s).copied())
+                    .unwrap_or(true),
             };
             if let Some(s) = &r.session_id {
                 session_kept.insert(s.clone(), keep);
@@ -113,7 +124,12 @@ fn round_half_even(x: f64) -> f64 {
 /// Output multiplier `O`: `output_length = max(1, round(output_length*O))`. Then
 /// `output_length` is capped at `max_osl` and `input_length` clamped to `max_isl`
 /// (hash ids trimmed to match). Rows without hash ids keep their input length.
-pub fn synthesize(rows: &mut [TraceRow], s: &SynthesisConfig, block_size: u64, seed: Option<u64>) -> Result<(), String> {
+pub fn synthesize(
+    rows: &mut [TraceRow],
+    s: &SynthesisConfig,
+    block_size: u64,
+    seed: Option<u64>,
+) -> Result<(), String> {
     let b = block_size.max(1);
     if s.prefix_len_multiplier != 1.0 || s.prompt_len_multiplier != 1.0 {
         scale_prefix_and_prompt(rows, s.prefix_len_multiplier, s.prompt_len_multiplier, b)?;
@@ -130,7 +146,13 @@ pub fn synthesize(rows: &mut [TraceRow], s: &SynthesisConfig, block_size: u64, s
                 *osl = (*osl).min(max);
             }
         }
-        if let (Some(max), TraceInput::Tokens { input_length, hash_ids }) = (s.max_isl, &mut r.input)
+        if let (
+            Some(max),
+            TraceInput::Tokens {
+                input_length,
+                hash_ids,
+            },
+        ) = (s.max_isl, &mut r.input)
             && *input_length > max
         {
             *input_length = max;
@@ -161,7 +183,10 @@ fn scale_prefix_and_prompt(rows: &mut [TraceRow], m: f64, p: f64, b: u64) -> Res
         }
     }
     let k = if m > 1.0 { m.floor() as u64 } else { 1 };
-    let mut next_fresh = max_id.checked_add(1).and_then(|x| x.checked_mul(k)).ok_or_else(|| overflow(0))?;
+    let mut next_fresh = max_id
+        .checked_add(1)
+        .and_then(|x| x.checked_mul(k))
+        .ok_or_else(|| overflow(0))?;
     let mut fresh = |n: u64| -> Vec<u64> {
         let start = next_fresh;
         next_fresh += n;
@@ -170,7 +195,13 @@ fn scale_prefix_and_prompt(rows: &mut [TraceRow], m: f64, p: f64, b: u64) -> Res
     let mut extras: HashMap<Vec<u64>, Vec<u64>> = HashMap::new();
     for r in rows.iter_mut() {
         let line = r.line;
-        let TraceInput::Tokens { input_length, hash_ids } = &mut r.input else { continue };
+        let TraceInput::Tokens {
+            input_length,
+            hash_ids,
+        } = &mut r.input
+        else {
+            continue;
+        };
         if hash_ids.is_empty() {
             continue;
         }
@@ -190,19 +221,31 @@ fn scale_prefix_and_prompt(rows: &mut [TraceRow], m: f64, p: f64, b: u64) -> Res
             let target = (prefix_n as f64 * m).ceil() as usize;
             if stretched.len() < target {
                 let missing = (target - stretched.len()) as u64;
-                let extra = extras.entry(prefix.to_vec()).or_insert_with(|| fresh(missing));
+                let extra = extras
+                    .entry(prefix.to_vec())
+                    .or_insert_with(|| fresh(missing));
                 stretched.extend_from_slice(extra);
             }
             let len = stretched.len() as u64 * b;
             (stretched, len)
         } else if m < 1.0 {
-            let keep = ((prefix_n as f64 * m).floor() as usize).max(1).min(prefix_n);
-            let len = if keep == prefix_n { prefix_len } else { keep as u64 * b };
+            let keep = ((prefix_n as f64 * m).floor() as usize)
+                .max(1)
+                .min(prefix_n);
+            let len = if keep == prefix_n {
+                prefix_len
+            } else {
+                keep as u64 * b
+            };
             (prefix[..keep].to_vec(), len)
         } else {
             (prefix.to_vec(), prefix_len)
         };
-        let mut new_prompt_len = if p == 1.0 { prompt_len } else { (prompt_len as f64 * p).floor() as u64 };
+        let mut new_prompt_len = if p == 1.0 {
+            prompt_len
+        } else {
+            (prompt_len as f64 * p).floor() as u64
+        };
         if new_prefix_len + new_prompt_len == 0 {
             new_prompt_len = 1;
         }
@@ -230,7 +273,9 @@ fn spread_roots(rows: &mut [TraceRow], r: u32, seed: Option<u64>) -> Result<(), 
     let mut trees: HashMap<String, u64> = HashMap::new();
     for row in rows.iter_mut() {
         let tree = match &row.session_id {
-            Some(s) => *trees.entry(s.clone()).or_insert_with(|| rng.random_range(0..r as u64)),
+            Some(s) => *trees
+                .entry(s.clone())
+                .or_insert_with(|| rng.random_range(0..r as u64)),
             None => rng.random_range(0..r as u64),
         };
         if let TraceInput::Tokens { hash_ids, .. } = &mut row.input {

@@ -107,11 +107,15 @@ pub fn generate_conversations(
                         }
                         None => {
                             let isl = sample_length_with(&mut lengths, config.isl);
-                            (isl, config.osl.map(|osl| sample_length_with(&mut lengths, osl)))
+                            (
+                                isl,
+                                config.osl.map(|osl| sample_length_with(&mut lengths, osl)),
+                            )
                         }
                     };
                     let delay_ms = (t > 0 && d.turn_delay_ms.mean > 0.0).then(|| {
-                        sample_length_with(&mut structure, d.turn_delay_ms) as f64 * d.turn_delay_ratio
+                        sample_length_with(&mut structure, d.turn_delay_ms) as f64
+                            * d.turn_delay_ratio
                     });
                     let text = if t == 0 && !prefix_pool.is_empty() {
                         let prefix = &prefix_pool[structure.random_range(0..prefix_pool.len())];

@@ -17,10 +17,10 @@
 //! `--synthesis-max-isl/-max-osl` and `--synthesis-output-len-multiplier` apply as for
 //! Mooncake traces (there are no hash ids, so the prefix multipliers do not).
 
-use super::fields::read_file;
 use super::IdGen;
+use super::fields::read_file;
 use crate::prompt::PromptGenerator;
-use crate::synthesis::{filter_rows, synthesize, TraceInput, TraceRow};
+use crate::synthesis::{TraceInput, TraceRow, filter_rows, synthesize};
 use aiperf_config::ProfileConfig;
 use aiperf_protocol::dataset::{Conversation, Turn};
 use aiperf_tokenizer::Tokenizer;
@@ -83,33 +83,57 @@ pub fn parse_wall_clock(s: &str) -> Option<i128> {
     if h > 23 || mi > 59 || se > 59 {
         return None;
     }
-    if frac.len() > 9 || (!frac.is_empty() && num(frac).is_none()) || (time.contains('.') && frac.is_empty()) {
+    if frac.len() > 9
+        || (!frac.is_empty() && num(frac).is_none())
+        || (time.contains('.') && frac.is_empty())
+    {
         return None;
     }
-    let frac_ns: i128 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().ok()? };
+    let frac_ns: i128 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
     let secs = days_from_civil(y, mo, da) * 86_400 + h * 3_600 + mi * 60 + se;
     Some(secs as i128 * 1_000_000_000 + frac_ns)
 }
 
 /// Parses the CSV into trace rows (timestamps in ms relative to the earliest row).
 pub fn parse_rows(file: &str, text: &str) -> Result<Vec<TraceRow>, String> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     match lines.next() {
         Some((_, h)) if h.trim().trim_start_matches('\u{feff}') == HEADER => {}
         Some((i, h)) => {
-            return Err(format!("{file} line {}: expected the header {HEADER}, got {:?}", i + 1, h.trim()));
+            return Err(format!(
+                "{file} line {}: expected the header {HEADER}, got {:?}",
+                i + 1,
+                h.trim()
+            ));
         }
-        None => return Err(format!("{file} is empty: expected the header {HEADER} and rows")),
+        None => {
+            return Err(format!(
+                "{file} is empty: expected the header {HEADER} and rows"
+            ));
+        }
     }
     let mut raw = Vec::new();
     for (i, l) in lines {
         let line = i + 1;
         let cols: Vec<&str> = l.trim().split(',').map(str::trim).collect();
         if cols.len() != 3 {
-            return Err(format!("{file} line {line}: expected 3 columns ({HEADER}), got {}", cols.len()));
+            return Err(format!(
+                "{file} line {line}: expected 3 columns ({HEADER}), got {}",
+                cols.len()
+            ));
         }
-        let field_err = |name: &str, what: &str, got: &str| format!("{file} line {line}: field \"{name}\": expected {what}, got {got:?}");
-        let ns = parse_wall_clock(cols[0]).ok_or_else(|| field_err("TIMESTAMP", "YYYY-MM-DD HH:MM:SS[.fffffff]", cols[0]))?;
+        let field_err = |name: &str, what: &str, got: &str| {
+            format!("{file} line {line}: field \"{name}\": expected {what}, got {got:?}")
+        };
+        let ns = parse_wall_clock(cols[0])
+            .ok_or_else(|| field_err("TIMESTAMP", "YYYY-MM-DD HH:MM:SS[.fffffff]", cols[0]))?;
         let context: u64 = match cols[1].parse() {
             Ok(n) if n >= 1 => n,
             _ => return Err(field_err("ContextTokens", "an integer >= 1", cols[1])),
@@ -130,7 +154,10 @@ pub fn parse_rows(file: &str, text: &str) -> Result<Vec<TraceRow>, String> {
             timestamp: Some((ns - zero) as f64 / 1e6),
             delay: None,
             session_id: None,
-            input: TraceInput::Tokens { input_length: context, hash_ids: Vec::new() },
+            input: TraceInput::Tokens {
+                input_length: context,
+                hash_ids: Vec::new(),
+            },
             output_length: Some(generated as u64),
             extra: None,
         })
@@ -148,8 +175,15 @@ fn row_seed(seed: u64, key: u64) -> u64 {
 
 /// Exact-length prompts for `(key, tokens)` requests, built on all cores; with a seed
 /// each prompt depends only on the seed and its key.
-pub fn exact_prompts(tokenizer: &Arc<Tokenizer>, seed: Option<u64>, requests: &[(u64, usize)]) -> Vec<String> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+pub fn exact_prompts(
+    tokenizer: &Arc<Tokenizer>,
+    seed: Option<u64>,
+    requests: &[(u64, usize)],
+) -> Vec<String> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
     let per = requests.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = requests
@@ -158,25 +192,51 @@ pub fn exact_prompts(tokenizer: &Arc<Tokenizer>, seed: Option<u64>, requests: &[
                 s.spawn(move || {
                     group
                         .iter()
-                        .map(|&(key, n)| PromptGenerator::new(Arc::clone(tokenizer), seed.map(|s| row_seed(s, key))).generate(n))
+                        .map(|&(key, n)| {
+                            PromptGenerator::new(
+                                Arc::clone(tokenizer),
+                                seed.map(|s| row_seed(s, key)),
+                            )
+                            .generate(n)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("prompt thread panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("prompt thread panicked"))
+            .collect()
     })
 }
 
 /// Loads an Azure trace CSV.
-pub fn load(path: &Path, config: &ProfileConfig, tokenizer: Arc<Tokenizer>) -> Result<Vec<Conversation>, String> {
+pub fn load(
+    path: &Path,
+    config: &ProfileConfig,
+    tokenizer: Arc<Tokenizer>,
+) -> Result<Vec<Conversation>, String> {
     let bytes = read_file(path)?;
     let file = path.display().to_string();
     let text = std::str::from_utf8(&bytes).map_err(|e| format!("{file}: not UTF-8 text: {e}"))?;
     let d = &config.dataset;
     let rows = parse_rows(&file, text)?;
-    let mut rows = filter_rows(rows, d.fixed_schedule_start_offset_ms, d.fixed_schedule_end_offset_ms, d.synthesis.max_isl);
-    synthesize(&mut rows, &d.synthesis, config.isl_block_size.max(1) as u64, config.random_seed)?;
-    let requests: Vec<(u64, usize)> = rows.iter().map(|r| (r.line as u64, r.input_length().unwrap_or(1) as usize)).collect();
+    let mut rows = filter_rows(
+        rows,
+        d.fixed_schedule_start_offset_ms,
+        d.fixed_schedule_end_offset_ms,
+        d.synthesis.max_isl,
+    );
+    synthesize(
+        &mut rows,
+        &d.synthesis,
+        config.isl_block_size.max(1) as u64,
+        config.random_seed,
+    )?;
+    let requests: Vec<(u64, usize)> = rows
+        .iter()
+        .map(|r| (r.line as u64, r.input_length().unwrap_or(1) as usize))
+        .collect();
     let texts = exact_prompts(&tokenizer, config.random_seed, &requests);
     let mut ids = IdGen::new(config.random_seed, []);
     Ok(rows

@@ -35,10 +35,20 @@ pub fn parse_jsonl(file: &str, text: &str) -> Result<Vec<Record>, String> {
         if trimmed.is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(trimmed).map_err(|e| format!("{file} line {line}: invalid JSON: {e}"))?;
+        let value: Value = serde_json::from_str(trimmed)
+            .map_err(|e| format!("{file} line {line}: invalid JSON: {e}"))?;
         match value {
-            Value::Object(obj) => out.push(Record { file: file.to_string(), line, obj }),
-            other => return Err(format!("{file} line {line}: expected a JSON object, got {}", describe(&other))),
+            Value::Object(obj) => out.push(Record {
+                file: file.to_string(),
+                line,
+                obj,
+            }),
+            other => {
+                return Err(format!(
+                    "{file} line {line}: expected a JSON object, got {}",
+                    describe(&other)
+                ));
+            }
         }
     }
     Ok(out)
@@ -47,7 +57,8 @@ pub fn parse_jsonl(file: &str, text: &str) -> Result<Vec<Record>, String> {
 /// Reads and parses a JSONL file (UTF-8 required).
 pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, String> {
     let bytes = read_file(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 text: {e}", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 text: {e}", path.display()))?;
     parse_jsonl(&path.display().to_string(), &text)
 }
 
@@ -79,7 +90,12 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Fields of a top-level record.
     pub fn of(r: &'a Record) -> Self {
-        Fields { file: &r.file, line: r.line, prefix: "", obj: &r.obj }
+        Fields {
+            file: &r.file,
+            line: r.line,
+            prefix: "",
+            obj: &r.obj,
+        }
     }
 
     /// An error about the whole line.
@@ -92,7 +108,10 @@ impl<'a> Fields<'a> {
 
     /// An error about one field.
     pub fn error(&self, field: &str, reason: impl std::fmt::Display) -> String {
-        format!("{} line {}: field \"{}{field}\": {reason}", self.file, self.line, self.prefix)
+        format!(
+            "{} line {}: field \"{}{field}\": {reason}",
+            self.file, self.line, self.prefix
+        )
     }
 
     /// True when the field is present (even `null`).
@@ -102,7 +121,11 @@ impl<'a> Fields<'a> {
 
     /// Rejects fields outside `allowed`; `unsupported` gives specific reasons for known
     /// AIPerf fields that aiperf-rs does not implement.
-    pub fn check_known(&self, allowed: &[&str], unsupported: &[(&str, &str)]) -> Result<(), String> {
+    pub fn check_known(
+        &self,
+        allowed: &[&str],
+        unsupported: &[(&str, &str)],
+    ) -> Result<(), String> {
         for key in self.obj.keys() {
             if allowed.contains(&key.as_str()) {
                 continue;
@@ -110,7 +133,10 @@ impl<'a> Fields<'a> {
             if let Some((_, why)) = unsupported.iter().find(|(k, _)| k == key) {
                 return Err(self.error(key, why));
             }
-            return Err(self.error(key, format!("unknown field; expected one of: {}", allowed.join(", "))));
+            return Err(self.error(
+                key,
+                format!("unknown field; expected one of: {}", allowed.join(", ")),
+            ));
         }
         Ok(())
     }
@@ -136,12 +162,23 @@ impl<'a> Fields<'a> {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    _ => Err(self.error(field, format!("expected an array of strings, got {}", describe(&Value::Array(items.clone()))))),
+                    _ => Err(self.error(
+                        field,
+                        format!(
+                            "expected an array of strings, got {}",
+                            describe(&Value::Array(items.clone()))
+                        ),
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(Value::Array(_)) => Err(self.error(field, "expected a non-empty array of strings, got []")),
-            Some(v) => Err(self.error(field, format!("expected an array of strings, got {}", describe(v)))),
+            Some(Value::Array(_)) => {
+                Err(self.error(field, "expected a non-empty array of strings, got []"))
+            }
+            Some(v) => Err(self.error(
+                field,
+                format!("expected an array of strings, got {}", describe(v)),
+            )),
         }
     }
 
@@ -152,7 +189,11 @@ impl<'a> Fields<'a> {
             Some(v) => match v.as_u64() {
                 Some(n) if n >= min => Ok(Some(n)),
                 _ => {
-                    let what = if min == 0 { "an integer >= 0".to_string() } else { format!("an integer >= {min}") };
+                    let what = if min == 0 {
+                        "an integer >= 0".to_string()
+                    } else {
+                        format!("an integer >= {min}")
+                    };
                     Err(self.error(field, format!("expected {what}, got {}", describe(v))))
                 }
             },
@@ -163,7 +204,9 @@ impl<'a> Fields<'a> {
     pub fn opt_output_length(&self, field: &str) -> Result<Option<u32>, String> {
         match self.opt_u64(field, 1)? {
             None => Ok(None),
-            Some(n) => u32::try_from(n).map(Some).map_err(|_| self.error(field, format!("{n} is too large (max {})", u32::MAX))),
+            Some(n) => u32::try_from(n)
+                .map(Some)
+                .map_err(|_| self.error(field, format!("{n} is too large (max {})", u32::MAX))),
         }
     }
 
@@ -173,7 +216,13 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(v) => match v.as_f64() {
                 Some(x) if x.is_finite() && x >= 0.0 && v.is_number() => Ok(Some(x)),
-                _ => Err(self.error(field, format!("expected a number of milliseconds >= 0, got {}", describe(v)))),
+                _ => Err(self.error(
+                    field,
+                    format!(
+                        "expected a number of milliseconds >= 0, got {}",
+                        describe(v)
+                    ),
+                )),
             },
         }
     }
@@ -187,8 +236,19 @@ impl<'a> Fields<'a> {
                 .map(|v| v.as_u64().ok_or(()))
                 .collect::<Result<Vec<_>, ()>>()
                 .map(Some)
-                .map_err(|_| self.error(field, format!("expected an array of integers >= 0, got {}", describe(&Value::Array(items.clone()))))),
-            Some(v) => Err(self.error(field, format!("expected an array of integers, got {}", describe(v)))),
+                .map_err(|_| {
+                    self.error(
+                        field,
+                        format!(
+                            "expected an array of integers >= 0, got {}",
+                            describe(&Value::Array(items.clone()))
+                        ),
+                    )
+                }),
+            Some(v) => Err(self.error(
+                field,
+                format!("expected an array of integers, got {}", describe(v)),
+            )),
         }
     }
 
@@ -197,7 +257,10 @@ impl<'a> Fields<'a> {
         match self.get(field) {
             None => Ok(None),
             Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
-            Some(v) => Err(self.error(field, format!("expected a JSON object, got {}", describe(v)))),
+            Some(v) => Err(self.error(
+                field,
+                format!("expected a JSON object, got {}", describe(v)),
+            )),
         }
     }
 
@@ -207,23 +270,50 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Array(items)) => {
                 if let Some(bad) = items.iter().find(|v| !v.is_object()) {
-                    return Err(self.error(field, format!("expected an array of objects, got an item {}", describe(bad))));
+                    return Err(self.error(
+                        field,
+                        format!(
+                            "expected an array of objects, got an item {}",
+                            describe(bad)
+                        ),
+                    ));
                 }
                 Ok(Some(items))
             }
-            Some(v) => Err(self.error(field, format!("expected an array of objects, got {}", describe(v)))),
+            Some(v) => Err(self.error(
+                field,
+                format!("expected an array of objects, got {}", describe(v)),
+            )),
         }
     }
 }
 
 /// Reasons for AIPerf fields aiperf-rs does not implement (text-only datasets).
 pub const UNSUPPORTED_MEDIA: &[(&str, &str)] = &[
-    ("image", "images are not supported by aiperf-rs (text-only datasets)"),
-    ("images", "images are not supported by aiperf-rs (text-only datasets)"),
-    ("audio", "audio is not supported by aiperf-rs (text-only datasets)"),
-    ("audios", "audio is not supported by aiperf-rs (text-only datasets)"),
-    ("video", "video is not supported by aiperf-rs (text-only datasets)"),
-    ("videos", "video is not supported by aiperf-rs (text-only datasets)"),
+    (
+        "image",
+        "images are not supported by aiperf-rs (text-only datasets)",
+    ),
+    (
+        "images",
+        "images are not supported by aiperf-rs (text-only datasets)",
+    ),
+    (
+        "audio",
+        "audio is not supported by aiperf-rs (text-only datasets)",
+    ),
+    (
+        "audios",
+        "audio is not supported by aiperf-rs (text-only datasets)",
+    ),
+    (
+        "video",
+        "video is not supported by aiperf-rs (text-only datasets)",
+    ),
+    (
+        "videos",
+        "video is not supported by aiperf-rs (text-only datasets)",
+    ),
 ];
 
 #[cfg(test)]
@@ -234,8 +324,17 @@ mod tests {
     fn blank_lines_are_skipped_and_errors_name_the_line() {
         let recs = parse_jsonl("f.jsonl", "\n{\"a\":1}\n   \n{\"b\":2}\n").unwrap();
         assert_eq!(recs.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
-        assert_eq!(parse_jsonl("f.jsonl", "{\"a\":1}\n{oops").unwrap_err().split(": invalid JSON").next(), Some("f.jsonl line 2"));
-        assert_eq!(parse_jsonl("f.jsonl", "[1,2]").unwrap_err(), "f.jsonl line 1: expected a JSON object, got [1,2]");
+        assert_eq!(
+            parse_jsonl("f.jsonl", "{\"a\":1}\n{oops")
+                .unwrap_err()
+                .split(": invalid JSON")
+                .next(),
+            Some("f.jsonl line 2")
+        );
+        assert_eq!(
+            parse_jsonl("f.jsonl", "[1,2]").unwrap_err(),
+            "f.jsonl line 1: expected a JSON object, got [1,2]"
+        );
     }
 
     #[test]
@@ -250,18 +349,40 @@ mod tests {
         assert_eq!(f.opt_u64("n", 1).unwrap(), Some(5));
         assert_eq!(f.opt_ms("f").unwrap(), Some(1.5));
         assert_eq!(f.opt_u64_array("arr").unwrap(), Some(vec![1, 2]));
-        assert_eq!(f.opt_object_json("o").unwrap().as_deref(), Some(r#"{"k":1}"#));
-        assert_eq!(f.opt_str_array("ss").unwrap(), Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(
+            f.opt_object_json("o").unwrap().as_deref(),
+            Some(r#"{"k":1}"#)
+        );
+        assert_eq!(
+            f.opt_str_array("ss").unwrap(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
         assert_eq!(f.opt_str("missing").unwrap(), None);
         assert_eq!(
             f.opt_u64_array("bad").unwrap_err(),
-            r#"t.jsonl line 1: field "hash_ids": expected an array of integers, got "abc""#.replace("hash_ids", "bad")
+            r#"t.jsonl line 1: field "hash_ids": expected an array of integers, got "abc""#
+                .replace("hash_ids", "bad")
         );
         assert!(f.opt_ms("neg").unwrap_err().contains(">= 0, got -1"));
-        assert!(f.opt_u64("f", 1).unwrap_err().contains("expected an integer >= 1, got 1.5"));
-        assert!(f.opt_str("n").unwrap_err().contains("expected a string, got 5"));
-        assert!(f.opt_object_json("arr").unwrap_err().contains("expected a JSON object"));
+        assert!(
+            f.opt_u64("f", 1)
+                .unwrap_err()
+                .contains("expected an integer >= 1, got 1.5")
+        );
+        assert!(
+            f.opt_str("n")
+                .unwrap_err()
+                .contains("expected a string, got 5")
+        );
+        assert!(
+            f.opt_object_json("arr")
+                .unwrap_err()
+                .contains("expected a JSON object")
+        );
         let e = f.check_known(&["s"], &[("n", "not here")]).unwrap_err();
-        assert!(e.contains("field \"") && (e.contains("not here") || e.contains("unknown field")), "{e}");
+        assert!(
+            e.contains("field \"") && (e.contains("not here") || e.contains("unknown field")),
+            "{e}"
+        );
     }
 }

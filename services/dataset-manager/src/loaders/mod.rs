@@ -45,7 +45,11 @@ pub struct IdGen {
 impl IdGen {
     /// A generator that never returns one of `taken`.
     pub fn new(seed: Option<u64>, taken: impl IntoIterator<Item = String>) -> Self {
-        IdGen { seeded: seed.is_some(), next: 0, taken: taken.into_iter().collect() }
+        IdGen {
+            seeded: seed.is_some(),
+            next: 0,
+            taken: taken.into_iter().collect(),
+        }
     }
 
     /// The next unused id.
@@ -82,10 +86,18 @@ pub fn group_sessions(items: Vec<(Option<String>, Turn)>, seed: Option<u64>) -> 
                 }
                 None => {
                     index.insert(s.clone(), out.len());
-                    out.push(Conversation { id: s, turns: vec![turn], ..Default::default() });
+                    out.push(Conversation {
+                        id: s,
+                        turns: vec![turn],
+                        ..Default::default()
+                    });
                 }
             },
-            None => out.push(Conversation { id: ids.next_id(), turns: vec![turn], ..Default::default() }),
+            None => out.push(Conversation {
+                id: ids.next_id(),
+                turns: vec![turn],
+                ..Default::default()
+            }),
         }
     }
     out
@@ -93,7 +105,15 @@ pub fn group_sessions(items: Vec<(Option<String>, Turn)>, seed: Option<u64>) -> 
 
 /// The fields of a turn shared by `single_turn` lines, `multi_turn` turns and
 /// `random_pool` entries.
-pub const TURN_FIELDS: &[&str] = &["text", "texts", "timestamp", "delay", "role", "output_length", "extra"];
+pub const TURN_FIELDS: &[&str] = &[
+    "text",
+    "texts",
+    "timestamp",
+    "delay",
+    "role",
+    "output_length",
+    "extra",
+];
 
 /// Parses the turn fields of `f` (the caller has rejected unknown fields):
 /// exactly one of `text`/`texts`; `timestamp` xor `delay` (ms ≥ 0); `role` must be
@@ -101,20 +121,33 @@ pub const TURN_FIELDS: &[&str] = &["text", "texts", "timestamp", "delay", "role"
 /// `max_tokens`; `extra` (object) → `extra_json`.
 pub fn parse_turn(f: &Fields) -> Result<Turn, String> {
     let texts = match (f.opt_str("text")?, f.opt_str_array("texts")?) {
-        (Some(_), Some(_)) => return Err(f.line_error("fields \"text\" and \"texts\" are mutually exclusive; give one")),
+        (Some(_), Some(_)) => {
+            return Err(
+                f.line_error("fields \"text\" and \"texts\" are mutually exclusive; give one")
+            );
+        }
         (Some(t), None) => vec![t.to_string()],
         (None, Some(ts)) => ts,
-        (None, None) => return Err(f.line_error("no prompt: give \"text\" (a string) or \"texts\" (an array of strings)")),
+        (None, None) => {
+            return Err(f.line_error(
+                "no prompt: give \"text\" (a string) or \"texts\" (an array of strings)",
+            ));
+        }
     };
     let timestamp_ms = f.opt_ms("timestamp")?;
     let delay_ms = f.opt_ms("delay")?;
     if timestamp_ms.is_some() && delay_ms.is_some() {
-        return Err(f.line_error("fields \"timestamp\" and \"delay\" are mutually exclusive; give one"));
+        return Err(
+            f.line_error("fields \"timestamp\" and \"delay\" are mutually exclusive; give one")
+        );
     }
     if let Some(role) = f.opt_str("role")?
         && role != "user"
     {
-        return Err(f.error("role", format!("only \"user\" is supported by aiperf-rs, got {role:?}")));
+        return Err(f.error(
+            "role",
+            format!("only \"user\" is supported by aiperf-rs, got {role:?}"),
+        ));
     }
     Ok(Turn {
         texts,
@@ -133,11 +166,17 @@ pub fn detect_type(path: &Path) -> Result<CustomDatasetType, String> {
     if path.is_dir() {
         return Ok(CustomDatasetType::RandomPool);
     }
-    if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+    if path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
         return Ok(CustomDatasetType::AzureTrace);
     }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read --input-file {}: {e}", path.display()))?;
-    let hint = "pass --custom-dataset-type single_turn|multi_turn|random_pool|mooncake_trace|azure_trace";
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot read --input-file {}: {e}", path.display()))?;
+    let hint =
+        "pass --custom-dataset-type single_turn|multi_turn|random_pool|mooncake_trace|azure_trace";
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(|e| format!("cannot read --input-file {}: {e}", path.display()))?;
         let line = line.trim().trim_start_matches('\u{feff}');
@@ -147,8 +186,12 @@ pub fn detect_type(path: &Path) -> Result<CustomDatasetType, String> {
         if line.starts_with("TIMESTAMP,") {
             return Ok(CustomDatasetType::AzureTrace);
         }
-        let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(line) else {
-            return Err(format!("cannot detect the format of {}: its first line is not a JSON object; {hint}", path.display()));
+        let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(line)
+        else {
+            return Err(format!(
+                "cannot detect the format of {}: its first line is not a JSON object; {hint}",
+                path.display()
+            ));
         };
         let has = |k: &str| obj.contains_key(k);
         return if has("turns") {
@@ -158,10 +201,16 @@ pub fn detect_type(path: &Path) -> Result<CustomDatasetType, String> {
         } else if has("text") || has("texts") {
             Ok(CustomDatasetType::SingleTurn)
         } else {
-            Err(format!("cannot detect the format of {} from the keys of its first line; {hint}", path.display()))
+            Err(format!(
+                "cannot detect the format of {} from the keys of its first line; {hint}",
+                path.display()
+            ))
         };
     }
-    Err(format!("--input-file {} is empty (no data lines)", path.display()))
+    Err(format!(
+        "--input-file {} is empty (no data lines)",
+        path.display()
+    ))
 }
 
 #[cfg(test)]
@@ -174,18 +223,38 @@ mod tests {
         assert_eq!(g.next_id(), "session_000000");
         assert_eq!(g.next_id(), "session_000002");
         let mut u = IdGen::new(None, []);
-        assert_eq!(uuid::Uuid::parse_str(&u.next_id()).unwrap().get_version_num(), 4);
+        assert_eq!(
+            uuid::Uuid::parse_str(&u.next_id())
+                .unwrap()
+                .get_version_num(),
+            4
+        );
     }
 
     #[test]
     fn sessions_group_in_order_of_first_appearance() {
-        let t = |s: &str| Turn { texts: vec![s.into()], ..Default::default() };
+        let t = |s: &str| Turn {
+            texts: vec![s.into()],
+            ..Default::default()
+        };
         let convs = group_sessions(
-            vec![(Some("a".into()), t("a1")), (None, t("x")), (Some("b".into()), t("b1")), (Some("a".into()), t("a2"))],
+            vec![
+                (Some("a".into()), t("a1")),
+                (None, t("x")),
+                (Some("b".into()), t("b1")),
+                (Some("a".into()), t("a2")),
+            ],
             Some(0),
         );
-        let shape: Vec<(String, Vec<String>)> =
-            convs.iter().map(|c| (c.id.clone(), c.turns.iter().map(|t| t.texts[0].clone()).collect())).collect();
+        let shape: Vec<(String, Vec<String>)> = convs
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    c.turns.iter().map(|t| t.texts[0].clone()).collect(),
+                )
+            })
+            .collect();
         assert_eq!(
             shape,
             vec![

@@ -13,11 +13,11 @@
 //! `input_length` rows get a synthesized prompt ([`crate::hash_prompts`]) whose length
 //! is checked against the hash ids and `--isl-block-size` while parsing.
 
-use super::fields::{parse_jsonl, read_file, Fields, Record};
+use super::fields::{Fields, Record, parse_jsonl, read_file};
 use super::group_sessions;
 use super::single_turn::session_field;
-use crate::hash_prompts::{check_lengths, trace_id, HashPrompts, RowSpec};
-use crate::synthesis::{filter_rows, synthesize, TraceInput, TraceRow};
+use crate::hash_prompts::{HashPrompts, RowSpec, check_lengths, trace_id};
+use crate::synthesis::{TraceInput, TraceRow, filter_rows, synthesize};
 use aiperf_config::ProfileConfig;
 use aiperf_protocol::dataset::{Conversation, Turn};
 use aiperf_tokenizer::Tokenizer;
@@ -25,14 +25,31 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Fields of a Mooncake line.
-pub const FIELDS: &[&str] =
-    &["timestamp", "delay", "input_length", "text_input", "output_length", "hash_ids", "session_id", "extra"];
+pub const FIELDS: &[&str] = &[
+    "timestamp",
+    "delay",
+    "input_length",
+    "text_input",
+    "output_length",
+    "hash_ids",
+    "session_id",
+    "extra",
+];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("messages", "verbatim OpenAI messages are not supported by aiperf-rs; use \"text_input\" or \"input_length\""),
+    (
+        "messages",
+        "verbatim OpenAI messages are not supported by aiperf-rs; use \"text_input\" or \"input_length\"",
+    ),
     ("tools", "tools are not supported by aiperf-rs"),
-    ("payload", "raw payloads are not supported by aiperf-rs; use \"text_input\" or \"input_length\""),
-    ("input_text", "renamed \"text_input\" in AIPerf 0.13; use \"text_input\""),
+    (
+        "payload",
+        "raw payloads are not supported by aiperf-rs; use \"text_input\" or \"input_length\"",
+    ),
+    (
+        "input_text",
+        "renamed \"text_input\" in AIPerf 0.13; use \"text_input\"",
+    ),
 ];
 
 /// Parses Mooncake lines into trace rows; `block_size` checks `input_length` against
@@ -93,15 +110,24 @@ pub fn rows_to_conversations(
 ) -> Result<Vec<Conversation>, String> {
     let mut items: Vec<(Option<String>, Turn)> = Vec::with_capacity(rows.len());
     for batch in rows.chunks(BATCH) {
-        let specs: Vec<(usize, &TraceRow)> = batch.iter().enumerate().filter(|(_, r)| r.input_length().is_some()).collect();
+        let specs: Vec<(usize, &TraceRow)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.input_length().is_some())
+            .collect();
         let row_specs: Vec<RowSpec> = specs
             .iter()
             .map(|(_, r)| match &r.input {
-                TraceInput::Tokens { input_length, hash_ids } => (*input_length as usize, hash_ids.as_slice(), r.line as u64),
+                TraceInput::Tokens {
+                    input_length,
+                    hash_ids,
+                } => (*input_length as usize, hash_ids.as_slice(), r.line as u64),
                 TraceInput::Text(_) => unreachable!("filtered"),
             })
             .collect();
-        let texts = prompts.prompts(&row_specs).map_err(|(i, e)| format!("{file} line {}: {e}", specs[i].1.line))?;
+        let texts = prompts
+            .prompts(&row_specs)
+            .map_err(|(i, e)| format!("{file} line {}: {e}", specs[i].1.line))?;
         let mut texts = texts.into_iter();
         for r in batch {
             let text = match &r.input {
@@ -123,15 +149,30 @@ pub fn rows_to_conversations(
 
 /// Loads a Mooncake trace: parse, window and `--synthesis-max-isl` filters, synthesis,
 /// prompts (datasets.md §2.4, §3, §5).
-pub fn load(path: &Path, config: &ProfileConfig, tokenizer: Arc<Tokenizer>) -> Result<Vec<Conversation>, String> {
+pub fn load(
+    path: &Path,
+    config: &ProfileConfig,
+    tokenizer: Arc<Tokenizer>,
+) -> Result<Vec<Conversation>, String> {
     let bytes = read_file(path)?;
     let file = path.display().to_string();
     let text = std::str::from_utf8(&bytes).map_err(|e| format!("{file}: not UTF-8 text: {e}"))?;
     let block = config.isl_block_size.max(1) as u64;
     let rows = parse_rows(&parse_jsonl(&file, text)?, block)?;
     let d = &config.dataset;
-    let mut rows = filter_rows(rows, d.fixed_schedule_start_offset_ms, d.fixed_schedule_end_offset_ms, d.synthesis.max_isl);
-    synthesize(&mut rows, &d.synthesis, block, config.random_seed).map_err(|e| format!("{file} {e}"))?;
-    let mut prompts = HashPrompts::new(tokenizer, block as usize, config.random_seed, &trace_id(&bytes));
+    let mut rows = filter_rows(
+        rows,
+        d.fixed_schedule_start_offset_ms,
+        d.fixed_schedule_end_offset_ms,
+        d.synthesis.max_isl,
+    );
+    synthesize(&mut rows, &d.synthesis, block, config.random_seed)
+        .map_err(|e| format!("{file} {e}"))?;
+    let mut prompts = HashPrompts::new(
+        tokenizer,
+        block as usize,
+        config.random_seed,
+        &trace_id(&bytes),
+    );
     rows_to_conversations(&file, &rows, &mut prompts, config.random_seed)
 }

@@ -9,9 +9,9 @@
 //! appended in file order) and `turns` (non-empty array). Turn fields are those of
 //! `single_turn` without `session_id`.
 
-use super::fields::{read_jsonl, Fields, Record, UNSUPPORTED_MEDIA};
+use super::fields::{Fields, Record, UNSUPPORTED_MEDIA, read_jsonl};
 use super::single_turn::session_field;
-use super::{group_sessions, parse_turn, TURN_FIELDS};
+use super::{TURN_FIELDS, group_sessions, parse_turn};
 use aiperf_protocol::dataset::Conversation;
 use std::path::Path;
 
@@ -39,14 +39,23 @@ pub fn parse(records: &[Record], seed: Option<u64>) -> Result<Vec<Conversation>,
         let session = session.or_else(|| Some(format!("\u{0}line{}", r.line)));
         for (i, t) in turns.iter().enumerate() {
             let prefix = format!("turns[{i}].");
-            let tf = Fields { file: f.file, line: f.line, prefix: &prefix, obj: t.as_object().expect("checked objects") };
+            let tf = Fields {
+                file: f.file,
+                line: f.line,
+                prefix: &prefix,
+                obj: t.as_object().expect("checked objects"),
+            };
             tf.check_known(TURN_FIELDS, UNSUPPORTED_MEDIA)?;
             items.push((session.clone(), parse_turn(&tf)?));
         }
     }
     let mut convs = group_sessions(items, seed);
     // Replace the placeholder ids of lines without session_id.
-    let taken: Vec<String> = convs.iter().filter(|c| !c.id.starts_with('\u{0}')).map(|c| c.id.clone()).collect();
+    let taken: Vec<String> = convs
+        .iter()
+        .filter(|c| !c.id.starts_with('\u{0}'))
+        .map(|c| c.id.clone())
+        .collect();
     let mut ids = super::IdGen::new(seed, taken);
     for c in convs.iter_mut().filter(|c| c.id.starts_with('\u{0}')) {
         c.id = ids.next_id();

@@ -13,8 +13,8 @@
 //! `extra` objects merged (later pools win). `--conversation-num` (else
 //! `--num-dataset-entries`, default 100) sets how many conversations are built.
 
-use super::fields::{read_jsonl, Fields, UNSUPPORTED_MEDIA};
-use super::{parse_turn, IdGen};
+use super::fields::{Fields, UNSUPPORTED_MEDIA, read_jsonl};
+use super::{IdGen, parse_turn};
 use aiperf_protocol::dataset::{Conversation, Turn};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -38,11 +38,20 @@ pub fn pool_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(|e| format!("cannot list --input-file directory {}: {e}", path.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        })
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(format!("--input-file directory {} holds no pool files", path.display()));
+        return Err(format!(
+            "--input-file directory {} holds no pool files",
+            path.display()
+        ));
     }
     Ok(files)
 }
@@ -54,19 +63,29 @@ pub fn load_pool(path: &Path) -> Result<Vec<Turn>, String> {
     for r in &records {
         let f = Fields::of(r);
         let mut unsupported: Vec<(&str, &str)> = UNSUPPORTED_MEDIA.to_vec();
-        unsupported.extend([("timestamp", NO_SCHEDULE), ("delay", NO_SCHEDULE), ("session_id", NO_SCHEDULE)]);
+        unsupported.extend([
+            ("timestamp", NO_SCHEDULE),
+            ("delay", NO_SCHEDULE),
+            ("session_id", NO_SCHEDULE),
+        ]);
         f.check_known(FIELDS, &unsupported)?;
         pool.push(parse_turn(&f)?);
     }
     if pool.is_empty() {
-        return Err(format!("{}: the pool is empty (no data lines)", path.display()));
+        return Err(format!(
+            "{}: the pool is empty (no data lines)",
+            path.display()
+        ));
     }
     Ok(pool)
 }
 
 /// Builds `count` single-turn conversations from the pool(s) at `path`.
 pub fn load(path: &Path, count: usize, seed: Option<u64>) -> Result<Vec<Conversation>, String> {
-    let pools = pool_files(path)?.iter().map(|p| load_pool(p)).collect::<Result<Vec<_>, _>>()?;
+    let pools = pool_files(path)?
+        .iter()
+        .map(|p| load_pool(p))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(sample(&pools, count, seed))
 }
 
@@ -85,14 +104,20 @@ pub fn sample(pools: &[Vec<Turn>], count: usize, seed: Option<u64>) -> Vec<Conve
                 let e = &pool[rng.random_range(0..pool.len())];
                 turn.texts.extend(e.texts.iter().cloned());
                 turn.max_tokens = turn.max_tokens.or(e.max_tokens);
-                if let Some(Ok(serde_json::Value::Object(m))) = e.extra_json.as_deref().map(serde_json::from_str) {
+                if let Some(Ok(serde_json::Value::Object(m))) =
+                    e.extra_json.as_deref().map(serde_json::from_str)
+                {
                     extra.extend(m);
                 }
             }
             if !extra.is_empty() {
                 turn.extra_json = Some(serde_json::Value::Object(extra).to_string());
             }
-            Conversation { id: ids.next_id(), turns: vec![turn], ..Default::default() }
+            Conversation {
+                id: ids.next_id(),
+                turns: vec![turn],
+                ..Default::default()
+            }
         })
         .collect()
 }

@@ -19,8 +19,8 @@ use crate::prompt::sample_length_with;
 use aiperf_config::TokenDistribution;
 use aiperf_protocol::dataset::{Conversation, Turn};
 use aiperf_tokenizer::Tokenizer;
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,7 +45,11 @@ pub const MIN_COMPLETION: usize = 4;
 const OSL_STREAM: u64 = 0x5348_4152_4547;
 
 fn hub_dirs() -> Vec<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let mut dirs = Vec::new();
     dirs.extend(env("HF_HUB_CACHE"));
     dirs.extend(env("HUGGINGFACE_HUB_CACHE"));
@@ -65,12 +69,19 @@ pub fn locate(input_file: Option<&Path>) -> Result<PathBuf, String> {
 }
 
 /// [`locate`] with an explicit working directory and list of hub cache directories.
-pub fn locate_in(input_file: Option<&Path>, cwd: &Path, hubs: &[PathBuf]) -> Result<PathBuf, String> {
+pub fn locate_in(
+    input_file: Option<&Path>,
+    cwd: &Path,
+    hubs: &[PathBuf],
+) -> Result<PathBuf, String> {
     if let Some(p) = input_file {
         if p.is_file() {
             return Ok(p.to_path_buf());
         }
-        return Err(format!("--public-dataset sharegpt: --input-file {} does not exist or is not a file", p.display()));
+        return Err(format!(
+            "--public-dataset sharegpt: --input-file {} does not exist or is not a file",
+            p.display()
+        ));
     }
     let local = cwd.join(FILE_NAME);
     if local.is_file() {
@@ -167,12 +178,20 @@ fn pairs(entry: &Entry) -> Option<Vec<Pair>> {
 
 /// Token counts of `texts`, computed on all cores.
 fn count_parallel(tokenizer: &Tokenizer, texts: &[&str]) -> Vec<usize> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
     let per = texts.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
-        let handles: Vec<_> =
-            texts.chunks(per).map(|g| s.spawn(move || g.iter().map(|t| tokenizer.count(t)).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("tokenizer thread panicked")).collect()
+        let handles: Vec<_> = texts
+            .chunks(per)
+            .map(|g| s.spawn(move || g.iter().map(|t| tokenizer.count(t)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("tokenizer thread panicked"))
+            .collect()
     })
 }
 
@@ -195,7 +214,10 @@ pub fn build(
         None => StdRng::from_os_rng(),
     };
     let mut ids = IdGen::new(seed, []);
-    let mut stats = Stats { entries: entries.len(), ..Default::default() };
+    let mut stats = Stats {
+        entries: entries.len(),
+        ..Default::default()
+    };
     let mut out = Vec::new();
     for entry in entries {
         let Some(pairs) = entry else {
@@ -211,8 +233,12 @@ pub fn build(
                 (Some(d), _) => Some(sample_length_with(&mut rng, d)),
                 (None, c) => c,
             };
-            let too_short_reply = osl.is_none() && completion_len.is_some_and(|c| c < MIN_COMPLETION);
-            if prompt_len < MIN_PROMPT || prompt_len > MAX_PROMPT || prompt_len + output_len.unwrap_or(0) > MAX_TOTAL || too_short_reply {
+            let too_short_reply =
+                osl.is_none() && completion_len.is_some_and(|c| c < MIN_COMPLETION);
+            if !(MIN_PROMPT..=MAX_PROMPT).contains(&prompt_len)
+                || prompt_len + output_len.unwrap_or(0) > MAX_TOTAL
+                || too_short_reply
+            {
                 ok = false;
             }
             turns.push(Turn {
@@ -223,7 +249,11 @@ pub fn build(
         }
         if ok {
             stats.kept += 1;
-            out.push(Conversation { id: ids.next_id(), turns, ..Default::default() });
+            out.push(Conversation {
+                id: ids.next_id(),
+                turns,
+                ..Default::default()
+            });
         } else {
             stats.filtered += 1;
         }
@@ -234,11 +264,19 @@ pub fn build(
 /// Parses a ShareGPT JSON file into each entry's pairs (`None` = malformed or no human
 /// message).
 pub fn parse(path: &Path) -> Result<Vec<Option<Vec<Pair>>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read ShareGPT file {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read ShareGPT file {}: {e}", path.display()))?;
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|e| {
         format!("{} is not a ShareGPT file (expected a JSON array of {{\"conversations\": [...]}} objects): {e}", path.display())
     })?;
-    Ok(entries.into_iter().map(|v| serde_json::from_value::<Entry>(v).ok().and_then(|e| pairs(&e))).collect())
+    Ok(entries
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value::<Entry>(v)
+                .ok()
+                .and_then(|e| pairs(&e))
+        })
+        .collect())
 }
 
 /// Loads `--public-dataset sharegpt`.

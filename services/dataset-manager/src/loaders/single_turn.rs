@@ -13,13 +13,22 @@
 //! (AIPerf sends such turns without history; aiperf-rs workers accumulate the history
 //! of every multi-turn conversation, so these turns carry it — see docs/datasets.md.)
 
-use super::fields::{read_jsonl, Fields, Record, UNSUPPORTED_MEDIA};
-use super::{group_sessions, parse_turn, TURN_FIELDS};
+use super::fields::{Fields, Record, UNSUPPORTED_MEDIA, read_jsonl};
+use super::{TURN_FIELDS, group_sessions, parse_turn};
 use aiperf_protocol::dataset::Conversation;
 use std::path::Path;
 
 /// Fields of a `single_turn` line.
-pub const FIELDS: &[&str] = &["text", "texts", "timestamp", "delay", "session_id", "role", "output_length", "extra"];
+pub const FIELDS: &[&str] = &[
+    "text",
+    "texts",
+    "timestamp",
+    "delay",
+    "session_id",
+    "role",
+    "output_length",
+    "extra",
+];
 
 /// Reads a `single_turn` file.
 pub fn load(path: &Path, seed: Option<u64>) -> Result<Vec<Conversation>, String> {
