@@ -70,6 +70,40 @@ struct Collector {
 }
 
 impl Collector {
+    /// A collector for `config`'s run: creates the per-request files the export
+    /// level asks for.
+    fn new(config: &ProfileConfig) -> Result<Collector, String> {
+        let ctx = metric_context(config)?;
+        let paths = ArtifactPaths::from_config(config);
+        let create = |path: &std::path::Path| {
+            JsonlWriter::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+        };
+        let jsonl = match config.export_level {
+            ExportLevel::Summary => None,
+            ExportLevel::Records | ExportLevel::Raw => Some(create(&paths.records_jsonl)?),
+        };
+        let raw_jsonl = match config.export_level {
+            ExportLevel::Raw => Some(create(&paths.raw_jsonl)?),
+            _ => None,
+        };
+        let timeslices = config.slice_duration_s.map(|s| {
+            (
+                Box::new(config.clone()),
+                paths.clone(),
+                ((s * 1e9).round() as u64).max(1),
+            )
+        });
+        Ok(Collector {
+            ctx,
+            phases: BTreeMap::new(),
+            jsonl,
+            raw_jsonl,
+            warmup_expected: config.warmup_request_count > 0,
+            credits_complete: false,
+            timeslices,
+        })
+    }
+
     /// Streams the record's export lines to disk and folds its metrics into its
     /// phase's summary; the record (and any raw response it carries) is then dropped.
     fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
@@ -287,35 +321,7 @@ impl RecordsManager {
         let publisher = Publisher::connect(&endpoints.event_frontend)
             .await
             .map_err(|e| e.to_string())?;
-        let ctx = metric_context(config)?;
-        let paths = ArtifactPaths::from_config(config);
-        let create = |path: &std::path::Path| {
-            JsonlWriter::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
-        };
-        let jsonl = match config.export_level {
-            ExportLevel::Summary => None,
-            ExportLevel::Records | ExportLevel::Raw => Some(create(&paths.records_jsonl)?),
-        };
-        let raw_jsonl = match config.export_level {
-            ExportLevel::Raw => Some(create(&paths.raw_jsonl)?),
-            _ => None,
-        };
-        let timeslices = config.slice_duration_s.map(|s| {
-            (
-                Box::new(config.clone()),
-                paths.clone(),
-                ((s * 1e9).round() as u64).max(1),
-            )
-        });
-        let collector = Collector {
-            ctx,
-            phases: BTreeMap::new(),
-            jsonl,
-            raw_jsonl,
-            warmup_expected: config.warmup_request_count > 0,
-            credits_complete: false,
-            timeslices,
-        };
+        let collector = Collector::new(config)?;
         Ok((collector, pull, sub, publisher))
     }
 }
@@ -340,5 +346,146 @@ async fn event_opt(sub: &mut Option<Subscriber>) -> aiperf_transport::Result<Eve
     match sub {
         Some(s) => s.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiperf_config::{Context, ProfileArgs, resolve};
+    use aiperf_protocol::ErrorDetails;
+    use aiperf_protocol::record::{MetricValue, RecordMetadata};
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn config(dir: &std::path::Path, extra: ProfileArgs) -> ProfileConfig {
+        let args = ProfileArgs {
+            models: Some(vec!["mock-model".into()]),
+            streaming: Some(true),
+            output_artifact_dir: Some(dir.to_path_buf()),
+            ..extra
+        };
+        let ctx = Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: String::new(),
+        };
+        resolve(&args, &ctx).unwrap()
+    }
+
+    fn record(n: u64, phase: Phase, start_s: f64, error: bool) -> MetricRecord {
+        let start = SEC + (start_s * 1e9) as u64;
+        MetricRecord {
+            metadata: RecordMetadata {
+                session_num: n,
+                x_request_id: format!("req-{n}"),
+                x_correlation_id: format!("corr-{n}"),
+                conversation_id: "c".into(),
+                turn_index: 0,
+                credit_issued_ns: start,
+                scheduled_ns: None,
+                request_start_ns: start,
+                request_ack_ns: None,
+                request_end_ns: start + SEC / 10,
+                worker_id: "w".into(),
+                record_processor_id: "rp".into(),
+                benchmark_phase: phase,
+                phase_index: None,
+                profiling_index: None,
+                phase_name: None,
+                phase_kind: None,
+                was_cancelled: false,
+                cancellation_time_ns: None,
+                context_overflow_skip: None,
+                agent_depth: None,
+                root_correlation_id: None,
+            },
+            metrics: if error {
+                vec![]
+            } else {
+                vec![
+                    ("request_latency".into(), MetricValue::Scalar(1e8)),
+                    ("time_to_first_token".into(), MetricValue::Scalar(2e7)),
+                ]
+            },
+            error: error.then(|| ErrorDetails::new(Some(500), "Internal Server Error", "boom")),
+            raw_json: Some(format!(r#"{{"raw":{n}}}"#)),
+        }
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("aiperf-rm-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn streams_records_and_raw_lines_and_writes_timeslices() {
+        let dir = temp_dir("raw");
+        let c = config(
+            &dir,
+            ProfileArgs {
+                export_level: Some(ExportLevel::Raw),
+                slice_duration: Some(0.5),
+                warmup_request_count: Some(1),
+                ..Default::default()
+            },
+        );
+        let mut col = Collector::new(&c).unwrap();
+        col.add(record(0, Phase::Warmup, 0.0, false)).unwrap();
+        // profiling starts at 1 s: slices [1.0, 1.5) with 2 records, [1.5, 1.7] with 1
+        col.add(record(1, Phase::Profiling, 1.0, false)).unwrap();
+        col.add(record(2, Phase::Profiling, 1.2, true)).unwrap();
+        col.add(record(3, Phase::Profiling, 1.6, false)).unwrap();
+        let r = col.results(false);
+        assert_eq!((r.profiling.records, r.profiling.errors), (3, 1));
+        assert_eq!(r.warmup.as_ref().map(|w| w.records), Some(1));
+
+        let lines = std::fs::read_to_string(dir.join("profile_export.jsonl")).unwrap();
+        assert_eq!(lines.lines().count(), 4, "warmup and profiling records");
+        let raw = std::fs::read_to_string(dir.join("profile_export_raw.jsonl")).unwrap();
+        assert_eq!(raw, "{\"raw\":0}\n{\"raw\":1}\n{\"raw\":2}\n{\"raw\":3}\n");
+
+        let ts: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.json")).unwrap(),
+        )
+        .unwrap();
+        let slices = ts["timeslices"].as_array().unwrap();
+        assert_eq!(slices.len(), 2);
+        let t0 = 2 * SEC;
+        assert_eq!(slices[0]["start_ns"], t0);
+        assert_eq!(slices[0]["end_ns"], t0 + SEC / 2);
+        assert_eq!(slices[0]["request_count"]["avg"], 1.0);
+        assert_eq!(slices[0]["error_request_count"]["avg"], 1.0);
+        // 1 valid request in a 0.5 s window
+        assert_eq!(slices[0]["request_throughput"]["avg"], 2.0);
+        // last slice clipped at the last request end (1.6 + 0.1 s)
+        assert_eq!(slices[1]["start_ns"], t0 + SEC / 2);
+        assert_eq!(slices[1]["end_ns"], t0 + 7 * SEC / 10);
+        assert_eq!(slices[1]["is_complete"], false);
+        let csv =
+            std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv")).unwrap();
+        assert!(csv.starts_with("Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn summary_level_writes_no_per_request_file() {
+        let dir = temp_dir("summary");
+        let c = config(
+            &dir,
+            ProfileArgs {
+                export_level: Some(ExportLevel::Summary),
+                profile_export_prefix: Some("foo".into()),
+                ..Default::default()
+            },
+        );
+        let mut col = Collector::new(&c).unwrap();
+        col.add(record(0, Phase::Profiling, 0.0, false)).unwrap();
+        let r = col.results(false);
+        assert_eq!(r.profiling.records, 1);
+        assert!(!dir.join("foo.jsonl").exists() && !dir.join("foo_raw.jsonl").exists());
+        assert!(!dir.join("foo_timeslices.json").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
