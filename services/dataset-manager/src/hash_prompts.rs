@@ -120,7 +120,7 @@ impl HashPrompts {
             .map(|s| s.to_string())
             .unwrap_or_else(|| "None".to_string());
         // A separator that does not re-encode to itself (the built-in tokenizer encodes
-        // `<|endoftext|>` as ordinary text, ~6 tokens) would add tokens to every block.
+        // `<|endoftext|>` as ordinary text, several tokens) would add tokens to every block.
         let separator = tokenizer
             .bos_or_eos_id()
             .filter(|&id| tokenizer.encode(&tokenizer.decode(&[id], false)) == [id]);
