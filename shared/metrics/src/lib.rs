@@ -3,8 +3,10 @@
 //!
 //! * [`catalogue`] — every metric: tag, header, base and display unit, kind,
 //!   flags, display order; [`units`] — the units and their conversions.
-//! * [`context`] — run-level settings ([`MetricContext`]) and the applicability
-//!   filter (metrics.md §6).
+//! * [`context`] — run-level settings ([`MetricContext`]), built from the run's
+//!   configuration in one place ([`metric_context`], used by the record
+//!   processors and the records manager alike), and the applicability filter
+//!   (metrics.md §6).
 //! * [`record`] — per-request computation ([`compute_record_metrics`]) in base units.
 //! * [`goodput`] — SLO parsing ([`parse_goodput`]) and evaluation.
 //! * [`stats`] — distribution statistics (numpy-compatible percentiles,
