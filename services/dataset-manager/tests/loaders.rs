@@ -1132,3 +1132,27 @@ fn full_mooncake_trace_load_time() {
     }
     println!("max ISL deviation on every 500th row: {worst}");
 }
+
+#[test]
+fn synthetic_dataset_sampling_defaults_and_override() {
+    let small = ProfileArgs {
+        num_dataset_entries: Some(3),
+        prompt_input_tokens_mean: Some(5.0),
+        ..Default::default()
+    };
+    let d = build(small.clone()).unwrap();
+    assert_eq!(d.sampling, SamplingStrategy::Shuffle);
+    assert!(!d.fixed_schedule && d.write_inputs_json);
+    assert_eq!(d.conversations.len(), 3);
+    let d = build(ProfileArgs {
+        dataset_sampling_strategy: Some(aiperf_config::DatasetSamplingStrategy::Sequential),
+        ..small
+    })
+    .unwrap();
+    assert_eq!(d.sampling, SamplingStrategy::Sequential);
+    assert!(
+        d.conversations
+            .iter()
+            .all(|c| c.turns[0].timestamp_ms.is_none())
+    );
+}
