@@ -2,8 +2,8 @@
 //! later turns of a session stick to the worker holding its history (timing.md §2.4).
 
 use aiperf_protocol::{
-    credit::{Credit, ToWorker},
     Phase,
+    credit::{Credit, ToWorker},
 };
 use aiperf_transport::RouterTx;
 use std::collections::HashMap;
@@ -20,7 +20,13 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher over the ROUTER send half; `seed` feeds the phase RNG streams.
     pub fn new(tx: RouterTx<ToWorker>, seed: Option<u64>) -> Self {
-        Dispatcher { tx, workers: Vec::new(), sticky: HashMap::new(), credit_worker: HashMap::new(), seed }
+        Dispatcher {
+            tx,
+            workers: Vec::new(),
+            sticky: HashMap::new(),
+            credit_worker: HashMap::new(),
+            seed,
+        }
     }
 
     /// The run's random seed.
@@ -45,9 +51,18 @@ impl Dispatcher {
         if self.workers.is_empty() {
             return Err("no worker is connected to the timing manager".into());
         }
-        let sticky = if first_turn { None } else { self.sticky.get(&credit.x_correlation_id).copied() };
+        let sticky = if first_turn {
+            None
+        } else {
+            self.sticky.get(&credit.x_correlation_id).copied()
+        };
         let idx = sticky.unwrap_or_else(|| {
-            self.workers.iter().enumerate().min_by_key(|(_, (_, load))| *load).map(|(i, _)| i).expect("non-empty")
+            self.workers
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, load))| *load)
+                .map(|(i, _)| i)
+                .expect("non-empty")
         });
         if credit.num_turns > 1 {
             self.sticky.insert(credit.x_correlation_id.clone(), idx);
@@ -55,7 +70,10 @@ impl Dispatcher {
         self.workers[idx].1 += 1;
         self.credit_worker.insert((credit.phase, credit.id), idx);
         let worker = self.workers[idx].0.clone();
-        self.tx.send(&worker, &ToWorker::Credit(credit.clone())).await.map_err(|e| format!("cannot send a credit to {worker}: {e}"))
+        self.tx
+            .send(&worker, &ToWorker::Credit(credit.clone()))
+            .await
+            .map_err(|e| format!("cannot send a credit to {worker}: {e}"))
     }
 
     /// A credit came back from `worker_id`.
@@ -80,7 +98,11 @@ impl Dispatcher {
         }
         for (w, ids) in by_worker {
             let worker = self.workers[w].0.clone();
-            if let Err(e) = self.tx.send(&worker, &ToWorker::CancelCredits { phase, ids }).await {
+            if let Err(e) = self
+                .tx
+                .send(&worker, &ToWorker::CancelCredits { phase, ids })
+                .await
+            {
                 tracing::warn!("cannot send a cancellation to {worker}: {e}");
             }
         }

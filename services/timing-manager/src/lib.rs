@@ -5,12 +5,14 @@
 pub mod arrivals;
 pub mod dispatch;
 pub mod phase;
+pub mod ramp;
 pub mod sampler;
 pub mod service;
+pub mod user_centric;
 
 pub use service::TimingManager;
 
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{SeedableRng, rngs::StdRng};
 
 /// An independent RNG stream named `name`, derived from the run seed (or entropy).
 pub fn rng(name: &str, seed: Option<u64>) -> StdRng {

@@ -1,40 +1,128 @@
 //! One credit phase (warmup or profiling): decides when each credit goes.
 //!
 //! The loop reads straight through: wait for the next thing that can happen (a
-//! schedule tick, a credit return, a think-time delay ending, the deadline, a
-//! cancel) → issue what is now allowed → repeat until sending is complete and every
-//! credit is back. Concurrency counts sessions (timing.md §2.3): a session holds
-//! its slot from its first turn until its last turn returns.
+//! schedule tick, a credit return, a first token, a think-time delay or a trace
+//! timestamp coming due, a ramp step, the deadline, a cancel) → [`PhaseRunner::pump`]
+//! issues whatever is now allowed → repeat until sending is complete and every
+//! credit is back.
+//!
+//! Modes (timing.md §3):
+//! * [`Mode::Load`] without a rate — closed loop: a new session starts as soon as a
+//!   session slot is free; queued continuation turns go first.
+//! * [`Mode::Load`] with a rate — open loop: one credit per tick of an absolute
+//!   schedule (`t0 + Σ intervals`), a queued continuation first, else a new session
+//!   **only if a session slot is free** (otherwise the tick is skipped, the 0.13
+//!   rule). A tick whose credit waits for a prefill slot holds the schedule.
+//! * [`Mode::FixedSchedule`] — each conversation's first turn at `t0 + timestamp`,
+//!   later turns at their timestamp (or `delay` after the previous return);
+//!   `--concurrency` is a ceiling (the credit waits for a slot).
+//! * [`Mode::UserCentric`] — users fire at `t0 + order·stagger` (virtual history),
+//!   then one turn every `U/Q` after their previous scheduled turn (never before
+//!   the previous response); each user schedules its replacement.
+//!
+//! Concurrency counts sessions (§2.3): a session holds its slot from its first
+//! turn until its last turn returns. Prefill slots are held from issue until the
+//! worker's `FirstToken` (or the return).
 
-use crate::{arrivals::Arrivals, dispatch::Dispatcher, sampler::Sampler};
+use crate::{
+    arrivals::Arrivals,
+    dispatch::Dispatcher,
+    ramp::{RateRamp, StepRamp},
+    sampler::Sampler,
+    user_centric::initial_users,
+};
 use aiperf_clock::{instant_of, mono_ns, wall_ns};
+use aiperf_config::ArrivalPattern;
 use aiperf_protocol::{
+    Phase,
     credit::{Credit, FromWorker},
     dataset::ConversationTiming,
     events::{Event, PhaseStats},
-    Phase,
 };
 use aiperf_transport::Publisher;
-use std::collections::{BinaryHeap, HashMap};
+use rand::{Rng, rngs::StdRng};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// Open-loop arrivals of a [`Mode::Load`] phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSpec {
+    /// Inter-arrival distribution.
+    pub pattern: ArrivalPattern,
+    /// Target rate (req/s).
+    pub rate: f64,
+    /// Gamma shape.
+    pub smoothness: f64,
+    /// Linear ramp of the rate (`--request-rate-ramp-duration`).
+    pub ramp: Option<Duration>,
+}
+
+/// How a phase decides send times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Closed loop (`None`) or open-loop rate ticks.
+    Load(Option<RateSpec>),
+    /// Trace replay: every conversation once, at its timestamps.
+    FixedSchedule,
+    /// User-centric rate: `rate` req/s over `num_users` users.
+    UserCentric {
+        /// Total rate Q (req/s).
+        rate: f64,
+        /// Number of users U.
+        num_users: usize,
+    },
+}
 
 /// What a phase must do.
 #[derive(Debug, Clone)]
 pub struct PhaseSpec {
     /// Which phase.
     pub phase: Phase,
+    /// Scheduling mode.
+    pub mode: Mode,
     /// Max concurrent sessions (`None` = unlimited).
     pub concurrency: Option<usize>,
-    /// Open-loop arrivals; `None` = closed loop.
-    pub arrivals: Option<(aiperf_config::ArrivalPattern, f64, f64)>,
-    /// Requests to send.
+    /// Ramp of the session limit from 1 to `concurrency`.
+    pub concurrency_ramp: Option<Duration>,
+    /// Max requests waiting for their first token (`None` = unlimited).
+    pub prefill_concurrency: Option<usize>,
+    /// Ramp of the prefill limit.
+    pub prefill_ramp: Option<Duration>,
+    /// Requests (turns) to send.
     pub request_count: Option<u64>,
+    /// Sessions to start (their remaining turns are still sent).
+    pub session_count: Option<u64>,
     /// Sending window.
     pub duration: Option<Duration>,
     /// Wait for stragglers after the window (`None` = forever).
     pub grace: Option<Duration>,
+    /// Request cancellation: probability per credit and delay after sending (ns).
+    pub cancellation: Option<(f64, u64)>,
+}
+
+impl PhaseSpec {
+    /// A closed-loop phase with only the essentials set (tests, simple runs).
+    pub fn closed_loop(
+        phase: Phase,
+        concurrency: Option<usize>,
+        request_count: Option<u64>,
+    ) -> Self {
+        PhaseSpec {
+            phase,
+            mode: Mode::Load(None),
+            concurrency,
+            concurrency_ramp: None,
+            prefill_concurrency: None,
+            prefill_ramp: None,
+            request_count,
+            session_count: None,
+            duration: None,
+            grace: None,
+            cancellation: None,
+        }
+    }
 }
 
 /// How long cancelled credits may take to come back before the phase is forced complete.
@@ -42,32 +130,49 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Interval of progress events.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// A rate schedule that falls further behind than this is re-anchored (no catch-up burst).
-const MAX_CATCHUP: Duration = Duration::from_millis(10);
+pub const MAX_CATCHUP: Duration = Duration::from_millis(10);
 
-/// A session waiting for its next turn.
+/// A session (one instance of a dataset conversation) and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Session {
     conversation: usize,
     x_correlation_id: String,
     next_turn: u32,
     num_turns: u32,
+    /// When its previous turn was meant to go (user-centric pacing).
+    last_scheduled: Option<Instant>,
+    /// User-centric: turns granted at spawn (for the replacement schedule).
+    spawn_turns: u32,
 }
 
-/// A continuation turn, ordered by the time it may go (earliest first).
+/// Something that becomes due at a time: a continuation turn, a trace row, a user.
 #[derive(Debug, PartialEq, Eq)]
-struct Ready(Instant, u64, Session);
+enum Item {
+    /// The session's next turn (first turns of trace rows included).
+    Turn(Session),
+    /// A user-centric user (conversation sampled when due); replacement users get
+    /// the next id when they spawn.
+    User { user_id: Option<u64>, turns: u32 },
+}
 
-impl Ord for Ready {
+/// Ordered by due time (earliest first), then insertion order.
+#[derive(Debug, PartialEq, Eq)]
+struct Due(Instant, u64, Item);
+
+impl Ord for Due {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         other.0.cmp(&self.0).then(other.1.cmp(&self.1))
     }
 }
 
-impl PartialOrd for Ready {
+impl PartialOrd for Due {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
+
+/// A turn ready to go, with the time it was meant to go.
+type Pending = (Session, Option<Instant>);
 
 /// Runs one phase to completion.
 pub struct PhaseRunner<'a> {
@@ -77,32 +182,81 @@ pub struct PhaseRunner<'a> {
     dispatcher: &'a mut Dispatcher,
     publisher: &'a mut Publisher,
     stats: PhaseStats,
-    start_mono: u64,
+    start: Instant,
+    start_wall: u64,
     next_id: u64,
+    sessions_started: u64,
     active_sessions: usize,
+    prefill_holders: HashSet<u64>,
     in_flight: HashMap<u64, Session>,
-    continuations: BinaryHeap<Ready>,
+    /// Items not due yet.
+    waiting: BinaryHeap<Due>,
+    /// Due continuation turns (need a prefill slot; in rate mode, a tick).
+    due_turns: VecDeque<Pending>,
+    /// Due first turns of trace rows and users (need a session slot and a prefill slot).
+    due_new: VecDeque<Pending>,
     seq: u64,
     sending_done: bool,
+    // --- rate mode
+    arrivals: Option<Arrivals>,
+    rate_ramp: Option<RateRamp>,
+    next_tick: Option<Instant>,
+    last_tick: Instant,
+    /// A tick's credit waiting for a prefill slot (holds the schedule).
+    blocked: Option<Pending>,
+    // --- user-centric
+    turn_gap: Duration,
+    next_user_id: u64,
+    user_turns: u32,
+    cancel_rng: Option<StdRng>,
 }
 
 impl<'a> PhaseRunner<'a> {
     /// Prepares a phase over `dataset`.
-    pub fn new(spec: PhaseSpec, dataset: &'a [ConversationTiming], sampler: &'a mut Sampler, dispatcher: &'a mut Dispatcher, publisher: &'a mut Publisher) -> Self {
+    pub fn new(
+        spec: PhaseSpec,
+        dataset: &'a [ConversationTiming],
+        sampler: &'a mut Sampler,
+        dispatcher: &'a mut Dispatcher,
+        publisher: &'a mut Publisher,
+    ) -> Self {
+        let expected_requests = match spec.mode {
+            Mode::FixedSchedule => Some(dataset.iter().map(|c| c.turns.len().max(1) as u64).sum()),
+            _ => spec.request_count,
+        };
+        let now = Instant::now();
         PhaseRunner {
-            stats: PhaseStats { expected_requests: spec.request_count, expected_duration_s: spec.duration.map(|d| d.as_secs_f64()), ..Default::default() },
+            stats: PhaseStats {
+                expected_requests,
+                expected_duration_s: spec.duration.map(|d| d.as_secs_f64()),
+                ..Default::default()
+            },
             spec,
             dataset,
             sampler,
             dispatcher,
             publisher,
-            start_mono: 0,
+            start: now,
+            start_wall: 0,
             next_id: 0,
+            sessions_started: 0,
             active_sessions: 0,
+            prefill_holders: HashSet::new(),
             in_flight: HashMap::new(),
-            continuations: BinaryHeap::new(),
+            waiting: BinaryHeap::new(),
+            due_turns: VecDeque::new(),
+            due_new: VecDeque::new(),
             seq: 0,
             sending_done: false,
+            arrivals: None,
+            rate_ramp: None,
+            next_tick: None,
+            last_tick: now,
+            blocked: None,
+            turn_gap: Duration::ZERO,
+            next_user_id: 0,
+            user_turns: 1,
+            cancel_rng: None,
         }
     }
 
@@ -113,16 +267,79 @@ impl<'a> PhaseRunner<'a> {
         }
     }
 
-    fn budget_left(&self) -> bool {
-        self.spec.request_count.is_none_or(|n| self.stats.sent < n)
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
     }
 
-    fn slot_free(&self) -> bool {
-        self.spec.concurrency.is_none_or(|c| self.active_sessions < c)
+    /// The session limit in force (ramped).
+    fn session_limit(&self, now: Instant) -> Option<usize> {
+        let c = self.spec.concurrency?;
+        Some(match self.spec.concurrency_ramp {
+            Some(d) => StepRamp {
+                target: c,
+                duration: d,
+            }
+            .limit_at(self.elapsed(now)),
+            None => c,
+        })
+    }
+
+    /// The prefill limit in force (ramped).
+    fn prefill_limit(&self, now: Instant) -> Option<usize> {
+        let p = self.spec.prefill_concurrency?;
+        Some(match self.spec.prefill_ramp {
+            Some(d) => StepRamp {
+                target: p,
+                duration: d,
+            }
+            .limit_at(self.elapsed(now)),
+            None => p,
+        })
+    }
+
+    fn slot_free(&self, now: Instant) -> bool {
+        self.session_limit(now)
+            .is_none_or(|c| self.active_sessions < c)
+    }
+
+    fn prefill_free(&self, now: Instant) -> bool {
+        self.prefill_limit(now)
+            .is_none_or(|p| self.prefill_holders.len() < p)
+    }
+
+    fn budget_left(&self) -> bool {
+        !self.sending_done && self.spec.request_count.is_none_or(|n| self.stats.sent < n)
+    }
+
+    /// A new session may be generated (closed loop / rate mode).
+    fn new_session_allowed(&self) -> bool {
+        self.budget_left()
+            && self
+                .spec
+                .session_count
+                .is_none_or(|n| self.sessions_started < n)
+    }
+
+    fn to_wall(&self, t: Instant) -> u64 {
+        self.start_wall + t.saturating_duration_since(self.start).as_nanos() as u64
+    }
+
+    fn push_due(&mut self, at: Instant, item: Item) {
+        self.seq += 1;
+        self.waiting.push(Due(at, self.seq, item));
     }
 
     /// Issues one credit for `session`'s next turn.
-    async fn issue(&mut self, session: Session, scheduled: Option<u64>) -> Result<(), String> {
+    async fn issue(&mut self, session: Session, scheduled: Option<Instant>) -> Result<(), String> {
+        let first = session.next_turn == 0;
+        if first {
+            self.sessions_started += 1;
+            self.active_sessions += 1;
+        }
+        let cancel_after_ns = match (&mut self.cancel_rng, self.spec.cancellation) {
+            (Some(rng), Some((p, delay))) => (rng.random::<f64>() < p).then_some(delay),
+            _ => None,
+        };
         let conv = &self.dataset[session.conversation];
         let credit = Credit {
             id: self.next_id,
@@ -132,11 +349,14 @@ impl<'a> PhaseRunner<'a> {
             turn_index: session.next_turn,
             num_turns: session.num_turns,
             issued_at_ns: wall_ns(),
-            scheduled_at_ns: scheduled,
-            cancel_after_ns: None,
+            scheduled_at_ns: scheduled.map(|t| self.to_wall(t)),
+            cancel_after_ns,
         };
         self.next_id += 1;
-        self.dispatcher.dispatch(&credit, session.next_turn == 0).await?;
+        self.dispatcher.dispatch(&credit, first).await?;
+        if self.spec.prefill_concurrency.is_some() {
+            self.prefill_holders.insert(credit.id);
+        }
         self.in_flight.insert(credit.id, session);
         self.stats.sent += 1;
         self.stats.in_flight += 1;
@@ -146,47 +366,204 @@ impl<'a> PhaseRunner<'a> {
     fn new_session(&mut self) -> Session {
         let conversation = self.sampler.next_index();
         let num_turns = self.dataset[conversation].turns.len().max(1) as u32;
-        Session { conversation, x_correlation_id: uuid::Uuid::new_v4().to_string(), next_turn: 0, num_turns }
-    }
-
-    /// Issues whatever may go now: ready continuations first, then new sessions.
-    async fn issue_ready(&mut self, now: Instant, scheduled: Option<u64>, only_one: bool) -> Result<(), String> {
-        while !self.sending_done && self.budget_left() {
-            if self.continuations.peek().is_some_and(|r| r.0 <= now) {
-                let Ready(_, _, s) = self.continuations.pop().expect("peeked");
-                self.issue(s, scheduled).await?;
-            } else if self.slot_free() {
-                let s = self.new_session();
-                self.active_sessions += 1;
-                self.issue(s, scheduled).await?;
-            } else {
-                break;
-            }
-            if only_one {
-                break;
-            }
+        Session {
+            conversation,
+            x_correlation_id: uuid::Uuid::new_v4().to_string(),
+            next_turn: 0,
+            num_turns,
+            last_scheduled: None,
+            spawn_turns: num_turns,
         }
-        if !self.budget_left() {
-            self.finish_sending().await;
-        }
-        Ok(())
     }
 
     async fn finish_sending(&mut self) {
         if !self.sending_done {
             self.sending_done = true;
             self.stats.sending_end_ns = Some(wall_ns());
-            self.continuations.clear();
-            self.publish(|phase, stats| Event::PhaseSendingComplete { phase, stats }).await;
+            self.waiting.clear();
+            self.due_turns.clear();
+            self.due_new.clear();
+            self.blocked = None;
+            self.publish(|phase, stats| Event::PhaseSendingComplete { phase, stats })
+                .await;
         }
     }
 
-    fn on_return(&mut self, credit_id: u64, cancelled: bool, error: bool, worker_id: &str) {
+    /// No credit can ever be issued again: no new session may start and no started
+    /// session has a turn left to send.
+    fn exhausted(&self) -> bool {
+        let no_new = match self.spec.mode {
+            Mode::Load(_) => self
+                .spec
+                .session_count
+                .is_some_and(|n| self.sessions_started >= n),
+            Mode::FixedSchedule => true,
+            Mode::UserCentric { .. } => false,
+        };
+        no_new
+            && self.waiting.is_empty()
+            && self.due_turns.is_empty()
+            && self.due_new.is_empty()
+            && self.blocked.is_none()
+            && self
+                .in_flight
+                .values()
+                .all(|s| s.next_turn + 1 >= s.num_turns)
+    }
+
+    /// Moves items whose time has come into the due queues.
+    fn collect_due(&mut self, now: Instant) {
+        while self.waiting.peek().is_some_and(|d| d.0 <= now) {
+            let Due(at, _, item) = self.waiting.pop().expect("peeked");
+            match item {
+                Item::Turn(s) if s.next_turn == 0 => self.due_new.push_back((s, Some(at))),
+                Item::Turn(s) => self.due_turns.push_back((s, Some(at))),
+                Item::User { user_id, turns } => {
+                    let user_id = user_id.unwrap_or_else(|| {
+                        self.next_user_id += 1;
+                        self.next_user_id - 1
+                    });
+                    // Each spawned user schedules its replacement on an absolute schedule.
+                    let replacement = at + self.turn_gap.mul_f64(turns as f64);
+                    self.push_due(
+                        replacement,
+                        Item::User {
+                            user_id: None,
+                            turns: self.user_turns,
+                        },
+                    );
+                    let conversation = self.sampler.next_index();
+                    let available = self.dataset[conversation].turns.len().max(1) as u32;
+                    let num_turns = turns.min(available).max(1);
+                    let s = Session {
+                        conversation,
+                        x_correlation_id: user_id.to_string(),
+                        next_turn: 0,
+                        num_turns,
+                        last_scheduled: Some(at),
+                        spawn_turns: turns,
+                    };
+                    self.due_new.push_back((s, Some(at)));
+                }
+            }
+        }
+    }
+
+    /// Issues everything that may go at `now`, then checks the stop conditions.
+    async fn pump(&mut self, now: Instant) -> Result<(), String> {
+        if self.sending_done {
+            return Ok(());
+        }
+        self.collect_due(now);
+        match self.spec.mode {
+            Mode::Load(Some(_)) => self.pump_rate(now).await?,
+            Mode::Load(None) => {
+                while self.budget_left() && !self.due_turns.is_empty() && self.prefill_free(now) {
+                    let (s, _) = self.due_turns.pop_front().expect("non-empty");
+                    self.issue(s, None).await?;
+                }
+                while self.new_session_allowed()
+                    && self.due_turns.is_empty()
+                    && self.slot_free(now)
+                    && self.prefill_free(now)
+                {
+                    let s = self.new_session();
+                    self.issue(s, None).await?;
+                }
+            }
+            Mode::FixedSchedule | Mode::UserCentric { .. } => {
+                while self.budget_left() && !self.due_turns.is_empty() && self.prefill_free(now) {
+                    let (s, at) = self.due_turns.pop_front().expect("non-empty");
+                    self.issue(s, at).await?;
+                }
+                while self.budget_left()
+                    && !self.due_new.is_empty()
+                    && self.slot_free(now)
+                    && self.prefill_free(now)
+                {
+                    let (s, at) = self.due_new.pop_front().expect("non-empty");
+                    self.issue(s, at).await?;
+                }
+            }
+        }
+        if !self.budget_left() || self.exhausted() {
+            self.finish_sending().await;
+        }
+        Ok(())
+    }
+
+    /// Rate mode: one credit per due tick.
+    async fn pump_rate(&mut self, now: Instant) -> Result<(), String> {
+        self.update_rate(now);
+        loop {
+            if !self.budget_left() {
+                return Ok(());
+            }
+            if let Some((s, at)) = self.blocked.take() {
+                if !self.prefill_free(now) {
+                    self.blocked = Some((s, at));
+                    return Ok(());
+                }
+                self.issue(s, at).await?;
+                continue;
+            }
+            let Some(tick) = self.next_tick.filter(|t| *t <= now) else {
+                return Ok(());
+            };
+            let arrivals = self.arrivals.as_mut().expect("rate mode has arrivals");
+            let mut next = tick + Duration::from_secs_f64(arrivals.next_interval());
+            if now > next + MAX_CATCHUP {
+                next = now;
+            }
+            self.next_tick = Some(next);
+            self.last_tick = tick;
+            // One credit per tick: a queued continuation first, else a new session
+            // if a slot is free; otherwise the tick is skipped.
+            let picked = if let Some((s, _)) = self.due_turns.pop_front() {
+                Some(s)
+            } else if self.new_session_allowed() && self.slot_free(now) {
+                Some(self.new_session())
+            } else {
+                None
+            };
+            if let Some(s) = picked {
+                if self.prefill_free(now) {
+                    self.issue(s, Some(tick)).await?;
+                } else {
+                    self.blocked = Some((s, Some(tick)));
+                }
+            }
+        }
+    }
+
+    /// Applies the rate ramp: on a rate change the next arrival is re-planned.
+    fn update_rate(&mut self, now: Instant) {
+        let (Some(ramp), Some(arrivals)) = (self.rate_ramp, self.arrivals.as_mut()) else {
+            return;
+        };
+        let rate = ramp.rate_at(now.saturating_duration_since(self.start));
+        if (rate - arrivals.rate()).abs() > 1e-12 {
+            arrivals.set_rate(rate);
+            let next = self.last_tick + Duration::from_secs_f64(arrivals.next_interval());
+            self.next_tick = Some(next.max(now));
+        }
+    }
+
+    /// A credit came back.
+    fn on_return(
+        &mut self,
+        credit_id: u64,
+        cancelled: bool,
+        error: bool,
+        worker_id: &str,
+        now: Instant,
+    ) {
         tracing::trace!(credit_id, cancelled, "credit returned");
         let Some(mut session) = self.in_flight.remove(&credit_id) else {
             tracing::warn!("unknown credit {credit_id} returned by {worker_id}");
             return;
         };
+        self.prefill_holders.remove(&credit_id);
         self.dispatcher.returned(worker_id);
         self.stats.in_flight -= 1;
         if cancelled {
@@ -199,44 +576,190 @@ impl<'a> PhaseRunner<'a> {
         }
         session.next_turn += 1;
         if session.next_turn < session.num_turns && !self.sending_done && !cancelled {
-            let delay_ms = self.dataset[session.conversation].turns.get(session.next_turn as usize).and_then(|t| t.delay_ms).unwrap_or(0.0);
-            let at = Instant::now() + Duration::from_secs_f64(delay_ms.max(0.0) / 1000.0);
-            self.seq += 1;
-            self.continuations.push(Ready(at, self.seq, session));
+            let turn = self.dataset[session.conversation]
+                .turns
+                .get(session.next_turn as usize);
+            let delay = Duration::from_secs_f64(
+                turn.and_then(|t| t.delay_ms).unwrap_or(0.0).max(0.0) / 1000.0,
+            );
+            let at = match self.spec.mode {
+                Mode::Load(_) => now + delay,
+                Mode::FixedSchedule => match turn.and_then(|t| t.timestamp_ms) {
+                    Some(ts) => {
+                        (self.start + Duration::from_secs_f64(ts.max(0.0) / 1000.0)).max(now)
+                    }
+                    None => now + delay,
+                },
+                Mode::UserCentric { .. } => {
+                    let at = session
+                        .last_scheduled
+                        .map(|l| (l + self.turn_gap).max(now))
+                        .unwrap_or(now);
+                    session.last_scheduled = Some(at);
+                    at
+                }
+            };
+            self.push_due(at, Item::Turn(session));
         } else {
-            self.active_sessions -= 1;
+            self.active_sessions = self.active_sessions.saturating_sub(1);
             self.dispatcher.session_ended(&session.x_correlation_id);
         }
     }
 
+    /// Sets up the mode's schedule at the phase start.
+    fn plan(&mut self) {
+        let seed = self.dispatcher.seed();
+        let phase = self.spec.phase.as_str();
+        if self.spec.phase == Phase::Profiling && self.spec.cancellation.is_some() {
+            self.cancel_rng = Some(crate::rng("timing.request.cancellation", seed));
+        }
+        match self.spec.mode {
+            Mode::Load(Some(r)) => {
+                let ramp = r.ramp.map(|d| RateRamp {
+                    target: r.rate,
+                    duration: d,
+                });
+                let rate = ramp.map(|x| x.rate_at(Duration::ZERO)).unwrap_or(r.rate);
+                let mut a = Arrivals::new(
+                    r.pattern,
+                    rate,
+                    r.smoothness,
+                    crate::rng(&format!("timing.arrivals.{phase}"), seed),
+                );
+                // The first credit goes at t0 + first interval, not at t0.
+                self.next_tick = Some(self.start + Duration::from_secs_f64(a.next_interval()));
+                self.arrivals = Some(a);
+                self.rate_ramp = ramp;
+            }
+            Mode::Load(None) => {}
+            Mode::FixedSchedule => {
+                for (i, c) in self.dataset.iter().enumerate() {
+                    let ts = c
+                        .turns
+                        .first()
+                        .and_then(|t| t.timestamp_ms)
+                        .unwrap_or(0.0)
+                        .max(0.0);
+                    let s = Session {
+                        conversation: i,
+                        x_correlation_id: format!("fixed-schedule-{}", c.id),
+                        next_turn: 0,
+                        num_turns: c.turns.len().max(1) as u32,
+                        last_scheduled: None,
+                        spawn_turns: 0,
+                    };
+                    self.push_due(
+                        self.start + Duration::from_secs_f64(ts / 1000.0),
+                        Item::Turn(s),
+                    );
+                }
+            }
+            Mode::UserCentric { rate, num_users } => {
+                let avg_turns = self
+                    .dataset
+                    .iter()
+                    .map(|c| c.turns.len().max(1))
+                    .sum::<usize>() as f64
+                    / self.dataset.len().max(1) as f64;
+                self.user_turns = (avg_turns.round() as u32).max(1);
+                let stagger = Duration::from_secs_f64(1.0 / rate);
+                self.turn_gap = Duration::from_secs_f64(num_users as f64 / rate);
+                let users = initial_users(num_users as u64, self.user_turns);
+                self.next_user_id = num_users as u64 + 2;
+                for u in users {
+                    self.push_due(
+                        self.start + stagger.mul_f64(u.order as f64),
+                        Item::User {
+                            user_id: Some(u.user_id),
+                            turns: u.turns,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// The next moment a ramp changes a limit or the rate.
+    fn next_ramp_change(&self) -> Option<Instant> {
+        let e = self.elapsed(Instant::now());
+        let c = self
+            .spec
+            .concurrency
+            .zip(self.spec.concurrency_ramp)
+            .and_then(|(t, d)| {
+                StepRamp {
+                    target: t,
+                    duration: d,
+                }
+                .next_change(e)
+            });
+        let p = self
+            .spec
+            .prefill_concurrency
+            .zip(self.spec.prefill_ramp)
+            .and_then(|(t, d)| {
+                StepRamp {
+                    target: t,
+                    duration: d,
+                }
+                .next_change(e)
+            });
+        let r = self.rate_ramp.and_then(|r| r.next_change(e));
+        [c, p, r]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| self.start + d)
+    }
+
     /// Runs the phase; returns its final counters.
-    pub async fn run(mut self, returns: &mut mpsc::UnboundedReceiver<FromWorker>, cancel: &CancellationToken) -> Result<PhaseStats, String> {
-        self.start_mono = mono_ns();
-        let start = instant_of(self.start_mono);
+    pub async fn run(
+        mut self,
+        returns: &mut mpsc::UnboundedReceiver<FromWorker>,
+        cancel: &CancellationToken,
+    ) -> Result<PhaseStats, String> {
+        let start_mono = mono_ns();
+        self.start = instant_of(start_mono);
+        self.last_tick = self.start;
         self.stats.start_ns = wall_ns();
-        let start_wall = self.stats.start_ns;
-        self.publish(|phase, stats| Event::PhaseStarted { phase, stats }).await;
-        let deadline = self.spec.duration.map(|d| start + d);
+        self.start_wall = self.stats.start_ns;
+        self.plan();
+        self.publish(|phase, stats| Event::PhaseStarted { phase, stats })
+            .await;
+        let deadline = self.spec.duration.map(|d| self.start + d);
         let hard_deadline = deadline.and_then(|d| self.spec.grace.map(|g| d + g));
-        let mut arrivals = self.spec.arrivals.map(|(p, r, k)| Arrivals::new(p, r, k, crate::rng("timing.arrivals", self.sampler_seed())));
-        let mut next_tick = arrivals.as_mut().map(|a| start + Duration::from_secs_f64(a.next_interval()));
         let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
         let mut cancelled_at: Option<Instant> = None;
 
-        if arrivals.is_none() {
-            self.issue_ready(Instant::now(), None, false).await?;
-        }
+        self.pump(Instant::now()).await?;
         loop {
             if self.sending_done && self.stats.in_flight == 0 {
                 break;
             }
-            let next_cont = if self.sending_done { None } else { self.continuations.peek().map(|r| r.0) };
             // The next moment the loop must wake up by itself.
+            let sending = !self.sending_done;
             let wake = [
-                if self.sending_done { None } else { next_tick },
-                if arrivals.is_none() { next_cont } else { None },
-                if self.sending_done { None } else { deadline },
-                if self.sending_done && cancelled_at.is_none() { hard_deadline } else { None },
+                if sending && self.blocked.is_none() {
+                    self.next_tick
+                } else {
+                    None
+                },
+                if sending {
+                    self.waiting.peek().map(|d| d.0)
+                } else {
+                    None
+                },
+                if sending { deadline } else { None },
+                if sending {
+                    self.next_ramp_change()
+                } else {
+                    None
+                },
+                if !sending && cancelled_at.is_none() {
+                    hard_deadline
+                } else {
+                    None
+                },
                 cancelled_at.map(|c| c + DRAIN_TIMEOUT),
             ]
             .into_iter()
@@ -251,9 +774,13 @@ impl<'a> PhaseRunner<'a> {
                 }
                 msg = returns.recv() => match msg {
                     Some(FromWorker::CreditReturn { phase, credit_id, cancelled, error, worker_id }) if phase == self.spec.phase => {
-                        self.on_return(credit_id, cancelled, error.is_some(), &worker_id);
-                        if arrivals.is_none() {
-                            self.issue_ready(Instant::now(), None, false).await?;
+                        let now = Instant::now();
+                        self.on_return(credit_id, cancelled, error.is_some(), &worker_id, now);
+                        self.pump(now).await?;
+                    }
+                    Some(FromWorker::FirstToken { phase, credit_id }) if phase == self.spec.phase => {
+                        if self.prefill_holders.remove(&credit_id) {
+                            self.pump(Instant::now()).await?;
                         }
                     }
                     Some(FromWorker::WorkerReady { worker_id }) => self.dispatcher.add_worker(worker_id),
@@ -262,26 +789,14 @@ impl<'a> PhaseRunner<'a> {
                 },
                 _ = sleep_until_opt(wake) => {
                     let now = Instant::now();
-                    if let Some(c) = cancelled_at {
-                        if now >= c + DRAIN_TIMEOUT {
-                            tracing::warn!("{} credits did not come back after cancellation; completing the phase", self.stats.in_flight);
-                            break;
-                        }
+                    if cancelled_at.is_some_and(|c| now >= c + DRAIN_TIMEOUT) {
+                        tracing::warn!("{} credits did not come back after cancellation; completing the phase", self.stats.in_flight);
+                        break;
                     }
                     if !self.sending_done && deadline.is_some_and(|d| now >= d) {
                         self.finish_sending().await;
-                    } else if let (false, Some(tick), Some(arr)) = (self.sending_done, next_tick, arrivals.as_mut()) {
-                        if now >= tick {
-                            let scheduled = start_wall + (tick - start).as_nanos() as u64;
-                            let mut next = tick + Duration::from_secs_f64(arr.next_interval());
-                            if now > next + MAX_CATCHUP {
-                                next = now;
-                            }
-                            next_tick = Some(next);
-                            self.issue_ready(now, Some(scheduled), true).await?;
-                        }
-                    } else if arrivals.is_none() && !self.sending_done {
-                        self.issue_ready(now, None, false).await?;
+                    } else {
+                        self.pump(now).await?;
                     }
                     if self.sending_done && cancelled_at.is_none() && hard_deadline.is_some_and(|h| now >= h) && self.stats.in_flight > 0 {
                         self.stats.grace_period_timeout_triggered = true;
@@ -295,13 +810,15 @@ impl<'a> PhaseRunner<'a> {
             }
         }
         self.stats.end_ns = Some(wall_ns());
-        tracing::debug!(phase = self.spec.phase.as_str(), sent = self.stats.sent, completed = self.stats.completed, "phase complete");
-        self.publish(|phase, stats| Event::PhaseComplete { phase, stats }).await;
+        tracing::debug!(
+            phase = self.spec.phase.as_str(),
+            sent = self.stats.sent,
+            completed = self.stats.completed,
+            "phase complete"
+        );
+        self.publish(|phase, stats| Event::PhaseComplete { phase, stats })
+            .await;
         Ok(self.stats)
-    }
-
-    fn sampler_seed(&self) -> Option<u64> {
-        self.dispatcher.seed()
     }
 
     /// Asks workers to abort every in-flight credit; they come back as cancelled.

@@ -1,7 +1,7 @@
 //! Which dataset conversation the next session uses.
 
 use aiperf_protocol::dataset::SamplingStrategy;
-use rand::{rngs::StdRng, seq::SliceRandom, Rng};
+use rand::{Rng, rngs::StdRng, seq::SliceRandom};
 
 /// Draws conversation indices with a sampling strategy.
 pub struct Sampler {
@@ -15,7 +15,13 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler over `len` conversations.
     pub fn new(strategy: SamplingStrategy, len: usize, rng: StdRng) -> Self {
-        let mut s = Sampler { strategy, len, order: (0..len).collect(), pos: 0, rng };
+        let mut s = Sampler {
+            strategy,
+            len,
+            order: (0..len).collect(),
+            pos: 0,
+            rng,
+        };
         if strategy == SamplingStrategy::Shuffle {
             s.order.shuffle(&mut s.rng);
         }
@@ -63,6 +69,9 @@ mod tests {
     #[test]
     fn sequential_wraps() {
         let mut s = Sampler::new(SamplingStrategy::Sequential, 3, StdRng::seed_from_u64(1));
-        assert_eq!((0..7).map(|_| s.next_index()).collect::<Vec<_>>(), vec![0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(
+            (0..7).map(|_| s.next_index()).collect::<Vec<_>>(),
+            vec![0, 1, 2, 0, 1, 2, 0]
+        );
     }
 }

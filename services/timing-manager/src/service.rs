@@ -2,17 +2,17 @@
 
 use crate::{
     dispatch::Dispatcher,
-    phase::{PhaseRunner, PhaseSpec},
+    phase::{Mode, PhaseRunner, PhaseSpec, RateSpec},
     rng,
     sampler::Sampler,
 };
 use aiperf_config::{ArrivalPattern, ProfileConfig};
 use aiperf_protocol::{
+    Phase, ServiceType,
     control::{Command, ServiceState},
     credit::{FromWorker, ToWorker},
     dataset::{ConversationTiming, SamplingStrategy},
     events::Event,
-    Phase, ServiceType,
 };
 use aiperf_transport::{ControlClient, ControlSender, DatasetClient, Publisher, Router};
 use std::time::Duration;
@@ -38,12 +38,20 @@ struct Prepared {
 impl TimingManager {
     /// A timing manager that will register at `control_addr`.
     pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
-        TimingManager { control_addr: control_addr.into(), service_id: service_id.into() }
+        TimingManager {
+            control_addr: control_addr.into(),
+            service_id: service_id.into(),
+        }
     }
 
     /// Runs until shutdown.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(&self.control_addr, ServiceType::TimingManager, &self.service_id).await?;
+        let mut control = ControlClient::register(
+            &self.control_addr,
+            ServiceType::TimingManager,
+            &self.service_id,
+        )
+        .await?;
         let ctl = control.sender();
         let mut prepared: Option<Prepared> = None;
         let run_cancel = CancellationToken::new();
@@ -62,15 +70,22 @@ impl TimingManager {
                         ctl.set_state(ServiceState::Ready);
                         ctl.respond(cmd.id, Ok(())).await?;
                     }
-                    Err(e) => ctl.respond(cmd.id, Err(format!("timing manager: {e}"))).await?,
+                    Err(e) => {
+                        ctl.respond(cmd.id, Err(format!("timing manager: {e}")))
+                            .await?
+                    }
                 },
                 Command::Start => match prepared.take() {
                     Some(p) => {
                         ctl.set_state(ServiceState::Running);
                         ctl.respond(cmd.id, Ok(())).await?;
-                        run_task = Some(tokio::spawn(run_phases(p, ctl.clone(), run_cancel.clone())));
+                        run_task =
+                            Some(tokio::spawn(run_phases(p, ctl.clone(), run_cancel.clone())));
                     }
-                    None => ctl.respond(cmd.id, Err("timing manager: start before configure".into())).await?,
+                    None => {
+                        ctl.respond(cmd.id, Err("timing manager: start before configure".into()))
+                            .await?
+                    }
                 },
                 Command::Cancel { .. } => {
                     run_cancel.cancel();
@@ -89,9 +104,15 @@ impl TimingManager {
         Ok(())
     }
 
-    async fn configure(&self, control: &ControlClient, config: ProfileConfig) -> Result<Prepared, String> {
+    async fn configure(
+        &self,
+        control: &ControlClient,
+        config: ProfileConfig,
+    ) -> Result<Prepared, String> {
         let endpoints = control.endpoints();
-        let router: Router<ToWorker, FromWorker> = Router::bind(&endpoints.credits).await.map_err(|e| format!("cannot bind {}: {e}", endpoints.credits))?;
+        let router: Router<ToWorker, FromWorker> = Router::bind(&endpoints.credits)
+            .await
+            .map_err(|e| format!("cannot bind {}: {e}", endpoints.credits))?;
         let (tx, mut rx) = router.split();
         let (fwd, returns) = mpsc::unbounded_channel();
         let ctl = control.sender();
@@ -104,45 +125,159 @@ impl TimingManager {
                         }
                     }
                     Err(e) => {
-                        ctl.fail(format!("timing manager lost its credit socket: {e}")).await;
+                        ctl.fail(format!("timing manager lost its credit socket: {e}"))
+                            .await;
                         break;
                     }
                 }
             }
         });
-        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id).await.map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
+        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id)
+            .await
+            .map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
         let (conversations, sampling) = dataset.timing().await?;
         if conversations.is_empty() {
             return Err("the dataset is empty: nothing to send".into());
         }
-        let publisher = Publisher::connect(&endpoints.event_frontend).await.map_err(|e| e.to_string())?;
-        Ok(Prepared { dispatcher: Dispatcher::new(tx, config.random_seed), config, dataset: conversations, sampling, returns, publisher })
+        let publisher = Publisher::connect(&endpoints.event_frontend)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Prepared {
+            dispatcher: Dispatcher::new(tx, config.random_seed),
+            config,
+            dataset: conversations,
+            sampling,
+            returns,
+            publisher,
+        })
     }
 }
 
-/// Phase specs of the run: warmup (when asked for), then profiling.
-pub fn phase_specs(config: &ProfileConfig) -> Vec<PhaseSpec> {
-    let arrivals = config.request_rate.map(|r| (config.arrival_pattern, r, config.arrival_smoothness));
-    let arrivals = arrivals.filter(|(p, _, _)| *p != ArrivalPattern::ConcurrencyBurst);
+/// Whether the dataset asks for a fixed schedule: the dataset manager puts
+/// `timestamp_ms` on turns only when a fixed schedule is in effect (already offset
+/// and sped up), so the first turn of the first conversation decides.
+pub fn is_fixed_schedule(dataset: &[ConversationTiming]) -> bool {
+    dataset
+        .first()
+        .and_then(|c| c.turns.first())
+        .is_some_and(|t| t.timestamp_ms.is_some())
+}
+
+fn secs(s: Option<f64>) -> Option<Duration> {
+    s.filter(|x| x.is_finite() && *x >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn rate_spec(
+    pattern: ArrivalPattern,
+    rate: Option<f64>,
+    smoothness: f64,
+    ramp: Option<f64>,
+) -> Option<RateSpec> {
+    let rate = rate?;
+    let pattern = if pattern == ArrivalPattern::ConcurrencyBurst {
+        ArrivalPattern::Poisson
+    } else {
+        pattern
+    };
+    Some(RateSpec {
+        pattern,
+        rate,
+        smoothness,
+        ramp: secs(ramp),
+    })
+}
+
+/// Phase specs of the run: warmup (when asked for), then profiling. Mode priority
+/// (timing.md §3): fixed schedule > user-centric > request rate > concurrency only.
+pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Vec<PhaseSpec> {
+    let load = &config.load;
+    let fixed = is_fixed_schedule(dataset);
     let mut specs = Vec::new();
-    if config.warmup_request_count > 0 {
+    if config.warmup_enabled() {
+        // Warmup always uses the rate/burst strategy, with its own overrides.
+        let w = &load.warmup;
+        let rate = w.request_rate.or(config.request_rate);
+        let pattern = w.arrival_pattern.unwrap_or(config.arrival_pattern);
+        let arrivals = if pattern == ArrivalPattern::ConcurrencyBurst && w.request_rate.is_none() {
+            None
+        } else {
+            rate_spec(
+                pattern,
+                rate,
+                config.arrival_smoothness,
+                w.request_rate_ramp_s.or(load.request_rate_ramp_s),
+            )
+        };
+        // A closed loop needs a limit: one session unless told otherwise.
+        let concurrency = w
+            .concurrency
+            .or(config.concurrency)
+            .or(if arrivals.is_none() { Some(1) } else { None });
         specs.push(PhaseSpec {
             phase: Phase::Warmup,
-            concurrency: config.concurrency,
-            arrivals,
-            request_count: Some(config.warmup_request_count),
-            duration: None,
-            grace: None,
+            mode: Mode::Load(arrivals),
+            concurrency,
+            concurrency_ramp: secs(w.concurrency_ramp_s.or(load.concurrency_ramp_s)),
+            prefill_concurrency: w.prefill_concurrency.or(load.prefill_concurrency),
+            prefill_ramp: secs(
+                w.prefill_concurrency_ramp_s
+                    .or(load.prefill_concurrency_ramp_s),
+            ),
+            request_count: (config.warmup_request_count > 0).then_some(config.warmup_request_count),
+            session_count: w.num_sessions,
+            duration: secs(w.duration_s),
+            grace: secs(w.grace_period_s),
+            cancellation: None,
         });
     }
     let grace = config.benchmark_grace_period_s;
+    let mode = if fixed {
+        if load.user_centric_rate.is_some() {
+            tracing::warn!(
+                "the dataset is a timestamped trace (fixed schedule): --user-centric-rate is ignored"
+            );
+        }
+        Mode::FixedSchedule
+    } else if let (Some(rate), Some(num_users)) = (load.user_centric_rate, load.num_users) {
+        Mode::UserCentric { rate, num_users }
+    } else {
+        let arrivals = config
+            .request_rate
+            .filter(|_| config.arrival_pattern != ArrivalPattern::ConcurrencyBurst);
+        Mode::Load(rate_spec(
+            config.arrival_pattern,
+            arrivals,
+            config.arrival_smoothness,
+            load.request_rate_ramp_s,
+        ))
+    };
+    let load_mode = matches!(mode, Mode::Load(_));
     specs.push(PhaseSpec {
         phase: Phase::Profiling,
+        mode,
         concurrency: config.concurrency,
-        arrivals,
-        request_count: config.request_count,
-        duration: config.benchmark_duration_s.map(Duration::from_secs_f64),
-        grace: if grace.is_finite() { Some(Duration::from_secs_f64(grace)) } else { None },
+        concurrency_ramp: secs(load.concurrency_ramp_s).filter(|_| load_mode),
+        prefill_concurrency: load.prefill_concurrency,
+        prefill_ramp: secs(load.prefill_concurrency_ramp_s).filter(|_| load_mode),
+        // A fixed schedule sends every row of the trace.
+        request_count: if fixed { None } else { config.request_count },
+        session_count: if fixed { None } else { config.num_sessions() },
+        duration: secs(config.benchmark_duration_s),
+        grace: if grace.is_finite() {
+            Some(Duration::from_secs_f64(grace))
+        } else {
+            None
+        },
+        cancellation: load
+            .request_cancellation_rate
+            .filter(|p| *p > 0.0)
+            .map(|p| {
+                (
+                    p / 100.0,
+                    (load.request_cancellation_delay_s * 1e9).round() as u64,
+                )
+            }),
     });
     specs
 }
@@ -163,12 +298,23 @@ async fn run_phases_inner(p: &mut Prepared, ctl: &ControlSender, cancel: &Cancel
         }
     }
     if p.dispatcher.worker_count() == 0 {
-        ctl.fail("no worker connected to the timing manager within 30 s").await;
+        ctl.fail("no worker connected to the timing manager within 30 s")
+            .await;
         return;
     }
-    let mut sampler = Sampler::new(p.sampling, p.dataset.len(), rng("dataset.sampling", p.config.random_seed));
-    for spec in phase_specs(&p.config) {
-        let runner = PhaseRunner::new(spec, &p.dataset, &mut sampler, &mut p.dispatcher, &mut p.publisher);
+    let mut sampler = Sampler::new(
+        p.sampling,
+        p.dataset.len(),
+        rng("dataset.sampling", p.config.random_seed),
+    );
+    for spec in phase_specs(&p.config, &p.dataset) {
+        let runner = PhaseRunner::new(
+            spec,
+            &p.dataset,
+            &mut sampler,
+            &mut p.dispatcher,
+            &mut p.publisher,
+        );
         if let Err(e) = runner.run(&mut p.returns, cancel).await {
             ctl.fail(format!("timing manager: {e}")).await;
             return;
@@ -178,6 +324,7 @@ async fn run_phases_inner(p: &mut Prepared, ctl: &ControlSender, cancel: &Cancel
         }
     }
     if let Err(e) = p.publisher.publish(&Event::CreditsComplete).await {
-        ctl.fail(format!("timing manager cannot publish: {e}")).await;
+        ctl.fail(format!("timing manager cannot publish: {e}"))
+            .await;
     }
 }

@@ -4,11 +4,17 @@
 //! Timestamps (metrics.md §1): `start` is taken right before the request is sent,
 //! `ack` when the response headers arrive (2xx only), each SSE message when the
 //! network chunk completing it is yielded — before any JSON parsing.
+//!
+//! Request cancellation (timing.md §6): the timer of `cancel_after` starts when the
+//! request has been **fully sent**; see [`crate::sent`] for how that is observed.
+//! When the timer fires the exchange future is dropped, which closes the connection.
 
+use crate::sent::{DirectError, SentBody, SentSignal};
 use crate::sse::SseParser;
 use aiperf_clock::{mono_ns, wall_ns};
 use aiperf_config::ProfileConfig;
-use aiperf_protocol::{record::RawResponse, ErrorDetails};
+use aiperf_protocol::{ErrorDetails, record::RawResponse};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
@@ -61,41 +67,99 @@ impl HttpClient {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(reqwest::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        let accept = if config.streaming { "text/event-stream" } else { "application/json" };
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+        let accept = if config.streaming {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static(accept));
         if let Some(key) = &config.api_key {
-            let v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| "--api-key contains characters not allowed in a header".to_string())?;
+            let v = HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| "--api-key contains characters not allowed in a header".to_string())?;
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
         for (k, v) in &config.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("--header {k}: invalid header name"))?;
-            let value = HeaderValue::from_str(v).map_err(|_| format!("--header {k}: invalid header value"))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("--header {k}: invalid header name"))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| format!("--header {k}: invalid header value"))?;
             headers.append(name, value);
         }
-        Ok(HttpClient { client, url: config.endpoint_url(), headers, timeout: Duration::from_secs_f64(config.request_timeout_s) })
+        Ok(HttpClient {
+            client,
+            url: config.endpoint_url(),
+            headers,
+            timeout: Duration::from_secs_f64(config.request_timeout_s),
+        })
     }
 
     /// Sends `body` and reads the whole response. Never fails: problems become `error`.
-    /// `cancel_after` aborts the connection that long after the request was sent.
-    pub async fn send(&self, body: String, x_request_id: &str, x_correlation_id: &str, streaming: bool, cancel_after: Option<Duration>) -> Exchange {
+    /// `cancel_after` aborts the connection that long after the request was fully
+    /// sent (see [`crate::sent`]); `on_first_token` is called once, when the first
+    /// SSE message carrying content (or reasoning) arrives.
+    pub async fn send(
+        &self,
+        body: String,
+        x_request_id: &str,
+        x_correlation_id: &str,
+        streaming: bool,
+        cancel_after: Option<Duration>,
+        on_first_token: Option<FirstTokenHook>,
+    ) -> Exchange {
         let mut ex = Exchange::default();
-        let mut req = self.client.post(&self.url).headers(self.headers.clone()).body(body);
-        req = req.header("X-Request-ID", x_request_id).header("X-Correlation-ID", x_correlation_id);
-        ex.request_start_ns = wall_ns();
-        ex.start_perf_ns = mono_ns();
+        let mut headers = self.headers.clone();
+        for (name, value) in [
+            ("x-request-id", x_request_id),
+            ("x-correlation-id", x_correlation_id),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        }
+        let signal = cancel_after.map(|_| SentSignal::new());
         enum Outcome {
             Done,
             Cancelled,
             TimedOut,
         }
         let outcome = {
-            let run = run_exchange(req, streaming, &mut ex);
+            let run = async {
+                match &signal {
+                    Some(signal) => {
+                        self.run_cancellable(
+                            Bytes::from(body),
+                            headers,
+                            streaming,
+                            &mut ex,
+                            on_first_token,
+                            signal.clone(),
+                        )
+                        .await
+                    }
+                    None => {
+                        let req = self.client.post(&self.url).headers(headers).body(body);
+                        ex.request_start_ns = wall_ns();
+                        ex.start_perf_ns = mono_ns();
+                        run_exchange(req, streaming, &mut ex, on_first_token).await
+                    }
+                }
+            };
             let cancel = async {
-                match cancel_after {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
+                match (cancel_after, &signal) {
+                    (Some(d), Some(signal)) => {
+                        let sent_at = signal.wait().await;
+                        aiperf_clock::timer::sleep_until(aiperf_clock::instant_of(sent_at) + d)
+                            .await
+                    }
+                    _ => std::future::pending().await,
                 }
             };
             tokio::select! {
@@ -104,6 +168,11 @@ impl HttpClient {
                 () = tokio::time::sleep(self.timeout) => Outcome::TimedOut,
             }
         };
+        if ex.start_perf_ns == 0 {
+            // Ended before the request could start (e.g. a timeout while connecting).
+            ex.request_start_ns = wall_ns();
+            ex.start_perf_ns = mono_ns();
+        }
         match outcome {
             Outcome::Done => {}
             Outcome::Cancelled => {
@@ -112,23 +181,92 @@ impl HttpClient {
                 ex.was_cancelled = true;
                 ex.cancellation_perf_ns = Some(now);
                 ex.end_perf_ns = now;
-                ex.error = Some(ErrorDetails::new(Some(499), "RequestCancellationError", format!("Request cancelled {delay:.3}s after being sent")));
+                ex.error = Some(ErrorDetails::new(
+                    Some(499),
+                    "RequestCancellationError",
+                    format!("Request cancelled {delay:.3}s after being sent"),
+                ));
             }
             Outcome::TimedOut => {
                 ex.end_perf_ns = mono_ns();
                 ex.error = Some(ErrorDetails::new(
                     None,
                     "RequestTimeoutError",
-                    format!("no complete response within {:.3} s (--request-timeout-seconds)", self.timeout.as_secs_f64()),
+                    format!(
+                        "no complete response within {:.3} s (--request-timeout-seconds)",
+                        self.timeout.as_secs_f64()
+                    ),
                 ));
             }
         }
         ex
     }
+
+    /// A request selected for cancellation: over a dedicated connection for
+    /// `http://` (exact "fully sent"), through reqwest with a [`SentBody`] otherwise.
+    async fn run_cancellable(
+        &self,
+        body: Bytes,
+        headers: HeaderMap,
+        streaming: bool,
+        ex: &mut Exchange,
+        on_first_token: Option<FirstTokenHook>,
+        signal: std::sync::Arc<SentSignal>,
+    ) {
+        let url = match reqwest::Url::parse(&self.url) {
+            Ok(u) if u.scheme() == "http" => u,
+            _ => {
+                let body = SentBody::new(body, signal);
+                let len = body.len;
+                let req = self
+                    .client
+                    .post(&self.url)
+                    .headers(headers)
+                    .header(reqwest::header::CONTENT_LENGTH, len)
+                    .body(reqwest::Body::wrap_stream(body));
+                ex.request_start_ns = wall_ns();
+                ex.start_perf_ns = mono_ns();
+                return run_exchange(req, streaming, ex, on_first_token).await;
+            }
+        };
+        // The start is stamped once connected, right before the request is written.
+        let stamp = |ex: &mut Exchange| {
+            ex.request_start_ns = wall_ns();
+            ex.start_perf_ns = mono_ns();
+        };
+        let sent = crate::sent::send_direct(&url, &headers, body, signal, || stamp(&mut *ex)).await;
+        match sent {
+            Ok(d) => {
+                let status = d.response.status();
+                let stream = http_body_util::BodyDataStream::new(d.response.into_body());
+                read_response(status, stream, streaming, ex, on_first_token).await;
+                drop(d.connection);
+            }
+            Err(e) => {
+                if ex.start_perf_ns == 0 {
+                    ex.request_start_ns = wall_ns();
+                    ex.start_perf_ns = mono_ns();
+                }
+                ex.end_perf_ns = mono_ns();
+                ex.error = Some(match e {
+                    DirectError::Connect(m) => ErrorDetails::new(None, "ConnectionError", m),
+                    DirectError::Transport(m) => ErrorDetails::new(None, "TransportError", m),
+                });
+            }
+        }
+    }
 }
 
+/// Called once when the first content token of a streamed response arrives.
+pub type FirstTokenHook = Box<dyn FnOnce() + Send>;
+
 /// Runs the request, filling `ex` as it goes (so a cancelled exchange keeps its start).
-async fn run_exchange(req: reqwest::RequestBuilder, streaming: bool, ex: &mut Exchange) {
+async fn run_exchange(
+    req: reqwest::RequestBuilder,
+    streaming: bool,
+    ex: &mut Exchange,
+    on_first_token: Option<FirstTokenHook>,
+) {
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -138,24 +276,58 @@ async fn run_exchange(req: reqwest::RequestBuilder, streaming: bool, ex: &mut Ex
         }
     };
     let status = resp.status();
+    read_response(status, resp.bytes_stream(), streaming, ex, on_first_token).await;
+}
+
+/// Reads a response body: SSE messages stamped as their chunk arrives (streaming),
+/// the whole text otherwise, the body text as the message of a non-2xx status.
+async fn read_response<S, E>(
+    status: reqwest::StatusCode,
+    mut stream: S,
+    streaming: bool,
+    ex: &mut Exchange,
+    mut on_first_token: Option<FirstTokenHook>,
+) where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::error::Error,
+{
     ex.status = Some(status.as_u16());
     if !status.is_success() {
-        let text = resp.text().await.unwrap_or_default();
+        let text = collect_text(&mut stream).await.unwrap_or_default();
         ex.end_perf_ns = mono_ns();
-        ex.error = Some(ErrorDetails::new(Some(status.as_u16()), status.canonical_reason().unwrap_or("HTTP Error"), text));
+        ex.error = Some(ErrorDetails::new(
+            Some(status.as_u16()),
+            status.canonical_reason().unwrap_or("HTTP Error"),
+            text,
+        ));
         return;
     }
     ex.ack_perf_ns = Some(mono_ns());
     if streaming {
         let mut parser = SseParser::new();
-        let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let t = mono_ns();
             match chunk {
-                Ok(bytes) => parser.feed(&bytes, |ev| push_event(ex, t, ev)),
+                Ok(bytes) => {
+                    let before = ex.responses.len();
+                    parser.feed(&bytes, |ev| push_event(ex, t, ev));
+                    if on_first_token.is_some()
+                        && ex.responses[before..].iter().any(|r| has_token(&r.data))
+                    {
+                        (on_first_token.take().expect("checked"))();
+                    }
+                }
                 Err(e) => {
                     ex.end_perf_ns = mono_ns();
-                    ex.error = Some(ErrorDetails::new(None, "StreamError", format!("the response stream broke after {} messages: {}", ex.responses.len(), chain(&e))));
+                    ex.error = Some(ErrorDetails::new(
+                        None,
+                        "StreamError",
+                        format!(
+                            "the response stream broke after {} messages: {}",
+                            ex.responses.len(),
+                            chain(&e)
+                        ),
+                    ));
                     return;
                 }
             }
@@ -164,18 +336,44 @@ async fn run_exchange(req: reqwest::RequestBuilder, streaming: bool, ex: &mut Ex
         parser.finish(|ev| push_event(ex, t, ev));
         ex.end_perf_ns = t;
     } else {
-        match resp.text().await {
+        match collect_text(&mut stream).await {
             Ok(text) => {
                 let t = mono_ns();
-                ex.responses.push(RawResponse { perf_ns: t, data: text });
+                ex.responses.push(RawResponse {
+                    perf_ns: t,
+                    data: text,
+                });
                 ex.end_perf_ns = t;
             }
             Err(e) => {
                 ex.end_perf_ns = mono_ns();
-                ex.error = Some(ErrorDetails::new(None, "StreamError", format!("reading the response body failed: {}", chain(&e))));
+                ex.error = Some(ErrorDetails::new(
+                    None,
+                    "StreamError",
+                    format!("reading the response body failed: {e}"),
+                ));
             }
         }
     }
+}
+
+async fn collect_text<S, E>(stream: &mut S) -> Result<String, String>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::error::Error,
+{
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        buf.extend_from_slice(&chunk.map_err(|e| chain(&e))?);
+    }
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Whether an SSE message carries generated text (content or reasoning).
+fn has_token(data: &str) -> bool {
+    let p = aiperf_endpoint::parse_response(data);
+    !p.text.is_empty() || !p.reasoning.is_empty()
 }
 
 fn push_event(ex: &mut Exchange, t: u64, ev: crate::sse::SseEvent) {
@@ -188,7 +386,8 @@ fn push_event(ex: &mut Exchange, t: u64, ev: crate::sse::SseEvent) {
     ex.responses.push(RawResponse { perf_ns: t, data });
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// The error and its sources, joined with `: `.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

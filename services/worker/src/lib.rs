@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod manager;
+pub mod sent;
 pub mod sse;
 pub mod worker;
 

@@ -14,13 +14,13 @@
 use crate::http::HttpClient;
 use aiperf_clock::mono_ns;
 use aiperf_config::ProfileConfig;
-use aiperf_endpoint::{parse_response, ChatMessage, PayloadBuilder};
+use aiperf_endpoint::{ChatMessage, PayloadBuilder, parse_response};
 use aiperf_protocol::{
+    Phase, ServiceType,
     control::{Command, ServiceState},
     credit::{Credit, FromWorker, ToWorker},
     dataset::Conversation,
     record::RawRecord,
-    Phase, ServiceType,
 };
 use aiperf_transport::{ControlClient, ControlSender, DatasetClient, Dealer, DealerRx, Push};
 use std::collections::HashMap;
@@ -48,17 +48,24 @@ struct Ctx {
     in_flight: Mutex<HashMap<(Phase, u64), tokio::task::AbortHandle>>,
     returns: mpsc::UnboundedSender<FromWorker>,
     records: mpsc::UnboundedSender<RawRecord>,
+    /// Send `FirstToken` on the first content chunk (prefill concurrency is enabled).
+    notify_first_token: bool,
 }
 
 impl Worker {
     /// A worker that will register at `control_addr` as `service_id`.
     pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
-        Worker { control_addr: control_addr.into(), service_id: service_id.into() }
+        Worker {
+            control_addr: control_addr.into(),
+            service_id: service_id.into(),
+        }
     }
 
     /// Runs until shutdown, controller loss or `cancel`.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(&self.control_addr, ServiceType::Worker, &self.service_id).await?;
+        let mut control =
+            ControlClient::register(&self.control_addr, ServiceType::Worker, &self.service_id)
+                .await?;
         let ctl = control.sender();
         let mut ctx: Option<Arc<Ctx>> = None;
         let tasks = CancellationToken::new();
@@ -68,16 +75,19 @@ impl Worker {
                 cmd = control.next_command() => match cmd { Ok(c) => c, Err(_) => break },
             };
             match cmd.command {
-                Command::Configure { config } => match self.configure(&control, &config, &tasks).await {
-                    Ok(c) => {
-                        ctx = Some(c);
-                        ctl.set_state(ServiceState::Ready);
-                        ctl.respond(cmd.id, Ok(())).await?;
+                Command::Configure { config } => {
+                    match self.configure(&control, &config, &tasks).await {
+                        Ok(c) => {
+                            ctx = Some(c);
+                            ctl.set_state(ServiceState::Ready);
+                            ctl.respond(cmd.id, Ok(())).await?;
+                        }
+                        Err(e) => {
+                            ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id)))
+                                .await?;
+                        }
                     }
-                    Err(e) => {
-                        ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id))).await?;
-                    }
-                },
+                }
                 Command::Start => {
                     ctl.set_state(ServiceState::Running);
                     ctl.respond(cmd.id, Ok(())).await?;
@@ -99,15 +109,30 @@ impl Worker {
         Ok(())
     }
 
-    async fn configure(&self, control: &ControlClient, config: &ProfileConfig, tasks: &CancellationToken) -> Result<Arc<Ctx>, String> {
+    async fn configure(
+        &self,
+        control: &ControlClient,
+        config: &ProfileConfig,
+        tasks: &CancellationToken,
+    ) -> Result<Arc<Ctx>, String> {
         let endpoints = control.endpoints().clone();
         let http = HttpClient::new(config)?;
-        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id).await.map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
-        let conversations = dataset.conversations(None).await?.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
+        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id)
+            .await
+            .map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
+        let conversations = dataset
+            .conversations(None)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), Arc::new(c)))
+            .collect();
         let credits: Dealer<FromWorker, ToWorker> =
-            Dealer::connect(&endpoints.credits, &self.service_id).await.map_err(|e| format!("cannot reach the timing manager: {e}"))?;
-        let record_push: Push<RawRecord> =
-            Push::connect(&endpoints.raw_records_frontend).await.map_err(|e| format!("cannot reach the raw-record proxy: {e}"))?;
+            Dealer::connect(&endpoints.credits, &self.service_id)
+                .await
+                .map_err(|e| format!("cannot reach the timing manager: {e}"))?;
+        let record_push: Push<RawRecord> = Push::connect(&endpoints.raw_records_frontend)
+            .await
+            .map_err(|e| format!("cannot reach the raw-record proxy: {e}"))?;
         let (mut credit_tx, credit_rx) = credits.split();
         let (returns_tx, mut returns_rx) = mpsc::unbounded_channel::<FromWorker>();
         let (records_tx, mut records_rx) = mpsc::unbounded_channel::<RawRecord>();
@@ -121,6 +146,9 @@ impl Worker {
             in_flight: Mutex::new(HashMap::new()),
             returns: returns_tx,
             records: records_tx,
+            notify_first_token: config.streaming
+                && (config.load.prefill_concurrency.is_some()
+                    || config.load.warmup.prefill_concurrency.is_some()),
         });
         let ctl = control.sender();
         // Record writer.
@@ -131,7 +159,11 @@ impl Worker {
             loop {
                 let rec = tokio::select! { _ = stop.cancelled() => break, r = records_rx.recv() => match r { Some(r) => r, None => break } };
                 if let Err(e) = push.send(&rec).await {
-                    rec_ctl.fail(format!("cannot push a record to the record processors: {e}")).await;
+                    rec_ctl
+                        .fail(format!(
+                            "cannot push a record to the record processors: {e}"
+                        ))
+                        .await;
                     break;
                 }
             }
@@ -139,12 +171,19 @@ impl Worker {
         // Return writer (also announces readiness).
         let stop = tasks.clone();
         let ret_ctl = ctl.clone();
-        credit_tx.send(&FromWorker::WorkerReady { worker_id: self.service_id.clone() }).await.map_err(|e| e.to_string())?;
+        credit_tx
+            .send(&FromWorker::WorkerReady {
+                worker_id: self.service_id.clone(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::spawn(async move {
             loop {
                 let msg = tokio::select! { _ = stop.cancelled() => break, m = returns_rx.recv() => match m { Some(m) => m, None => break } };
                 if let Err(e) = credit_tx.send(&msg).await {
-                    ret_ctl.fail(format!("cannot return a credit to the timing manager: {e}")).await;
+                    ret_ctl
+                        .fail(format!("cannot return a credit to the timing manager: {e}"))
+                        .await;
                     break;
                 }
             }
@@ -155,7 +194,12 @@ impl Worker {
     }
 }
 
-async fn read_credits(ctx: Arc<Ctx>, mut rx: DealerRx<ToWorker>, ctl: ControlSender, stop: CancellationToken) {
+async fn read_credits(
+    ctx: Arc<Ctx>,
+    mut rx: DealerRx<ToWorker>,
+    ctl: ControlSender,
+    stop: CancellationToken,
+) {
     loop {
         let msg = tokio::select! { _ = stop.cancelled() => break, m = rx.recv() => m };
         match msg {
@@ -170,7 +214,10 @@ async fn read_credits(ctx: Arc<Ctx>, mut rx: DealerRx<ToWorker>, ctl: ControlSen
             }
             Ok(ToWorker::CancelCredits { phase, ids }) => ctx.cancel(phase, &ids),
             Err(e) => {
-                ctl.fail(format!("lost the credit connection to the timing manager: {e}")).await;
+                ctl.fail(format!(
+                    "lost the credit connection to the timing manager: {e}"
+                ))
+                .await;
                 break;
             }
         }
@@ -184,13 +231,25 @@ impl Ctx {
         for &id in ids {
             if let Some(h) = map.remove(&(phase, id)) {
                 h.abort();
-                let _ = self.returns.send(FromWorker::CreditReturn { phase, credit_id: id, cancelled: true, error: None, worker_id: self.worker_id.clone() });
+                let _ = self.returns.send(FromWorker::CreditReturn {
+                    phase,
+                    credit_id: id,
+                    cancelled: true,
+                    error: None,
+                    worker_id: self.worker_id.clone(),
+                });
             }
         }
     }
 
     fn cancel_all(&self) {
-        let keys: Vec<(Phase, u64)> = self.in_flight.lock().expect("in-flight lock").keys().copied().collect();
+        let keys: Vec<(Phase, u64)> = self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .keys()
+            .copied()
+            .collect();
         for (phase, id) in keys {
             self.cancel(phase, &[id]);
         }
@@ -202,17 +261,33 @@ impl Ctx {
         }
         let mut client = self.dataset.lock().await;
         let mut found = client.conversations(Some(vec![id.to_string()])).await?;
-        found.pop().map(Arc::new).ok_or_else(|| format!("conversation {id} is not in the dataset"))
+        found
+            .pop()
+            .map(Arc::new)
+            .ok_or_else(|| format!("conversation {id} is not in the dataset"))
     }
 
     /// Runs one credit to completion: request, record, return.
     async fn handle(self: Arc<Self>, credit: Credit, received: u64) {
         let record = self.run_request(&credit, received).await;
-        let error = record.error.as_ref().map(|e| e.message.clone());
-        let _ = self.records.send(record);
-        let owned = self.in_flight.lock().expect("in-flight lock").remove(&(credit.phase, credit.id)).is_some();
+        // Claim the credit first: if a cancellation already claimed it, it was returned
+        // as cancelled and must not produce a record.
+        let owned = self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .remove(&(credit.phase, credit.id))
+            .is_some();
         if owned {
-            let _ = self.returns.send(FromWorker::CreditReturn { phase: credit.phase, credit_id: credit.id, cancelled: false, error, worker_id: self.worker_id.clone() });
+            let error = record.error.as_ref().map(|e| e.message.clone());
+            let _ = self.records.send(record);
+            let _ = self.returns.send(FromWorker::CreditReturn {
+                phase: credit.phase,
+                credit_id: credit.id,
+                cancelled: false,
+                error,
+                worker_id: self.worker_id.clone(),
+            });
         }
     }
 
@@ -225,15 +300,42 @@ impl Ctx {
         let turn_index = credit.turn_index as usize;
         let multi_turn = credit.num_turns > 1;
         let history = if multi_turn && turn_index > 0 {
-            self.sessions.lock().expect("sessions lock").get(&credit.x_correlation_id).cloned().unwrap_or_default()
+            self.sessions
+                .lock()
+                .expect("sessions lock")
+                .get(&credit.x_correlation_id)
+                .cloned()
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
         let messages = PayloadBuilder::messages(&conversation, turn_index, &history);
-        let turn = conversation.turns.get(turn_index).cloned().unwrap_or_default();
+        let turn = conversation
+            .turns
+            .get(turn_index)
+            .cloned()
+            .unwrap_or_default();
         let payload = self.payloads.body(&messages, &turn).to_string();
         let cancel_after = credit.cancel_after_ns.map(Duration::from_nanos);
-        let ex = self.http.send(payload.clone(), &x_request_id, &credit.x_correlation_id, self.payloads.streaming(), cancel_after).await;
+        let on_first_token: Option<crate::http::FirstTokenHook> =
+            self.notify_first_token.then(|| {
+                let returns = self.returns.clone();
+                let (phase, credit_id) = (credit.phase, credit.id);
+                Box::new(move || {
+                    let _ = returns.send(FromWorker::FirstToken { phase, credit_id });
+                }) as crate::http::FirstTokenHook
+            });
+        let ex = self
+            .http
+            .send(
+                payload.clone(),
+                &x_request_id,
+                &credit.x_correlation_id,
+                self.payloads.streaming(),
+                cancel_after,
+                on_first_token,
+            )
+            .await;
         if multi_turn {
             self.remember_turn(credit, &turn, &ex.responses);
         }
@@ -257,19 +359,36 @@ impl Ctx {
     }
 
     /// Appends the user turn and the reply actually received to the session history.
-    fn remember_turn(&self, credit: &Credit, turn: &aiperf_protocol::dataset::Turn, responses: &[aiperf_protocol::record::RawResponse]) {
+    fn remember_turn(
+        &self,
+        credit: &Credit,
+        turn: &aiperf_protocol::dataset::Turn,
+        responses: &[aiperf_protocol::record::RawResponse],
+    ) {
         let mut sessions = self.sessions.lock().expect("sessions lock");
         if credit.turn_index + 1 >= credit.num_turns {
             sessions.remove(&credit.x_correlation_id);
             return;
         }
-        let reply: String = responses.iter().map(|r| parse_response(&r.data).text).collect();
+        let reply: String = responses
+            .iter()
+            .map(|r| parse_response(&r.data).text)
+            .collect();
         let h = sessions.entry(credit.x_correlation_id.clone()).or_default();
-        h.push(ChatMessage { role: "user", texts: turn.texts.clone() });
+        h.push(ChatMessage {
+            role: "user",
+            texts: turn.texts.clone(),
+        });
         h.push(ChatMessage::new("assistant", reply));
     }
 
-    fn failed_record(&self, credit: &Credit, received: u64, x_request_id: String, message: String) -> RawRecord {
+    fn failed_record(
+        &self,
+        credit: &Credit,
+        received: u64,
+        x_request_id: String,
+        message: String,
+    ) -> RawRecord {
         let now = mono_ns();
         RawRecord {
             credit: credit.clone(),
@@ -283,7 +402,11 @@ impl Ctx {
             status: None,
             streaming: self.payloads.streaming(),
             responses: Vec::new(),
-            error: Some(aiperf_protocol::ErrorDetails::new(None, "DatasetError", message)),
+            error: Some(aiperf_protocol::ErrorDetails::new(
+                None,
+                "DatasetError",
+                message,
+            )),
             was_cancelled: false,
             cancellation_perf_ns: None,
             payload: String::new(),
