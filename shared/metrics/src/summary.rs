@@ -21,9 +21,14 @@
 //!   itself divides by the phase observation window, which is slightly longer.
 //!   For timeslices `D` is the slice window length.
 //! * `credit_to_start_latency` (= request_start_ns − credit_issued_ns) and
-//!   `effective_latency` (= request_end_ns − credit_issued_ns) are distributions
+//!   `effective_latency` (= request_end_ns − intended send time) are distributions
 //!   over **all** records (errors included, as in AIPerf 0.13) with a known
-//!   `credit_issued_ns` (≠ 0), clamped at 0.
+//!   `credit_issued_ns` (≠ 0), clamped at 0. The intended send time is the
+//!   schedule's `scheduled_ns` in open-loop modes (rate ticks, trace timestamps,
+//!   user turns), else `credit_issued_ns` (AIPerf's definition; in open loop the two
+//!   differ by the timing manager's own lag), so `effective_latency` is the
+//!   coordinated-omission-free latency: it includes any time a request waited
+//!   because the client fell behind its schedule.
 
 use crate::catalogue::{MetricFlags, MetricKind, MetricSpec, adjusted_of, lookup, spec, tags};
 use crate::context::MetricContext;
@@ -46,6 +51,8 @@ pub(crate) struct Row {
     pub end_ns: u64,
     /// Wall-clock ns when the credit was issued (0 = unknown).
     pub credit_issued_ns: u64,
+    /// Wall-clock ns the schedule intended (0 = closed loop / unknown).
+    pub scheduled_ns: u64,
     /// Index into the distinct errors, for error records.
     pub error: Option<u32>,
     /// `request_start_ns + request_latency` (exact integer ns), for valid
@@ -183,6 +190,7 @@ impl SummaryAccumulator {
             start_ns: m.request_start_ns,
             end_ns: m.request_end_ns,
             credit_issued_ns: m.credit_issued_ns,
+            scheduled_ns: m.scheduled_ns.unwrap_or(0),
             error,
             response_end_ns: if is_error {
                 None
@@ -397,9 +405,16 @@ impl SummaryAccumulator {
             .iter()
             .map(|r| gap(r.start_ns, r.credit_issued_ns))
             .collect();
+        let intended = |r: &Row| {
+            if r.scheduled_ns != 0 {
+                r.scheduled_ns
+            } else {
+                r.credit_issued_ns
+            }
+        };
         let effective: Vec<f64> = issued
             .iter()
-            .map(|r| gap(r.end_ns, r.credit_issued_ns))
+            .map(|r| gap(r.end_ns, intended(r)))
             .collect();
         if !to_start.is_empty() {
             out.derived_distribution(spec(tags::CREDIT_TO_START_LATENCY), &to_start);

@@ -451,6 +451,22 @@ fn credit_to_start_and_effective_latency_from_metadata() {
 }
 
 #[test]
+fn effective_latency_counts_from_the_intended_send_time_in_open_loop() {
+    // Open loop: the schedule wanted the request at T0, the client only issued it at
+    // T0+30 ms and sent it at T0+31 ms; it took 100 ms. Coordinated omission hides the
+    // 30 ms; effective latency (from the intended time) shows it.
+    let mut acc = SummaryAccumulator::new();
+    let mut late = valid(T0 + 31_000_000, 100.0, &[]);
+    late.metadata.credit_issued_ns = T0 + 30_000_000;
+    late.metadata.scheduled_ns = Some(T0);
+    acc.add(&late);
+    let r = acc.finish(&MetricContext::new(true));
+    assert_eq!(find(&r, "request_latency").unwrap().avg, Some(100.0));
+    assert_eq!(find(&r, "credit_to_start_latency").unwrap().avg, Some(1.0));
+    assert_eq!(find(&r, "effective_latency").unwrap().avg, Some(131.0));
+}
+
+#[test]
 fn internal_and_unknown_metrics() {
     let mut acc = SummaryAccumulator::new();
     acc.add(&valid(
