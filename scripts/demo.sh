@@ -8,7 +8,7 @@ BIN=target/release/aiperf-rs
 PORT=${PORT:-8000}
 TOKENIZER=../shared/data/tokenizers/qwen3-0.6b
 [ -d "$TOKENIZER" ] || TOKENIZER=builtin
-"$BIN" mock-server --port "$PORT" --ttft-ms 20 --itl-ms 5 &
+"$BIN" mock-server --port "$PORT" --ttft-ms 20 --itl-ms 5 --tokenizer "$TOKENIZER" &
 MOCK=$!
 trap 'kill $MOCK 2>/dev/null || true' EXIT
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done

@@ -62,6 +62,12 @@ pub struct MockArgs {
     #[arg(long, env = "MOCK_SERVER_RECORD_REQUESTS")]
     pub record_requests: bool,
 
+    /// Count `usage.prompt_tokens` with this tokenizer (a `tokenizer.json`, a directory
+    /// holding one, or `builtin`), the way the client counts ISL: every text of the
+    /// request joined with one space. `approx` = ceil(characters / 4), which is cheaper.
+    #[arg(long, env = "MOCK_SERVER_TOKENIZER", default_value = "builtin")]
+    pub tokenizer: String,
+
     /// Log level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter.
     #[arg(long, env = "MOCK_SERVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -106,6 +112,8 @@ pub struct MockConfig {
     pub models: Vec<String>,
     /// Keep received inference requests for [`crate::MockServer::received`].
     pub record_requests: bool,
+    /// Tokenizer counting `usage.prompt_tokens` (`None` = ceil(characters / 4)).
+    pub tokenizer: Option<String>,
 }
 
 impl Default for MockConfig {
@@ -123,6 +131,7 @@ impl Default for MockConfig {
             default_max_tokens: 16,
             models: vec!["mock-model".into(), "mock-reasoning".into()],
             record_requests: true,
+            tokenizer: None,
         }
     }
 }
@@ -174,6 +183,7 @@ impl From<&MockArgs> for MockConfig {
             default_max_tokens: a.default_max_tokens.max(1),
             models: a.models.clone(),
             record_requests: a.record_requests,
+            tokenizer: (a.tokenizer != "approx").then(|| a.tokenizer.clone()),
         }
     }
 }
@@ -210,6 +220,7 @@ mod tests {
             c,
             MockConfig {
                 record_requests: false,
+                tokenizer: Some("builtin".into()),
                 ..MockConfig::default()
             }
         );

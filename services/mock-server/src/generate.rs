@@ -71,15 +71,21 @@ pub(crate) fn word(seed: u64, i: u32) -> &'static str {
 }
 
 /// Prompt size and hash.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Prompt {
     chars: u64,
     ids: u64,
     pub(crate) hash: u64,
+    /// Every text joined with one space (what the client tokenizes for ISL).
+    pub(crate) joined: String,
 }
 
 impl Prompt {
     fn text(&mut self, s: &str) {
+        if !self.joined.is_empty() {
+            self.joined.push(' ');
+        }
+        self.joined.push_str(s);
         self.chars += s.chars().count() as u64;
         self.hash = fnv1a(self.hash, s.as_bytes());
         self.hash = fnv1a(self.hash, b"\n");
@@ -94,6 +100,11 @@ impl Prompt {
     /// `ceil(chars / 4)` plus token ids given directly, at least 1.
     pub(crate) fn tokens(&self) -> u64 {
         (self.chars.div_ceil(4) + self.ids).max(1)
+    }
+
+    /// Tokens of the joined text under `tokenizer`, plus token ids given directly, at least 1.
+    pub(crate) fn tokens_with(&self, tokenizer: &aiperf_tokenizer::Tokenizer) -> u64 {
+        (tokenizer.count(&self.joined) as u64 + self.ids).max(1)
     }
 }
 

@@ -39,11 +39,13 @@ pub(crate) struct Shared {
     statuses: StatusCounts,
     models: ModelRegistry,
     log: RequestLog,
+    tokenizer: Option<Arc<aiperf_tokenizer::Tokenizer>>,
 }
 
 impl Shared {
-    fn new(config: MockConfig) -> Self {
+    fn new(config: MockConfig, tokenizer: Option<Arc<aiperf_tokenizer::Tokenizer>>) -> Self {
         Self {
+            tokenizer,
             ttft: config.ttft(),
             itl: config.itl(),
             started_unix: unix_secs(),
@@ -214,7 +216,10 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
     } else {
         0
     };
-    let prompt_tokens = p.prompt.tokens();
+    let prompt_tokens = match &sh.tokenizer {
+        Some(t) => p.prompt.tokens_with(t),
+        None => p.prompt.tokens(),
+    };
     let model = sh.models.get(&p.model);
     model.prompt_tokens.fetch_add(prompt_tokens, Relaxed);
     sh.counters.prompt_tokens.fetch_add(prompt_tokens, Relaxed);
@@ -398,7 +403,15 @@ impl MockServer {
             .with_context(|| format!("cannot bind the mock server to {addr}"))?;
         let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config));
+        let tokenizer = match config.tokenizer.clone() {
+            Some(spec) => Some(
+                tokio::task::spawn_blocking(move || aiperf_tokenizer::load(Some(&spec)))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("mock server tokenizer: {e}"))?,
+            ),
+            None => None,
+        };
+        let shared = Arc::new(Shared::new(config, tokenizer));
         let app = router(shared.clone());
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
