@@ -73,7 +73,23 @@ pub fn main() -> ExitCode {
                 stdout_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdout()),
                 cli_command: command_line(),
             };
-            let config = match file::apply(*args).and_then(|a| resolve(&a, &ctx)) {
+            let args = match file::apply(*args) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            // A comma list (`--concurrency 10,50,100`) is a sweep: one profile per value.
+            match crate::sweep::plan(&args, &ctx) {
+                Ok(Some(plan)) => return runtime.block_on(crate::sweep::run(plan)),
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            let config = match resolve(&args, &ctx) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -6,6 +6,7 @@
 //! Ctrl-C) → results → exports → shutdown.
 
 use crate::{
+    load_report::LoadTracker,
     progress::Progress,
     services::{ServiceExit, ServiceSpawner},
 };
@@ -39,6 +40,8 @@ pub struct RunOutcome {
     pub failure: Option<String>,
     /// The user pressed Ctrl-C.
     pub interrupted: bool,
+    /// Phase counters seen on the event bus (for the load report).
+    pub load: LoadTracker,
 }
 
 struct ServiceInfo {
@@ -73,6 +76,7 @@ pub struct Controller {
     started: bool,
     progress: Progress,
     publisher: Option<Publisher>,
+    load: LoadTracker,
 }
 
 impl Controller {
@@ -147,6 +151,7 @@ impl Controller {
             started: false,
             progress,
             publisher,
+            load: LoadTracker::default(),
         })
     }
 
@@ -165,7 +170,7 @@ impl Controller {
         }
         self.progress.finish();
         self.shutdown().await;
-        RunOutcome { results: self.results, failure: self.failure, interrupted: self.interrupts > 0 }
+        RunOutcome { results: self.results, failure: self.failure, interrupted: self.interrupts > 0, load: self.load }
     }
 
     fn fail(&mut self, msg: String) {
@@ -235,6 +240,7 @@ impl Controller {
             Input::Bus(ev) => {
                 tracing::debug!(topic = ev.topic(), "controller event");
                 self.progress.on_event(&ev);
+                self.load.on_event(&ev);
                 Ok(())
             }
             Input::Exit(exit) => {

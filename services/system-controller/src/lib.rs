@@ -4,8 +4,10 @@
 
 pub mod cli;
 pub mod controller;
+pub mod load_report;
 pub mod logging;
 pub mod output;
 pub mod progress;
 pub mod run;
 pub mod services;
+pub mod sweep;

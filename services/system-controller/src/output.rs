@@ -8,13 +8,17 @@ use aiperf_export::{
     summary_csv::render_summary_csv,
     summary_json::{new_benchmark_id, render_summary_json, SummaryContext},
 };
+use crate::load_report::LoadReport;
 use aiperf_protocol::results::ProfileResults;
 
 /// Writes `profile_export_aiperf.{json,csv}`, the console copy and the ready
 /// marker; returns the console text to print.
-pub fn write_all(config: &ProfileConfig, paths: &ArtifactPaths, results: &ProfileResults, partial: bool) -> std::io::Result<String> {
+pub fn write_all(config: &ProfileConfig, paths: &ArtifactPaths, results: &ProfileResults, partial: bool, load: Option<&LoadReport>) -> std::io::Result<String> {
     let benchmark_id = new_benchmark_id();
-    let ctx = SummaryContext::new(benchmark_id, config);
+    let mut ctx = SummaryContext::new(benchmark_id, config);
+    if let Some(l) = load {
+        ctx.extra_sections.push(("load_report".into(), l.json.clone()));
+    }
     write_text(&paths.summary_json, &render_summary_json(&ctx, results))?;
     write_text(&paths.summary_csv, &render_summary_csv(results))?;
     // The records manager wrote the timeslice files (it holds the records).
@@ -27,6 +31,9 @@ pub fn write_all(config: &ProfileConfig, paths: &ArtifactPaths, results: &Profil
         console_ctx.notes.push(goodput_note(spec, results));
     }
     console_ctx.notes.extend(metric_warnings(&results.profiling));
+    if let Some(l) = load {
+        console_ctx.notes.extend(l.lines.iter().cloned());
+    }
     let console = render_console(&console_ctx, results);
     write_text(&paths.console_txt, &console)?;
     write_results_ready(&paths.results_ready, results.was_cancelled, partial || !results.is_complete)?;

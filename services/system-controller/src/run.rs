@@ -1,7 +1,7 @@
 //! `aiperf-rs profile`: preflight, run the controller, write the outputs, pick the
 //! exit code.
 
-use crate::{controller::Controller, logging, output};
+use crate::{controller::Controller, load_report, logging, output};
 use aiperf_config::ProfileConfig;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,27 +26,54 @@ pub async fn preflight(url: &str) -> Result<(), String> {
 
 /// Runs a whole profile and returns the process exit code.
 pub async fn profile(config: ProfileConfig) -> ExitCode {
+    run_profile(config).await.code
+}
+
+/// How one profile run ended.
+#[derive(Debug)]
+pub struct ProfileRun {
+    /// The exit code of the run.
+    pub code: ExitCode,
+    /// The user pressed Ctrl-C.
+    pub interrupted: bool,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+    /// The load report, if results were produced.
+    pub load_report: Option<load_report::LoadReport>,
+}
+
+/// Runs a whole profile: preflight, services, exports, console.
+pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
+    let fail = |msg: String| ProfileRun { code: ExitCode::FAILURE, interrupted: false, failure: Some(msg), load_report: None };
     if let Err(e) = std::fs::create_dir_all(&config.artifact_dir) {
         eprintln!("error: cannot create the artifact directory {}: {e}", config.artifact_dir.display());
-        return ExitCode::FAILURE;
+        return fail(format!("cannot create {}: {e}", config.artifact_dir.display()));
     }
     let paths = aiperf_export::artifacts::ArtifactPaths::from_config(&config);
     logging::init_profile(&config.log_level, &paths.log_file);
     if let Err(e) = preflight(&config.url).await {
         eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+        return fail(e);
     }
     let controller = match Controller::bind(config.clone()).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
+            return fail(format!("{e:#}"));
         }
     };
+    let cpu = load_report::CpuSampler::start();
     let outcome = controller.run().await;
     let mut code = ExitCode::SUCCESS;
+    let profiling = outcome.load.stats(aiperf_protocol::Phase::Profiling);
+    let usage = match (&cpu, profiling) {
+        (Some(c), Some(s)) => c.usage(s.start_ns, s.end_ns.unwrap_or_else(aiperf_clock::wall_ns)),
+        _ => None,
+    };
+    drop(cpu);
+    let report = outcome.results.as_ref().map(|r| load_report::build(&config, r, profiling, usage));
     match &outcome.results {
-        Some(results) => match output::write_all(&config, &paths, results, outcome.failure.is_some()) {
+        Some(results) => match output::write_all(&config, &paths, results, outcome.failure.is_some(), report.as_ref()) {
             Ok(console) => print!("{console}"),
             Err(e) => {
                 eprintln!("error: writing the results failed: {e}");
@@ -70,7 +97,7 @@ pub async fn profile(config: ProfileConfig) -> ExitCode {
             code = ExitCode::FAILURE;
         }
     }
-    code
+    ProfileRun { code, interrupted: outcome.interrupted, failure: outcome.failure, load_report: report }
 }
 
 #[cfg(test)]

@@ -224,11 +224,30 @@ impl<'a> PhaseRunner<'a> {
             Mode::FixedSchedule => Some(dataset.iter().map(|c| c.turns.len().max(1) as u64).sum()),
             _ => spec.request_count,
         };
+        let (load_mode, target_rate) = match spec.mode {
+            Mode::Load(None) => ("concurrency", None),
+            Mode::Load(Some(r)) => ("request_rate", Some(r.rate)),
+            Mode::FixedSchedule => {
+                // The trace's own average rate: rows over the span of their timestamps.
+                let ts = dataset
+                    .iter()
+                    .flat_map(|c| c.turns.iter().filter_map(|t| t.timestamp_ms));
+                let span_ms = ts.fold(0.0f64, f64::max);
+                (
+                    "fixed_schedule",
+                    (span_ms > 0.0)
+                        .then(|| expected_requests.unwrap_or(0) as f64 / (span_ms / 1000.0)),
+                )
+            }
+            Mode::UserCentric { rate, .. } => ("user_centric", Some(rate)),
+        };
         let now = Instant::now();
         PhaseRunner {
             stats: PhaseStats {
                 expected_requests,
                 expected_duration_s: spec.duration.map(|d| d.as_secs_f64()),
+                load_mode: Some(load_mode.to_string()),
+                target_rate,
                 ..Default::default()
             },
             spec,

@@ -31,6 +31,13 @@ pub struct PhaseStats {
     pub expected_duration_s: Option<f64>,
     /// The grace period expired with requests still in flight.
     pub grace_period_timeout_triggered: bool,
+    /// How the phase schedules requests: `concurrency` (closed loop), `request_rate`,
+    /// `fixed_schedule` or `user_centric`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_mode: Option<String>,
+    /// The request rate the schedule aims at (req/s), for open-loop modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rate: Option<f64>,
 }
 
 /// A broadcast event.

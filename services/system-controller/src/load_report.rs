@@ -1,0 +1,549 @@
+//! The load report: did the client deliver the load it was asked for?
+//!
+//! Every run's summary JSON gets a `load_report` section and the console a few
+//! lines: the load mode, requested vs achieved request rate, schedule lag
+//! (actual send − intended send) p50/p99/max, latency measured from the intended
+//! send time next to the raw request latency (coordinated omission), and the
+//! client's CPU use. When the client could not keep up — schedule lag p99 above
+//! [`LAG_P99_LIMIT_MS`], achieved rate below [`RATE_SHORTFALL`] of the target, or
+//! the client's CPU saturated — the report says so (`client_bound: true` with
+//! reasons) and the console prints a loud warning: the numbers then describe the
+//! client, not the server.
+
+use aiperf_config::ProfileConfig;
+use aiperf_protocol::{
+    Phase,
+    events::{Event, PhaseStats},
+    results::{MetricResult, ProfileResults},
+};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Schedule lag p99 above this (ms) means the client fell behind its schedule.
+pub const LAG_P99_LIMIT_MS: f64 = 10.0;
+/// Achieved rate below this fraction of the target means the client fell short.
+pub const RATE_SHORTFALL: f64 = 0.9;
+/// CPU use (peak over [`CPU_WINDOW`]) at or above this fraction of the machine's
+/// CPUs means the client saturated them.
+pub const CPU_SATURATION: f64 = 0.9;
+/// Sampling period of the CPU sampler.
+pub const CPU_SAMPLE_PERIOD: Duration = Duration::from_millis(250);
+/// Window of the peak CPU figure.
+pub const CPU_WINDOW: Duration = Duration::from_secs(1);
+
+/// Phase counters seen on the event bus.
+#[derive(Debug, Default, Clone)]
+pub struct LoadTracker {
+    phases: HashMap<Phase, PhaseStats>,
+}
+
+impl LoadTracker {
+    /// Records the latest counters of each phase.
+    pub fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::PhaseStarted { phase, stats }
+            | Event::PhaseProgress { phase, stats }
+            | Event::PhaseSendingComplete { phase, stats }
+            | Event::PhaseComplete { phase, stats } => {
+                self.phases.insert(*phase, stats.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// The latest counters of `phase`.
+    pub fn stats(&self, phase: Phase) -> Option<&PhaseStats> {
+        self.phases.get(&phase)
+    }
+}
+
+/// CPU time (s) used so far by this process and its direct children.
+fn process_cpu_seconds(ticks_per_s: f64, last: &mut HashMap<u32, f64>) -> f64 {
+    let me = std::process::id();
+    let read = |pid: u32| -> Option<(u32, f64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // After the command: state(3) ppid(4) … utime(14) stime(15).
+        let ppid = f.first().and(f.get(1))?.parse::<u32>().ok()?;
+        let utime = f.get(11)?.parse::<f64>().ok()?;
+        let stime = f.get(12)?.parse::<f64>().ok()?;
+        Some((ppid, (utime + stime) / ticks_per_s))
+    };
+    if let Some((_, s)) = read(me) {
+        last.insert(me, s);
+    }
+    // Children (multi-process mode): keep the last value of those that exited.
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Some((ppid, s)) = read(pid)
+                && ppid == me
+            {
+                last.insert(pid, s);
+            }
+        }
+    }
+    last.values().sum()
+}
+
+/// Client CPU use over a period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuUsage {
+    /// Average CPUs busy (1.0 = one core fully used).
+    pub avg_cores: f64,
+    /// Highest average over any [`CPU_WINDOW`].
+    pub peak_cores: f64,
+    /// CPUs of the machine.
+    pub cpus: usize,
+}
+
+/// Samples the client's CPU time in the background (Linux `/proc`).
+pub struct CpuSampler {
+    samples: Arc<Mutex<Vec<(u64, f64)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CpuSampler {
+    /// Starts sampling; `None` where `/proc/self/stat` is unavailable.
+    pub fn start() -> Option<CpuSampler> {
+        std::fs::metadata("/proc/self/stat").ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
+        let samples: Arc<Mutex<Vec<(u64, f64)>>> = Arc::default();
+        let s = samples.clone();
+        let task = tokio::spawn(async move {
+            let mut last = HashMap::new();
+            let mut tick = tokio::time::interval(CPU_SAMPLE_PERIOD);
+            loop {
+                tick.tick().await;
+                let cpu = process_cpu_seconds(ticks, &mut last);
+                s.lock()
+                    .expect("cpu samples")
+                    .push((aiperf_clock::wall_ns(), cpu));
+            }
+        });
+        Some(CpuSampler { samples, task })
+    }
+
+    /// CPU use between two wall-clock times (ns).
+    pub fn usage(&self, from_ns: u64, to_ns: u64) -> Option<CpuUsage> {
+        let samples = self.samples.lock().expect("cpu samples").clone();
+        usage_of(
+            &samples,
+            from_ns,
+            to_ns,
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        )
+    }
+}
+
+impl Drop for CpuSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// CPU use from `(wall_ns, cumulative cpu seconds)` samples.
+pub fn usage_of(samples: &[(u64, f64)], from_ns: u64, to_ns: u64, cpus: usize) -> Option<CpuUsage> {
+    // The samples bracketing the period (one before its start if any).
+    let first = samples
+        .iter()
+        .rposition(|(t, _)| *t <= from_ns)
+        .unwrap_or(0);
+    let last = samples
+        .iter()
+        .position(|(t, _)| *t >= to_ns)
+        .unwrap_or(samples.len().saturating_sub(1));
+    let inside = samples.get(first..=last)?;
+    if inside.len() < 2 {
+        return None;
+    }
+    let rate = |a: &(u64, f64), b: &(u64, f64)| {
+        let dt = (b.0.saturating_sub(a.0)) as f64 / 1e9;
+        if dt > 0.0 {
+            (b.1 - a.1).max(0.0) / dt
+        } else {
+            0.0
+        }
+    };
+    let avg_cores = rate(&inside[0], &inside[inside.len() - 1]);
+    let window = CPU_WINDOW.as_nanos() as u64;
+    let mut peak_cores: f64 = 0.0;
+    for (i, a) in inside.iter().enumerate() {
+        if let Some(b) = inside[i + 1..].iter().find(|b| b.0 - a.0 >= window) {
+            peak_cores = peak_cores.max(rate(a, b));
+        }
+    }
+    if peak_cores == 0.0 {
+        peak_cores = avg_cores;
+    }
+    Some(CpuUsage {
+        avg_cores,
+        peak_cores,
+        cpus,
+    })
+}
+
+/// The load report of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// The `load_report` JSON section.
+    pub json: Value,
+    /// Console lines.
+    pub lines: Vec<String>,
+    /// The client could not keep up.
+    pub client_bound: bool,
+}
+
+fn metric<'a>(results: &'a ProfileResults, tag: &str) -> Option<&'a MetricResult> {
+    results.profiling.metrics.iter().find(|m| m.tag == tag)
+}
+
+fn dist(m: Option<&MetricResult>) -> Value {
+    match m {
+        Some(m) => {
+            json!({"avg": m.avg, "p50": m.percentile(50), "p90": m.percentile(90), "p99": m.percentile(99), "max": m.max, "unit": m.unit})
+        }
+        None => Value::Null,
+    }
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.2} ms"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// Builds the report from the results, the timing manager's counters of the
+/// profiling phase and the client's CPU use.
+pub fn build(
+    config: &ProfileConfig,
+    results: &ProfileResults,
+    stats: Option<&PhaseStats>,
+    cpu: Option<CpuUsage>,
+) -> LoadReport {
+    let mode = stats.and_then(|s| s.load_mode.clone()).unwrap_or_else(|| {
+        if config.request_rate.is_some() {
+            "request_rate".into()
+        } else {
+            "concurrency".into()
+        }
+    });
+    let open_loop = mode != "concurrency";
+    let requested = stats
+        .and_then(|s| s.target_rate)
+        .or(config.request_rate.filter(|_| open_loop));
+    // Open loop: requests over the sending window; closed loop: over the whole phase.
+    let (sent, window_s) = match stats {
+        Some(s) => {
+            let end = if open_loop {
+                s.sending_end_ns.or(s.end_ns)
+            } else {
+                s.end_ns.or(s.sending_end_ns)
+            }
+            .unwrap_or(s.start_ns);
+            (s.sent, end.saturating_sub(s.start_ns) as f64 / 1e9)
+        }
+        None => (results.profiling.records, 0.0),
+    };
+    let achieved = (window_s > 0.0 && sent > 0).then(|| sent as f64 / window_s);
+    let lag = metric(results, "schedule_lag");
+    let lag_p50 = lag.and_then(|m| m.percentile(50));
+    let lag_p99 = lag.and_then(|m| m.percentile(99));
+    let raw = metric(results, "request_latency");
+    let effective = metric(results, "effective_latency");
+
+    let mut reasons = Vec::new();
+    if open_loop && let Some(p99) = lag_p99.filter(|p| *p > LAG_P99_LIMIT_MS) {
+        reasons.push(format!("schedule lag p99 {p99:.2} ms exceeds {LAG_P99_LIMIT_MS} ms: requests left later than scheduled"));
+    }
+    // With --concurrency as a cap, skipped ticks are by design (the server is slow), not the client.
+    let capped = config.concurrency.is_some() && mode == "request_rate";
+    let ramped = config.load.request_rate_ramp_s.is_some();
+    let cancelled = results.was_cancelled;
+    if let (Some(req), Some(ach)) = (requested, achieved)
+        && open_loop
+        && !capped
+        && !ramped
+        && !cancelled
+        && mode != "fixed_schedule"
+        && ach < req * RATE_SHORTFALL
+    {
+        reasons.push(format!(
+            "achieved rate {ach:.1} req/s is {:.0}% of the requested {req:.1} req/s",
+            100.0 * ach / req
+        ));
+    }
+    if let Some(c) = cpu
+        && c.peak_cores >= CPU_SATURATION * c.cpus as f64
+    {
+        reasons.push(format!(
+            "client CPU saturated: peak {:.2} of {} CPUs busy",
+            c.peak_cores, c.cpus
+        ));
+    }
+    let client_bound = !reasons.is_empty();
+
+    let mut o = Map::new();
+    o.insert("mode".into(), mode.clone().into());
+    o.insert("open_loop".into(), open_loop.into());
+    o.insert("requested_rate".into(), json!(requested));
+    o.insert("achieved_rate".into(), json!(achieved));
+    o.insert("requests_sent".into(), sent.into());
+    o.insert("window_s".into(), json!(window_s));
+    if capped {
+        o.insert("concurrency_cap".into(), json!(config.concurrency));
+    }
+    o.insert("schedule_lag_ms".into(), dist(lag));
+    o.insert("request_latency_ms".into(), dist(raw));
+    o.insert("latency_from_intended_send_ms".into(), dist(effective));
+    o.insert(
+        "client_cpu".into(),
+        match cpu {
+            Some(c) => json!({"avg_cores": c.avg_cores, "peak_cores": c.peak_cores, "cpus": c.cpus, "avg_percent": 100.0 * c.avg_cores / c.cpus as f64, "peak_percent": 100.0 * c.peak_cores / c.cpus as f64}),
+            None => Value::Null,
+        },
+    );
+    o.insert("thresholds".into(), json!({"schedule_lag_p99_ms": LAG_P99_LIMIT_MS, "rate_shortfall": RATE_SHORTFALL, "cpu_saturation": CPU_SATURATION}));
+    o.insert("client_bound".into(), client_bound.into());
+    o.insert("client_bound_reasons".into(), json!(reasons));
+
+    let mut lines = Vec::new();
+    let rate_txt = |r: Option<f64>| {
+        r.map(|x| format!("{x:.1} req/s"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let load = match mode.as_str() {
+        "concurrency" => format!(
+            "Load: closed loop, concurrency {}",
+            config
+                .concurrency
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "unlimited".into())
+        ),
+        "fixed_schedule" => format!(
+            "Load: fixed schedule (trace average {})",
+            rate_txt(requested)
+        ),
+        "user_centric" => format!(
+            "Load: user-centric, {} users, {} requested",
+            config.load.num_users.unwrap_or(0),
+            rate_txt(requested)
+        ),
+        _ => format!(
+            "Load: request rate {} requested{}",
+            rate_txt(requested),
+            if capped {
+                format!(", concurrency cap {}", config.concurrency.unwrap_or(0))
+            } else {
+                String::new()
+            }
+        ),
+    };
+    let over = if open_loop { "sending" } else { "the phase" };
+    lines.push(format!(
+        "{load}; achieved {} ({sent} sent, {window_s:.2} s of {over})",
+        rate_txt(achieved)
+    ));
+    if open_loop {
+        lines.push(format!(
+            "Schedule lag (actual send - intended send): p50 {}, p99 {}, max {}",
+            fmt_ms(lag_p50),
+            fmt_ms(lag_p99),
+            fmt_ms(lag.and_then(|m| m.max))
+        ));
+        lines.push(format!(
+            "Latency from the intended send time: p50 {}, p99 {} (request latency p50 {}, p99 {})",
+            fmt_ms(effective.and_then(|m| m.percentile(50))),
+            fmt_ms(effective.and_then(|m| m.percentile(99))),
+            fmt_ms(raw.and_then(|m| m.percentile(50))),
+            fmt_ms(raw.and_then(|m| m.percentile(99)))
+        ));
+    }
+    if let Some(c) = cpu {
+        lines.push(format!(
+            "Client CPU: avg {:.2}, peak {:.2} of {} CPUs",
+            c.avg_cores, c.peak_cores, c.cpus
+        ));
+    }
+    if client_bound {
+        lines.push(format!(
+            "WARNING: THE CLIENT COULD NOT KEEP UP - these numbers measure aiperf-rs, not the server: {}.",
+            reasons.join("; ")
+        ));
+    }
+    LoadReport {
+        json: Value::Object(o),
+        lines,
+        client_bound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiperf_config::{Context, ProfileArgs, resolve};
+
+    fn config(extra: ProfileArgs) -> ProfileConfig {
+        resolve(
+            &ProfileArgs {
+                models: Some(vec!["m".into()]),
+                ..extra
+            },
+            &Context {
+                cpus: 2,
+                stdout_is_tty: false,
+                cli_command: String::new(),
+            },
+        )
+        .unwrap()
+    }
+
+    fn results(lag_p99: f64) -> ProfileResults {
+        let m = |tag: &str, p50: f64, p99: f64| MetricResult {
+            tag: tag.into(),
+            unit: "ms".into(),
+            avg: Some(p50),
+            max: Some(p99 * 1.5),
+            percentiles: vec![(50, p50), (99, p99)],
+            ..Default::default()
+        };
+        let mut r = ProfileResults::default();
+        r.profiling.metrics = vec![
+            m("schedule_lag", 0.2, lag_p99),
+            m("request_latency", 40.0, 80.0),
+            m("effective_latency", 41.0, 95.0),
+        ];
+        r.profiling.records = 1000;
+        r
+    }
+
+    fn stats(sent: u64, secs: f64, rate: f64) -> PhaseStats {
+        PhaseStats {
+            sent,
+            start_ns: 1_000_000_000,
+            sending_end_ns: Some(1_000_000_000 + (secs * 1e9) as u64),
+            load_mode: Some("request_rate".into()),
+            target_rate: Some(rate),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_client_that_keeps_up_is_not_flagged() {
+        let c = config(ProfileArgs {
+            request_rate: Some(vec![100.0]),
+            ..Default::default()
+        });
+        let cpu = CpuUsage {
+            avg_cores: 0.3,
+            peak_cores: 0.5,
+            cpus: 2,
+        };
+        let r = build(
+            &c,
+            &results(0.9),
+            Some(&stats(1000, 10.0, 100.0)),
+            Some(cpu),
+        );
+        assert!(!r.client_bound, "{:?}", r.json);
+        assert_eq!(r.json["achieved_rate"], 100.0);
+        assert_eq!(r.json["requested_rate"], 100.0);
+        assert_eq!(r.json["schedule_lag_ms"]["p99"], 0.9);
+        assert_eq!(r.json["latency_from_intended_send_ms"]["p99"], 95.0);
+        assert!(
+            r.lines.iter().any(|l| l.starts_with("Schedule lag")),
+            "{:?}",
+            r.lines
+        );
+        assert!(!r.lines.iter().any(|l| l.contains("WARNING")));
+    }
+
+    #[test]
+    fn lag_rate_shortfall_and_cpu_saturation_are_reported_loudly() {
+        let c = config(ProfileArgs {
+            request_rate: Some(vec![1000.0]),
+            ..Default::default()
+        });
+        let cpu = CpuUsage {
+            avg_cores: 1.7,
+            peak_cores: 1.95,
+            cpus: 2,
+        };
+        let r = build(
+            &c,
+            &results(35.0),
+            Some(&stats(8000, 10.0, 1000.0)),
+            Some(cpu),
+        );
+        assert!(r.client_bound);
+        let reasons = r.json["client_bound_reasons"].as_array().unwrap();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(
+            r.lines
+                .last()
+                .unwrap()
+                .starts_with("WARNING: THE CLIENT COULD NOT KEEP UP")
+        );
+        // A concurrency cap makes a lower rate expected: only the lag counts then.
+        let capped = config(ProfileArgs {
+            request_rate: Some(vec![1000.0]),
+            concurrency: Some(vec![4]),
+            ..Default::default()
+        });
+        let r = build(
+            &capped,
+            &results(0.5),
+            Some(&stats(8000, 10.0, 1000.0)),
+            None,
+        );
+        assert!(!r.client_bound, "{:?}", r.json);
+    }
+
+    #[test]
+    fn cpu_usage_from_samples() {
+        // 2 s at 0.5 cores, then 1 s at 2 cores.
+        let s: Vec<(u64, f64)> = (0..=12)
+            .map(|i| {
+                (
+                    i * 250_000_000,
+                    if i <= 8 {
+                        i as f64 * 0.125
+                    } else {
+                        1.0 + (i - 8) as f64 * 0.5
+                    },
+                )
+            })
+            .collect();
+        let u = usage_of(&s, 0, 3_000_000_000, 2).unwrap();
+        assert!((u.avg_cores - 1.0).abs() < 1e-9, "{u:?}");
+        assert!((u.peak_cores - 2.0).abs() < 1e-9, "{u:?}");
+        assert!(usage_of(&s[..1], 0, 1, 2).is_none());
+        // The sampler reads this process.
+        let mut last = HashMap::new();
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        let before = process_cpu_seconds(ticks, &mut last);
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        let after = process_cpu_seconds(ticks, &mut last);
+        assert!(
+            after - before >= 0.15,
+            "busy loop of 0.3 s used {:.3} s CPU",
+            after - before
+        );
+    }
+}
