@@ -75,12 +75,76 @@ fn push_str(out: &mut String, v: Option<&Value>) {
     }
 }
 
+/// The common shape of a response message, borrowed where possible: parsing into
+/// it is several times cheaper than building a `serde_json::Value` tree.
+mod fast {
+    use serde::Deserialize;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    pub struct Message<'a> {
+        #[serde(borrow, default)]
+        pub choices: Option<Vec<Choice<'a>>>,
+        #[serde(default)]
+        pub usage: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        pub error: Option<serde::de::IgnoredAny>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Choice<'a> {
+        #[serde(borrow, default)]
+        pub delta: Option<Body<'a>>,
+        #[serde(borrow, default)]
+        pub message: Option<Body<'a>>,
+        #[serde(borrow, default)]
+        pub text: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Body<'a> {
+        #[serde(borrow, default)]
+        pub content: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub reasoning_content: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        pub reasoning: Option<Cow<'a, str>>,
+        #[serde(default)]
+        pub tool_calls: Option<serde::de::IgnoredAny>,
+    }
+}
+
+/// Fast path for the usual chunk: text content only (no usage, error or tool calls,
+/// which take the general path). `None` when the message is not of that shape.
+fn parse_plain(data: &str) -> Option<ParsedResponse> {
+    let m: fast::Message = serde_json::from_str(data).ok()?;
+    if m.usage.is_some() || m.error.is_some() {
+        return None;
+    }
+    let mut out = ParsedResponse::default();
+    if let Some(choice) = m.choices.as_ref().and_then(|c| c.first()) {
+        if let Some(b) = choice.delta.as_ref().or(choice.message.as_ref()) {
+            if b.tool_calls.is_some() {
+                return None;
+            }
+            out.text.push_str(b.content.as_deref().unwrap_or(""));
+            out.reasoning.push_str(b.reasoning_content.as_deref().unwrap_or(""));
+            out.reasoning.push_str(b.reasoning.as_deref().unwrap_or(""));
+        }
+        out.text.push_str(choice.text.as_deref().unwrap_or(""));
+    }
+    Some(out)
+}
+
 /// Parses one response message (an SSE `data:` payload or a whole JSON body).
 /// Unparseable JSON yields an error so a broken stream is never silently counted.
 pub fn parse_response(data: &str) -> ParsedResponse {
     let trimmed = data.trim();
     if trimmed == "[DONE]" {
         return ParsedResponse { done: true, ..Default::default() };
+    }
+    if let Some(p) = parse_plain(trimmed) {
+        return p;
     }
     let v: Value = match serde_json::from_str(trimmed) {
         Ok(v) => v,
