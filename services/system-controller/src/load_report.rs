@@ -59,8 +59,8 @@ impl LoadTracker {
     }
 }
 
-/// CPU time (s) used so far by this process and its direct children.
-fn process_cpu_seconds(ticks_per_s: f64, last: &mut HashMap<u32, f64>) -> f64 {
+/// CPU time (s) used so far by this process (and its direct children).
+fn process_cpu_seconds(ticks_per_s: f64, children: bool, last: &mut HashMap<u32, f64>) -> f64 {
     let me = std::process::id();
     let read = |pid: u32| -> Option<(u32, f64)> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -76,7 +76,7 @@ fn process_cpu_seconds(ticks_per_s: f64, last: &mut HashMap<u32, f64>) -> f64 {
         last.insert(me, s);
     }
     // Children (multi-process mode): keep the last value of those that exited.
-    if let Ok(entries) = std::fs::read_dir("/proc") {
+    if let Some(entries) = children.then(|| std::fs::read_dir("/proc").ok()).flatten() {
         for e in entries.flatten() {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
@@ -105,33 +105,39 @@ pub struct CpuUsage {
     pub cpus: usize,
 }
 
-/// Samples the client's CPU time in the background (Linux `/proc`).
+/// Samples the client's CPU time in the background (Linux `/proc`), on its own
+/// thread so that reading `/proc` never delays a runtime thread that timestamps
+/// responses.
 pub struct CpuSampler {
     samples: Arc<Mutex<Vec<(u64, f64)>>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl CpuSampler {
-    /// Starts sampling; `None` where `/proc/self/stat` is unavailable.
-    pub fn start() -> Option<CpuSampler> {
+    /// Starts sampling this process (and, with `children`, its direct child
+    /// processes: multi-process mode); `None` where `/proc/self/stat` is unavailable.
+    pub fn start(children: bool) -> Option<CpuSampler> {
         std::fs::metadata("/proc/self/stat").ok()?;
         // SAFETY: sysconf has no preconditions.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
         let samples: Arc<Mutex<Vec<(u64, f64)>>> = Arc::default();
-        let s = samples.clone();
-        let task = tokio::spawn(async move {
-            let mut last = HashMap::new();
-            let mut tick = tokio::time::interval(CPU_SAMPLE_PERIOD);
-            loop {
-                tick.tick().await;
-                let cpu = process_cpu_seconds(ticks, &mut last);
-                s.lock()
-                    .expect("cpu samples")
-                    .push((aiperf_clock::wall_ns(), cpu));
-            }
-        });
-        Some(CpuSampler { samples, task })
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, halt) = (samples.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("cpu-sampler".into())
+            .spawn(move || {
+                let mut last = HashMap::new();
+                while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                    let cpu = process_cpu_seconds(ticks, children, &mut last);
+                    s.lock()
+                        .expect("cpu samples")
+                        .push((aiperf_clock::wall_ns(), cpu));
+                    std::thread::sleep(CPU_SAMPLE_PERIOD);
+                }
+            })
+            .ok()?;
+        Some(CpuSampler { samples, stop })
     }
 
     /// CPU use between two wall-clock times (ns).
@@ -150,7 +156,7 @@ impl CpuSampler {
 
 impl Drop for CpuSampler {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -532,14 +538,14 @@ mod tests {
         // The sampler reads this process.
         let mut last = HashMap::new();
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        let before = process_cpu_seconds(ticks, &mut last);
+        let before = process_cpu_seconds(ticks, true, &mut last);
         let t = std::time::Instant::now();
         let mut x = 0u64;
         while t.elapsed() < Duration::from_millis(300) {
             x = x.wrapping_mul(31).wrapping_add(7);
         }
         std::hint::black_box(x);
-        let after = process_cpu_seconds(ticks, &mut last);
+        let after = process_cpu_seconds(ticks, true, &mut last);
         assert!(
             after - before >= 0.15,
             "busy loop of 0.3 s used {:.3} s CPU",

@@ -62,7 +62,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             return fail(format!("{e:#}"));
         }
     };
-    let cpu = load_report::CpuSampler::start();
+    let cpu = load_report::CpuSampler::start(config.service_mode == aiperf_config::ServiceMode::MultiProcess);
     let outcome = controller.run().await;
     let mut code = ExitCode::SUCCESS;
     let profiling = outcome.load.stats(aiperf_protocol::Phase::Profiling);
