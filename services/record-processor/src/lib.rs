@@ -2,6 +2,7 @@
 //! records (round robin across processors), parses them, counts tokens, computes
 //! the per-request metrics and pushes a metric record to the records manager.
 
+pub mod background;
 pub mod process;
 pub mod service;
 

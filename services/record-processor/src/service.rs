@@ -1,6 +1,6 @@
 //! The record processor actor.
 
-use crate::process::RecordInterpreter;
+use crate::{background::BackgroundPool, process::RecordInterpreter};
 use aiperf_protocol::{
     ServiceType,
     control::{Command, ServiceState},
@@ -104,9 +104,15 @@ async fn process_loop(
     ctl: ControlSender,
     stop: CancellationToken,
 ) {
-    let limit = 2 * std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let limit = 2 * cpus;
+    let pool = match BackgroundPool::new("aiperf-rp", cpus) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            ctl.fail(format!("record processor cannot start its threads: {e}")).await;
+            return;
+        }
+    };
     let mut running = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -114,7 +120,8 @@ async fn process_loop(
             raw = pull.recv(), if running.len() < limit => match raw {
                 Ok(raw) => {
                     let i = interp.clone();
-                    running.spawn_blocking(move || i.interpret(&raw));
+                    let p = pool.clone();
+                    running.spawn(async move { p.run(move || i.interpret(&raw)).await });
                 }
                 Err(e) => {
                     ctl.fail(format!("record processor cannot read raw records: {e}")).await;
@@ -123,7 +130,11 @@ async fn process_loop(
             },
             Some(done) = running.join_next() => {
                 let record = match done {
-                    Ok(r) => r,
+                    Ok(Ok(r)) => r,
+                    Ok(Err(_)) => {
+                        ctl.fail("record processor crashed on a record (a bug: please report it)").await;
+                        break;
+                    }
                     Err(e) => {
                         ctl.fail(format!("record processor crashed on a record: {e}")).await;
                         break;

@@ -256,7 +256,8 @@ pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Ve
     specs.push(PhaseSpec {
         phase: Phase::Profiling,
         mode,
-        concurrency: config.concurrency,
+        // A replay is open loop: only a --concurrency the user gave caps it.
+        concurrency: if fixed && config.concurrency_defaulted { None } else { config.concurrency },
         concurrency_ramp: secs(load.concurrency_ramp_s).filter(|_| load_mode),
         prefill_concurrency: load.prefill_concurrency,
         prefill_ramp: secs(load.prefill_concurrency_ramp_s).filter(|_| load_mode),

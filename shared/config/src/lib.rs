@@ -194,6 +194,10 @@ pub struct ProfileConfig {
     // --- load
     /// Max concurrent sessions (`None` = unlimited).
     pub concurrency: Option<usize>,
+    /// `concurrency` is AIPerf's closed-loop default (1), not the user's choice: a
+    /// fixed-schedule replay ignores it (open loop, every row at its time).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub concurrency_defaulted: bool,
     /// Target request rate (req/s); `None` = closed loop.
     pub request_rate: Option<f64>,
     /// Inter-arrival distribution with a request rate.

@@ -279,6 +279,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         num_dataset_entries,
         dataset,
         concurrency,
+        concurrency_defaulted: a_concurrency.is_none() && concurrency.is_some(),
         request_rate,
         arrival_pattern,
         arrival_smoothness: arrival_smoothness.unwrap_or(1.0),
