@@ -55,9 +55,11 @@ impl TimingManager {
         let ctl = control.sender();
         let mut prepared: Option<Prepared> = None;
         let run_cancel = CancellationToken::new();
-        // The task hands its sockets back when done: dropping a ZeroMQ socket discards
-        // what it has not flushed yet, so they live until shutdown.
-        let mut run_task: Option<tokio::task::JoinHandle<Prepared>> = None;
+        // The schedule runs on its own thread (see `spawn_schedule_thread`); it keeps its
+        // sockets until shutdown, because dropping a ZeroMQ socket discards what it has
+        // not flushed yet.
+        let run_done = CancellationToken::new();
+        let mut run_thread: Option<std::thread::JoinHandle<()>> = None;
         loop {
             let cmd = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -79,8 +81,10 @@ impl TimingManager {
                     Some(p) => {
                         ctl.set_state(ServiceState::Running);
                         ctl.respond(cmd.id, Ok(())).await?;
-                        run_task =
-                            Some(tokio::spawn(run_phases(p, ctl.clone(), run_cancel.clone())));
+                        match spawn_schedule_thread(p, ctl.clone(), run_cancel.clone(), run_done.clone()) {
+                            Ok(t) => run_thread = Some(t),
+                            Err(e) => ctl.fail(format!("timing manager cannot start its schedule thread: {e}")).await,
+                        }
                     }
                     None => {
                         ctl.respond(cmd.id, Err("timing manager: start before configure".into()))
@@ -98,8 +102,10 @@ impl TimingManager {
                 }
             }
         }
-        if let Some(t) = run_task {
-            t.abort();
+        run_cancel.cancel();
+        run_done.cancel();
+        if let Some(t) = run_thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         Ok(())
     }
@@ -281,6 +287,38 @@ pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Ve
             }),
     });
     specs
+}
+
+/// Runs the phases on a dedicated OS thread with its own single-threaded runtime,
+/// at raised priority where allowed: when a credit is due, the timing manager never
+/// waits behind workers, record processors or exporters for a runtime thread.
+/// The thread keeps the sockets until `done` is cancelled (shutdown).
+fn spawn_schedule_thread(p: Prepared, ctl: ControlSender, cancel: CancellationToken, done: CancellationToken) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("aiperf-schedule".into()).spawn(move || {
+        raise_priority();
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!("timing manager cannot build its runtime: {e}");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let p = run_phases(p, ctl, cancel).await;
+            done.cancelled().await;
+            drop(p);
+        });
+    })
+}
+
+/// Nice -5 for the calling thread (needs privileges; silently unchanged otherwise).
+fn raise_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the current thread; failure leaves the priority unchanged.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, -5);
+    }
 }
 
 async fn run_phases(mut p: Prepared, ctl: ControlSender, cancel: CancellationToken) -> Prepared {
