@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Replays the first MINUTES (default 5) of the real Mooncake conversation trace at
+# SPEEDUP× (default 5) against the mock server (zero latency) and prints the schedule
+# lag (actual send − scheduled send) and the achieved rate from the load report.
+# Usage: scripts/bench/mooncake_replay.sh [MINUTES] [SPEEDUP] [extra profile flags...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MINUTES=${1:-5}; SPEEDUP=${2:-5}; shift $(( $# > 2 ? 2 : $# )) || true
+BIN=${AIPERF_RS_BIN:-target/release/aiperf-rs}
+[ -x "$BIN" ] || cargo build --release --locked
+TRACE=../shared/data/mooncake/conversation_trace.jsonl
+TOK=../shared/data/tokenizers/qwen3-0.6b
+PORT=${PORT:-18731}
+OUT=$(mktemp -d)
+"$BIN" mock-server --port "$PORT" --fast --tokenizer approx >/dev/null 2>&1 &
+MOCK=$!
+trap 'kill $MOCK 2>/dev/null || true; rm -rf "$OUT"' EXIT
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+"$BIN" profile -m mock-model --url "http://127.0.0.1:$PORT" --streaming \
+  --input-file "$TRACE" --custom-dataset-type mooncake_trace \
+  --fixed-schedule-end-offset $((MINUTES * 60000)) --synthesis-speedup-ratio "$SPEEDUP" \
+  --tokenizer "$TOK" --artifact-dir "$OUT" --ui none "$@" >/dev/null
+python3 - "$OUT/profile_export_aiperf.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["load_report"]
+lag = r["schedule_lag_ms"]
+print(f"requests {r['requests_sent']}  requested {r['requested_rate']:.2f} req/s  achieved {r['achieved_rate']:.2f} req/s")
+print(f"schedule lag ms: p50 {lag['p50']:.3f}  p90 {lag['p90']:.3f}  p99 {lag['p99']:.3f}  max {lag['max']:.3f}")
+print(f"client CPU: avg {r['client_cpu']['avg_cores']:.2f} cores, peak {r['client_cpu']['peak_cores']:.2f}; client_bound={r['client_bound']}")
+PY
