@@ -42,7 +42,7 @@ async fn router_dealer_addresses_peers_by_identity() {
     let mut w2: Dealer<String, String> = Dealer::connect(&addr, "worker_b").await.unwrap();
     w1.send(&"hello from a".to_string()).await.unwrap();
     w2.send(&"hello from b".to_string()).await.unwrap();
-    let mut seen = vec![rrx.recv().await.unwrap(), rrx.recv().await.unwrap()];
+    let mut seen = [rrx.recv().await.unwrap(), rrx.recv().await.unwrap()];
     seen.sort();
     assert_eq!(seen[0], ("worker_a".to_string(), "hello from a".to_string()));
     assert_eq!(seen[1], ("worker_b".to_string(), "hello from b".to_string()));
