@@ -5,13 +5,13 @@
 //! Run: `cargo bench -p aiperf-bench` (numbers go to target/criterion).
 
 use aiperf_protocol::{
+    Phase,
     credit::Credit,
     record::{RawRecord, RawResponse},
-    Phase,
 };
 use aiperf_record_processor::RecordInterpreter;
 use aiperf_worker::sse::SseParser;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
 const TOKENS: usize = 100;
@@ -32,7 +32,12 @@ fn sse_body() -> Vec<u8> {
 }
 
 fn raw_record() -> RawRecord {
-    let responses = (0..TOKENS).map(|i| RawResponse { perf_ns: 1_000_000 + i as u64 * 5_000_000, data: chunk(i) }).collect();
+    let responses = (0..TOKENS)
+        .map(|i| RawResponse {
+            perf_ns: 1_000_000 + i as u64 * 5_000_000,
+            data: chunk(i),
+        })
+        .collect();
     RawRecord {
         credit: Credit {
             id: 1,
@@ -79,19 +84,44 @@ fn benches(c: &mut Criterion) {
         })
     });
     let chunks: Vec<String> = (0..TOKENS).map(chunk).collect();
-    g.bench_function("chunk_json_parse", |b| b.iter(|| chunks.iter().map(|c| aiperf_endpoint::parse_response(black_box(c)).text.len()).sum::<usize>()));
+    g.bench_function("chunk_json_parse", |b| {
+        b.iter(|| {
+            chunks
+                .iter()
+                .map(|c| aiperf_endpoint::parse_response(black_box(c)).text.len())
+                .sum::<usize>()
+        })
+    });
     let raw = raw_record();
     g.bench_function("msgpack_encode_decode_raw_record", |b| {
         b.iter(|| {
             let bytes = aiperf_protocol::encode(black_box(&raw)).unwrap();
-            aiperf_protocol::decode::<RawRecord>(&bytes).unwrap().responses.len()
+            aiperf_protocol::decode::<RawRecord>(&bytes)
+                .unwrap()
+                .responses
+                .len()
         })
     });
-    let args = aiperf_config::ProfileArgs { models: Some(vec!["mock-model".into()]), streaming: Some(true), ..Default::default() };
-    let ctx = aiperf_config::Context { cpus: 2, stdout_is_tty: false, cli_command: String::new() };
+    let args = aiperf_config::ProfileArgs {
+        models: Some(vec!["mock-model".into()]),
+        streaming: Some(true),
+        ..Default::default()
+    };
+    let ctx = aiperf_config::Context {
+        cpus: 2,
+        stdout_is_tty: false,
+        cli_command: String::new(),
+    };
     let config = aiperf_config::resolve(&args, &ctx).unwrap();
-    let interp = RecordInterpreter::new(&config, aiperf_tokenizer::load(None).unwrap(), "record_processor_bench").unwrap();
-    g.bench_function("interpret_record_builtin_tokenizer", |b| b.iter(|| interp.interpret(black_box(&raw)).metrics.len()));
+    let interp = RecordInterpreter::new(
+        &config,
+        aiperf_tokenizer::load(None).unwrap(),
+        "record_processor_bench",
+    )
+    .unwrap();
+    g.bench_function("interpret_record_builtin_tokenizer", |b| {
+        b.iter(|| interp.interpret(black_box(&raw)).metrics.len())
+    });
     g.finish();
 }
 

@@ -928,13 +928,27 @@ async fn many_concurrent_streams() {
 
 #[tokio::test]
 async fn prompt_tokens_are_counted_with_the_configured_tokenizer() {
-    let server = start(MockConfig { tokenizer: Some("builtin".into()), ..MockConfig::fast() }).await;
+    let server = start(MockConfig {
+        tokenizer: Some("builtin".into()),
+        ..MockConfig::fast()
+    })
+    .await;
     let body = json!({"model": "mock-model", "max_completion_tokens": 2, "messages": [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Hello world, how are you today?"}]});
-    let resp: Value = client().post(format!("{}/v1/chat/completions", server.url())).json(&body).send().await.unwrap().json().await.unwrap();
+    let resp: Value = client()
+        .post(format!("{}/v1/chat/completions", server.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     // The client's ISL rule: every text joined with one space, encoded once.
-    let expected = aiperf_tokenizer::load(Some("builtin")).unwrap().count("You are terse. Hello world, how are you today?") as u64;
+    let expected = aiperf_tokenizer::load(Some("builtin"))
+        .unwrap()
+        .count("You are terse. Hello world, how are you today?") as u64;
     assert_eq!(resp["usage"]["prompt_tokens"].as_u64(), Some(expected));
     server.shutdown().await;
 }

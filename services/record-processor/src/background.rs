@@ -6,7 +6,7 @@
 //! never delay a send. These threads run at nice +10, so the scheduler gives the
 //! CPU to a waking timing-manager or worker thread at once.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -29,25 +29,30 @@ impl BackgroundPool {
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
-            std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
-                lower_priority();
-                loop {
-                    let job = match rx.lock() {
-                        Ok(r) => r.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
-                }
-            })?;
+                })?;
         }
         Ok(BackgroundPool { tx })
     }
 
     /// Runs `f` on the pool; resolves to its result.
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, JobPanicked> {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, JobPanicked> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             if let Ok(v) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
@@ -78,7 +83,11 @@ mod tests {
         let pool = BackgroundPool::new("test-bg", 2).unwrap();
         assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
         assert!(pool.run(|| -> u32 { panic!("boom") }).await.is_err());
-        assert_eq!(pool.run(|| 1).await.unwrap(), 1, "the pool still works after a panic");
+        assert_eq!(
+            pool.run(|| 1).await.unwrap(),
+            1,
+            "the pool still works after a panic"
+        );
     }
 
     #[cfg(target_os = "linux")]

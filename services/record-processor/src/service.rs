@@ -104,12 +104,15 @@ async fn process_loop(
     ctl: ControlSender,
     stop: CancellationToken,
 ) {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let limit = 2 * cpus;
     let pool = match BackgroundPool::new("aiperf-rp", cpus) {
         Ok(p) => Arc::new(p),
         Err(e) => {
-            ctl.fail(format!("record processor cannot start its threads: {e}")).await;
+            ctl.fail(format!("record processor cannot start its threads: {e}"))
+                .await;
             return;
         }
     };

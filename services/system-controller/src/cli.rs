@@ -1,7 +1,7 @@
 //! The `aiperf-rs` command line: `profile`, `mock-server`, `service`.
 
 use crate::run::profile;
-use aiperf_config::{file, resolve, Context, ProfileArgs};
+use aiperf_config::{Context, ProfileArgs, file, resolve};
 use aiperf_protocol::{Endpoints, ServiceType};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -59,7 +59,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -69,7 +72,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Cmd::Profile(args) => {
             let ctx = Context {
-                cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                cpus: std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
                 stdout_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdout()),
                 cli_command: command_line(),
             };
@@ -128,16 +133,27 @@ fn command_line() -> String {
 
 async fn service(args: ServiceArgs) -> ExitCode {
     crate::logging::init_stderr(&args.log_level);
-    let Some(service_type) = ServiceType::parse(&args.service_type).filter(|t| *t != ServiceType::SystemController) else {
-        eprintln!("error: --type {}: unknown service type; use one of dataset-manager, timing-manager, worker-manager, worker, record-processor, records-manager", args.service_type);
+    let Some(service_type) =
+        ServiceType::parse(&args.service_type).filter(|t| *t != ServiceType::SystemController)
+    else {
+        eprintln!(
+            "error: --type {}: unknown service type; use one of dataset-manager, timing-manager, worker-manager, worker, record-processor, records-manager",
+            args.service_type
+        );
         return ExitCode::from(2);
     };
     let control = match (&args.control, &args.zmq_host, &args.zmq_ipc_path) {
         (Some(c), _, _) => c.clone(),
-        (None, Some(h), _) => Endpoints::tcp_control(h, args.zmq_base_port.unwrap_or(aiperf_protocol::endpoints::DEFAULT_TCP_BASE_PORT)),
+        (None, Some(h), _) => Endpoints::tcp_control(
+            h,
+            args.zmq_base_port
+                .unwrap_or(aiperf_protocol::endpoints::DEFAULT_TCP_BASE_PORT),
+        ),
         (None, None, Some(dir)) => Endpoints::ipc_control(dir),
         (None, None, None) => {
-            eprintln!("error: say where the controller is: --zmq-host HOST (TCP), --zmq-ipc-path DIR (IPC) or --control ADDR");
+            eprintln!(
+                "error: say where the controller is: --zmq-host HOST (TCP), --zmq-ipc-path DIR (IPC) or --control ADDR"
+            );
             return ExitCode::from(2);
         }
     };

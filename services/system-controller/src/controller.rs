@@ -12,10 +12,10 @@ use crate::{
 };
 use aiperf_config::{ProfileConfig, ServiceMode, ZmqTransport};
 use aiperf_protocol::{
+    Endpoints, PROTOCOL_VERSION, ServiceType,
     control::{Command, CommandStatus, FromController, ToController},
     events::Event,
     results::ProfileResults,
-    Endpoints, ServiceType, PROTOCOL_VERSION,
 };
 use aiperf_transport::{Publisher, Router, RouterTx, Subscriber};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -84,7 +84,12 @@ impl Controller {
     pub async fn bind(config: ProfileConfig) -> anyhow::Result<Controller> {
         let endpoints = match &config.zmq {
             ZmqTransport::Ipc { dir } => {
-                std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the IPC socket directory {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot create the IPC socket directory {}: {e}",
+                        dir.display()
+                    )
+                })?;
                 Endpoints::ipc(dir)
             }
             ZmqTransport::Tcp { host, base_port } => Endpoints::tcp(host, *base_port),
@@ -93,8 +98,17 @@ impl Controller {
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind the control socket {}: {e} (is another run using it? use --zmq-base-port or --zmq-ipc-path)", endpoints.control))?;
         let (tx, mut rx) = router.split();
-        tokio::spawn(aiperf_transport::event_proxy(&endpoints.event_frontend, &endpoints.event_backend).await?);
-        tokio::spawn(aiperf_transport::forward(&endpoints.raw_records_frontend, &endpoints.raw_records_backend).await?);
+        tokio::spawn(
+            aiperf_transport::event_proxy(&endpoints.event_frontend, &endpoints.event_backend)
+                .await?,
+        );
+        tokio::spawn(
+            aiperf_transport::forward(
+                &endpoints.raw_records_frontend,
+                &endpoints.raw_records_backend,
+            )
+            .await?,
+        );
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let t = inputs_tx.clone();
         tokio::spawn(async move {
@@ -121,7 +135,11 @@ impl Controller {
                 }
             }
         });
-        let (spawner, mut exits) = ServiceSpawner::new(endpoints.control.clone(), config.service_mode == ServiceMode::MultiProcess, config.log_level.clone());
+        let (spawner, mut exits) = ServiceSpawner::new(
+            endpoints.control.clone(),
+            config.service_mode == ServiceMode::MultiProcess,
+            config.log_level.clone(),
+        );
         let t = inputs_tx;
         tokio::spawn(async move {
             while let Some(e) = exits.recv().await {
@@ -170,7 +188,12 @@ impl Controller {
         }
         self.progress.finish();
         self.shutdown().await;
-        RunOutcome { results: self.results, failure: self.failure, interrupted: self.interrupts > 0, load: self.load }
+        RunOutcome {
+            results: self.results,
+            failure: self.failure,
+            interrupted: self.interrupts > 0,
+            load: self.load,
+        }
     }
 
     fn fail(&mut self, msg: String) {
@@ -201,14 +224,27 @@ impl Controller {
         self.await_registrations().await?;
         // 2. Dataset first: everyone else reads it while configuring.
         self.configure_types(&[ServiceType::DatasetManager]).await?;
-        self.configure_types(&[ServiceType::TimingManager, ServiceType::RecordsManager, ServiceType::RecordProcessor, ServiceType::WorkerManager]).await?;
+        self.configure_types(&[
+            ServiceType::TimingManager,
+            ServiceType::RecordsManager,
+            ServiceType::RecordProcessor,
+            ServiceType::WorkerManager,
+        ])
+        .await?;
         // 3. Workers, as many as the worker manager asked for.
-        self.wait_for(CONFIGURE_TIMEOUT, "the worker manager to size the worker pool", |c| c.spawn_workers.is_some()).await?;
+        self.wait_for(
+            CONFIGURE_TIMEOUT,
+            "the worker manager to size the worker pool",
+            |c| c.spawn_workers.is_some(),
+        )
+        .await?;
         let own = self.spawn_workers.unwrap_or(0);
         let external = self.config.external_count("worker");
         self.expected.insert(ServiceType::Worker, own + external);
         for _ in 0..own {
-            self.spawner.spawn(ServiceType::Worker).map_err(|e| e.to_string())?;
+            self.spawner
+                .spawn(ServiceType::Worker)
+                .map_err(|e| e.to_string())?;
         }
         self.await_registrations().await?;
         self.configure_types(&[ServiceType::Worker]).await?;
@@ -216,12 +252,21 @@ impl Controller {
         self.bus_handshake().await?;
         // 5. Start: everyone, the timing manager last.
         self.started = true;
-        let order = [ServiceType::DatasetManager, ServiceType::RecordsManager, ServiceType::RecordProcessor, ServiceType::WorkerManager, ServiceType::Worker, ServiceType::TimingManager];
+        let order = [
+            ServiceType::DatasetManager,
+            ServiceType::RecordsManager,
+            ServiceType::RecordProcessor,
+            ServiceType::WorkerManager,
+            ServiceType::Worker,
+            ServiceType::TimingManager,
+        ];
         for t in order {
-            self.command_types(&[t], Command::Start, Duration::from_secs(60)).await?;
+            self.command_types(&[t], Command::Start, Duration::from_secs(60))
+                .await?;
         }
         // 6. Watch until the records manager delivers results.
-        self.wait_for(Duration::MAX, "the results", |c| c.results.is_some()).await?;
+        self.wait_for(Duration::MAX, "the results", |c| c.results.is_some())
+            .await?;
         Ok(())
     }
 
@@ -233,7 +278,10 @@ impl Controller {
                 if let Some(reply) = reply {
                     // Answer before anything else is sent to this service: a command
                     // must never overtake its welcome.
-                    self.tx.send(&identity, &reply).await.map_err(|e| format!("cannot answer {identity}: {e}"))?;
+                    self.tx
+                        .send(&identity, &reply)
+                        .await
+                        .map_err(|e| format!("cannot answer {identity}: {e}"))?;
                 }
                 Ok(())
             }
@@ -259,7 +307,9 @@ impl Controller {
                     eprintln!("\nSecond Ctrl-C: exiting now.");
                     std::process::exit(130);
                 }
-                eprintln!("\nCtrl-C: cancelling in-flight requests and writing partial results (press again to exit at once).");
+                eprintln!(
+                    "\nCtrl-C: cancelling in-flight requests and writing partial results (press again to exit at once)."
+                );
                 Err("the run was cancelled by the user (Ctrl-C)".into())
             }
         }
@@ -273,25 +323,63 @@ impl Controller {
     }
 
     /// Applies a control message; returns the reply to send, if any.
-    fn on_control(&mut self, identity: &str, msg: ToController) -> Result<Option<FromController>, String> {
+    fn on_control(
+        &mut self,
+        identity: &str,
+        msg: ToController,
+    ) -> Result<Option<FromController>, String> {
         if let Some(s) = self.services.get_mut(identity) {
             s.last_seen = Instant::now();
         }
         match msg {
-            ToController::Register { protocol_version, service_id, service_type, .. } => {
+            ToController::Register {
+                protocol_version,
+                service_id,
+                service_type,
+                ..
+            } => {
                 let reply = if protocol_version != PROTOCOL_VERSION {
-                    FromController::Rejected { reason: format!("protocol version {protocol_version}, controller speaks {PROTOCOL_VERSION}") }
-                } else if self.services.values().filter(|s| s.service_type == service_type).count() >= self.expected.get(&service_type).copied().unwrap_or(0) {
-                    FromController::Rejected { reason: format!("no {service_type} expected (use --external-service to add one)") }
+                    FromController::Rejected {
+                        reason: format!(
+                            "protocol version {protocol_version}, controller speaks {PROTOCOL_VERSION}"
+                        ),
+                    }
+                } else if self
+                    .services
+                    .values()
+                    .filter(|s| s.service_type == service_type)
+                    .count()
+                    >= self.expected.get(&service_type).copied().unwrap_or(0)
+                {
+                    FromController::Rejected {
+                        reason: format!(
+                            "no {service_type} expected (use --external-service to add one)"
+                        ),
+                    }
                 } else {
-                    self.services.insert(service_id.clone(), ServiceInfo { service_type, last_seen: Instant::now() });
-                    FromController::Welcome { protocol_version: PROTOCOL_VERSION, endpoints: self.endpoints.clone() }
+                    self.services.insert(
+                        service_id.clone(),
+                        ServiceInfo {
+                            service_type,
+                            last_seen: Instant::now(),
+                        },
+                    );
+                    FromController::Welcome {
+                        protocol_version: PROTOCOL_VERSION,
+                        endpoints: self.endpoints.clone(),
+                    }
                 };
                 Ok(Some(reply))
             }
             ToController::Heartbeat { .. } => Ok(None),
-            ToController::CommandResponse { service_id, command_id, status, error } => {
-                self.responses.insert(command_id, (service_id, status, error));
+            ToController::CommandResponse {
+                service_id,
+                command_id,
+                status,
+                error,
+            } => {
+                self.responses
+                    .insert(command_id, (service_id, status, error));
                 Ok(None)
             }
             ToController::BusReady { service_id, .. } => {
@@ -302,7 +390,9 @@ impl Controller {
                 self.spawn_workers = Some(num_workers);
                 Ok(None)
             }
-            ToController::ServiceFailed { service_id, error } => Err(format!("{}: {error}", self.describe(&service_id))),
+            ToController::ServiceFailed { service_id, error } => {
+                Err(format!("{}: {error}", self.describe(&service_id)))
+            }
             ToController::Results { results, .. } => {
                 self.results = Some(*results);
                 Ok(None)
@@ -311,13 +401,21 @@ impl Controller {
     }
 
     /// Processes inputs until `done` holds, failing on timeout or a run-stopping input.
-    async fn wait_for(&mut self, timeout: Duration, what: &str, done: impl Fn(&Self) -> bool) -> Result<(), String> {
+    async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&Self) -> bool,
+    ) -> Result<(), String> {
         let deadline = Instant::now().checked_add(timeout);
         let mut hb = tokio::time::interval(Duration::from_millis(500));
         while !done(self) {
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if remaining == Some(Duration::ZERO) {
-                return Err(format!("timed out after {:.0} s waiting for {what}", timeout.as_secs_f64()));
+                return Err(format!(
+                    "timed out after {:.0} s waiting for {what}",
+                    timeout.as_secs_f64()
+                ));
             }
             let sleep = tokio::time::sleep(remaining.unwrap_or(Duration::from_secs(3600)));
             tokio::select! {
@@ -335,7 +433,11 @@ impl Controller {
     fn check_heartbeats(&self) -> Result<(), String> {
         for (id, s) in &self.services {
             if s.last_seen.elapsed() > HEARTBEAT_TIMEOUT {
-                return Err(format!("{} has not sent a heartbeat for {:.0} s: it is hung or its host is unreachable", self.describe(id), s.last_seen.elapsed().as_secs_f64()));
+                return Err(format!(
+                    "{} has not sent a heartbeat for {:.0} s: it is hung or its host is unreachable",
+                    self.describe(id),
+                    s.last_seen.elapsed().as_secs_f64()
+                ));
             }
         }
         Ok(())
@@ -345,47 +447,83 @@ impl Controller {
         let expected = self.expected.clone();
         let r = self
             .wait_for(REGISTRATION_TIMEOUT, "services to register", |c| {
-                expected.iter().all(|(t, n)| c.services.values().filter(|s| s.service_type == *t).count() >= *n)
+                expected.iter().all(|(t, n)| {
+                    c.services.values().filter(|s| s.service_type == *t).count() >= *n
+                })
             })
             .await;
         r.map_err(|e| {
             let missing: Vec<String> = expected
                 .iter()
                 .filter_map(|(t, n)| {
-                    let have = self.services.values().filter(|s| s.service_type == *t).count();
+                    let have = self
+                        .services
+                        .values()
+                        .filter(|s| s.service_type == *t)
+                        .count();
                     (have < *n).then(|| format!("{t}: {have} of {n}"))
                 })
                 .collect();
-            format!("{e} (missing {}; a service started by hand must use the control address {})", missing.join(", "), self.endpoints.control)
+            format!(
+                "{e} (missing {}; a service started by hand must use the control address {})",
+                missing.join(", "),
+                self.endpoints.control
+            )
         })
     }
 
     fn ids_of(&self, types: &[ServiceType]) -> Vec<String> {
-        self.services.iter().filter(|(_, s)| types.contains(&s.service_type)).map(|(id, _)| id.clone()).collect()
+        self.services
+            .iter()
+            .filter(|(_, s)| types.contains(&s.service_type))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
-    async fn command_types(&mut self, types: &[ServiceType], command: Command, timeout: Duration) -> Result<(), String> {
+    async fn command_types(
+        &mut self,
+        types: &[ServiceType],
+        command: Command,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let ids = self.ids_of(types);
         let name = command.name();
         let mut pending = Vec::new();
         for id in ids {
             self.next_command += 1;
             let cid = self.next_command;
-            self.tx.send(&id, &FromController::Command { command_id: cid, command: command.clone() }).await.map_err(|e| format!("cannot send {name} to {id}: {e}"))?;
+            self.tx
+                .send(
+                    &id,
+                    &FromController::Command {
+                        command_id: cid,
+                        command: command.clone(),
+                    },
+                )
+                .await
+                .map_err(|e| format!("cannot send {name} to {id}: {e}"))?;
             pending.push(cid);
         }
         let p = pending.clone();
-        self.wait_for(timeout, &format!("services to {name}"), |c| p.iter().all(|id| c.responses.contains_key(id))).await?;
+        self.wait_for(timeout, &format!("services to {name}"), |c| {
+            p.iter().all(|id| c.responses.contains_key(id))
+        })
+        .await?;
         for cid in pending {
             if let Some((sid, CommandStatus::Failure, err)) = self.responses.remove(&cid) {
-                return Err(format!("{name} failed in {sid}: {}", err.unwrap_or_default()));
+                return Err(format!(
+                    "{name} failed in {sid}: {}",
+                    err.unwrap_or_default()
+                ));
             }
         }
         Ok(())
     }
 
     async fn configure_types(&mut self, types: &[ServiceType]) -> Result<(), String> {
-        let cmd = Command::Configure { config: Box::new(self.config.clone()) };
+        let cmd = Command::Configure {
+            config: Box::new(self.config.clone()),
+        };
         self.command_types(types, cmd, CONFIGURE_TIMEOUT).await
     }
 
@@ -399,19 +537,38 @@ impl Controller {
             }
             nonce += 1;
             if let Some(p) = self.publisher.as_mut() {
-                p.publish(&Event::BusProbe { nonce }).await.map_err(|e| e.to_string())?;
+                p.publish(&Event::BusProbe { nonce })
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
-            let _ = self.wait_for(Duration::from_millis(50), "bus probe", |_| false).await;
+            let _ = self
+                .wait_for(Duration::from_millis(50), "bus probe", |_| false)
+                .await;
         }
         Ok(())
     }
 
     async fn collect_partial_results(&mut self) {
         let reason = self.failure.clone().unwrap_or_default();
-        for t in [ServiceType::TimingManager, ServiceType::Worker, ServiceType::RecordsManager] {
+        for t in [
+            ServiceType::TimingManager,
+            ServiceType::Worker,
+            ServiceType::RecordsManager,
+        ] {
             for id in self.ids_of(&[t]) {
                 self.next_command += 1;
-                let _ = self.tx.send(&id, &FromController::Command { command_id: self.next_command, command: Command::Cancel { reason: reason.clone() } }).await;
+                let _ = self
+                    .tx
+                    .send(
+                        &id,
+                        &FromController::Command {
+                            command_id: self.next_command,
+                            command: Command::Cancel {
+                                reason: reason.clone(),
+                            },
+                        },
+                    )
+                    .await;
             }
         }
         let deadline = Instant::now() + PARTIAL_RESULTS_TIMEOUT;
@@ -438,7 +595,13 @@ impl Controller {
             self.next_command += 1;
             let _ = tokio::time::timeout(
                 Duration::from_millis(500),
-                self.tx.send(&id, &FromController::Command { command_id: self.next_command, command: Command::Shutdown }),
+                self.tx.send(
+                    &id,
+                    &FromController::Command {
+                        command_id: self.next_command,
+                        command: Command::Shutdown,
+                    },
+                ),
             )
             .await;
         }

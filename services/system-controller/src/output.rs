@@ -1,48 +1,74 @@
 //! Writing the run's summary files and console text (per-request lines were
 //! streamed by the records manager during the run).
 
+use crate::load_report::LoadReport;
 use aiperf_config::ProfileConfig;
 use aiperf_export::{
-    artifacts::{write_results_ready, write_text, ArtifactPaths},
-    console::{metric_warnings, render_console, ConsoleContext},
+    artifacts::{ArtifactPaths, write_results_ready, write_text},
+    console::{ConsoleContext, metric_warnings, render_console},
     summary_csv::render_summary_csv,
-    summary_json::{new_benchmark_id, render_summary_json, SummaryContext},
+    summary_json::{SummaryContext, new_benchmark_id, render_summary_json},
 };
-use crate::load_report::LoadReport;
 use aiperf_protocol::results::ProfileResults;
 
 /// Writes `profile_export_aiperf.{json,csv}`, the console copy and the ready
 /// marker; returns the console text to print.
-pub fn write_all(config: &ProfileConfig, paths: &ArtifactPaths, results: &ProfileResults, partial: bool, load: Option<&LoadReport>) -> std::io::Result<String> {
+pub fn write_all(
+    config: &ProfileConfig,
+    paths: &ArtifactPaths,
+    results: &ProfileResults,
+    partial: bool,
+    load: Option<&LoadReport>,
+) -> std::io::Result<String> {
     let benchmark_id = new_benchmark_id();
     let mut ctx = SummaryContext::new(benchmark_id, config);
     if let Some(l) = load {
-        ctx.extra_sections.push(("load_report".into(), l.json.clone()));
+        ctx.extra_sections
+            .push(("load_report".into(), l.json.clone()));
     }
     write_text(&paths.summary_json, &render_summary_json(&ctx, results))?;
     write_text(&paths.summary_csv, &render_summary_csv(results))?;
     // The records manager wrote the timeslice files (it holds the records).
-    let mut console_ctx = ConsoleContext::from_paths(config.cli_command.clone(), paths, config.slice_duration_s.is_some());
+    let mut console_ctx = ConsoleContext::from_paths(
+        config.cli_command.clone(),
+        paths,
+        config.slice_duration_s.is_some(),
+    );
     // The console itself notes cancelled runs and the warmup phase.
     if partial && !results.was_cancelled {
-        console_ctx.notes.push("NOTE: the run did not finish; these results are partial.".into());
+        console_ctx
+            .notes
+            .push("NOTE: the run did not finish; these results are partial.".into());
     }
     if let Some(spec) = &config.goodput {
         console_ctx.notes.push(goodput_note(spec, results));
     }
-    console_ctx.notes.extend(metric_warnings(&results.profiling));
+    console_ctx
+        .notes
+        .extend(metric_warnings(&results.profiling));
     if let Some(l) = load {
         console_ctx.notes.extend(l.lines.iter().cloned());
     }
     let console = render_console(&console_ctx, results);
     write_text(&paths.console_txt, &console)?;
-    write_results_ready(&paths.results_ready, results.was_cancelled, partial || !results.is_complete)?;
+    write_results_ready(
+        &paths.results_ready,
+        results.was_cancelled,
+        partial || !results.is_complete,
+    )?;
     Ok(console)
 }
 
 /// `Goodput: 28 of 40 requests (70.00%) met every SLO (time_to_first_token:50 ...)`.
 fn goodput_note(spec: &str, results: &ProfileResults) -> String {
-    let get = |tag: &str| results.profiling.metrics.iter().find(|m| m.tag == tag).and_then(|m| m.avg);
+    let get = |tag: &str| {
+        results
+            .profiling
+            .metrics
+            .iter()
+            .find(|m| m.tag == tag)
+            .and_then(|m| m.avg)
+    };
     let good = get("good_request_count").unwrap_or(0.0);
     let fraction = get("good_request_fraction").unwrap_or(0.0);
     format!(

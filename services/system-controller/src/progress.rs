@@ -2,7 +2,7 @@
 //! log line every few seconds otherwise (`--ui none`, for CI logs).
 
 use aiperf_config::UiType;
-use aiperf_protocol::{events::Event, Phase};
+use aiperf_protocol::{Phase, events::Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
 
@@ -19,23 +19,42 @@ const LINE_INTERVAL: Duration = Duration::from_secs(5);
 impl Progress {
     /// A display of the given kind.
     pub fn new(ui: UiType) -> Self {
-        Progress { ui, multi: MultiProgress::new(), bars: Vec::new(), last_line: Instant::now() }
+        Progress {
+            ui,
+            multi: MultiProgress::new(),
+            bars: Vec::new(),
+            last_line: Instant::now(),
+        }
     }
 
     fn bars_for(&mut self, phase: Phase, total: Option<u64>) -> &(Phase, ProgressBar, ProgressBar) {
         if !self.bars.iter().any(|(p, _, _)| *p == phase) {
             let style = ProgressStyle::with_template("{prefix:>20} {bar:36.cyan/blue} {pos:>7}/{len:7} {per_sec:>10} [{elapsed_precise}<{eta}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
-            let sent = self.multi.add(ProgressBar::new(total.unwrap_or(0)).with_style(style.clone()).with_prefix(format!("{} requests", phase.as_str())));
-            let recs = self.multi.add(ProgressBar::new(total.unwrap_or(0)).with_style(style).with_prefix(format!("{} records", phase.as_str())));
+            let sent = self.multi.add(
+                ProgressBar::new(total.unwrap_or(0))
+                    .with_style(style.clone())
+                    .with_prefix(format!("{} requests", phase.as_str())),
+            );
+            let recs = self.multi.add(
+                ProgressBar::new(total.unwrap_or(0))
+                    .with_style(style)
+                    .with_prefix(format!("{} records", phase.as_str())),
+            );
             self.bars.push((phase, sent, recs));
         }
-        self.bars.iter().find(|(p, _, _)| *p == phase).expect("inserted")
+        self.bars
+            .iter()
+            .find(|(p, _, _)| *p == phase)
+            .expect("inserted")
     }
 
     /// Updates the display from a bus event.
     pub fn on_event(&mut self, ev: &Event) {
         match ev {
-            Event::PhaseStarted { phase, stats } | Event::PhaseProgress { phase, stats } | Event::PhaseSendingComplete { phase, stats } | Event::PhaseComplete { phase, stats } => {
+            Event::PhaseStarted { phase, stats }
+            | Event::PhaseProgress { phase, stats }
+            | Event::PhaseSendingComplete { phase, stats }
+            | Event::PhaseComplete { phase, stats } => {
                 let total = stats.expected_requests;
                 let line = format!(
                     "{}: {} sent, {} completed, {} in flight, {} errors",
@@ -50,10 +69,14 @@ impl Progress {
                         let (_, sent, _) = self.bars_for(*phase, total);
                         sent.set_length(total.unwrap_or(stats.sent).max(stats.sent));
                         sent.set_position(stats.completed + stats.cancelled);
-                        sent.set_message(format!("{} in flight, {} errors", stats.in_flight, stats.errors));
+                        sent.set_message(format!(
+                            "{} in flight, {} errors",
+                            stats.in_flight, stats.errors
+                        ));
                     }
                     UiType::None => {
-                        let important = matches!(ev, Event::PhaseStarted { .. } | Event::PhaseComplete { .. });
+                        let important =
+                            matches!(ev, Event::PhaseStarted { .. } | Event::PhaseComplete { .. });
                         if important || self.last_line.elapsed() >= LINE_INTERVAL {
                             self.last_line = Instant::now();
                             eprintln!("[aiperf-rs] {line}");
@@ -61,7 +84,11 @@ impl Progress {
                     }
                 }
             }
-            Event::RecordsProgress { phase, records, errors } => {
+            Event::RecordsProgress {
+                phase,
+                records,
+                errors,
+            } => {
                 if matches!(self.ui, UiType::Simple | UiType::Dashboard) {
                     let (_, sent, recs) = self.bars_for(*phase, None);
                     recs.set_length(sent.length().unwrap_or(0).max(*records));

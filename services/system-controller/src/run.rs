@@ -12,15 +12,28 @@ pub async fn preflight(url: &str) -> Result<(), String> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
     let default_port = if url.starts_with("https://") { 443 } else { 80 };
-    let target = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !authority.ends_with(']') {
+    let target = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !authority.ends_with(']')
+    {
         authority.to_string()
     } else {
         format!("{authority}:{default_port}")
     };
-    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(&target)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(&target),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("cannot connect to {url} ({target}): {e}. Is the server running, and is --url right?")),
-        Err(_) => Err(format!("cannot connect to {url} ({target}): no answer within 5 s. Is the server reachable, and is --url right?")),
+        Ok(Err(e)) => Err(format!(
+            "cannot connect to {url} ({target}): {e}. Is the server running, and is --url right?"
+        )),
+        Err(_) => Err(format!(
+            "cannot connect to {url} ({target}): no answer within 5 s. Is the server reachable, and is --url right?"
+        )),
     }
 }
 
@@ -44,10 +57,21 @@ pub struct ProfileRun {
 
 /// Runs a whole profile: preflight, services, exports, console.
 pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
-    let fail = |msg: String| ProfileRun { code: ExitCode::FAILURE, interrupted: false, failure: Some(msg), load_report: None };
+    let fail = |msg: String| ProfileRun {
+        code: ExitCode::FAILURE,
+        interrupted: false,
+        failure: Some(msg),
+        load_report: None,
+    };
     if let Err(e) = std::fs::create_dir_all(&config.artifact_dir) {
-        eprintln!("error: cannot create the artifact directory {}: {e}", config.artifact_dir.display());
-        return fail(format!("cannot create {}: {e}", config.artifact_dir.display()));
+        eprintln!(
+            "error: cannot create the artifact directory {}: {e}",
+            config.artifact_dir.display()
+        );
+        return fail(format!(
+            "cannot create {}: {e}",
+            config.artifact_dir.display()
+        ));
     }
     let paths = aiperf_export::artifacts::ArtifactPaths::from_config(&config);
     logging::init_profile(&config.log_level, &paths.log_file);
@@ -62,7 +86,9 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             return fail(format!("{e:#}"));
         }
     };
-    let cpu = load_report::CpuSampler::start(config.service_mode == aiperf_config::ServiceMode::MultiProcess);
+    let cpu = load_report::CpuSampler::start(
+        config.service_mode == aiperf_config::ServiceMode::MultiProcess,
+    );
     let outcome = controller.run().await;
     let mut code = ExitCode::SUCCESS;
     let profiling = outcome.load.stats(aiperf_protocol::Phase::Profiling);
@@ -71,33 +97,60 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         _ => None,
     };
     drop(cpu);
-    let report = outcome.results.as_ref().map(|r| load_report::build(&config, r, profiling, usage));
+    let report = outcome
+        .results
+        .as_ref()
+        .map(|r| load_report::build(&config, r, profiling, usage));
     match &outcome.results {
-        Some(results) => match output::write_all(&config, &paths, results, outcome.failure.is_some(), report.as_ref()) {
+        Some(results) => match output::write_all(
+            &config,
+            &paths,
+            results,
+            outcome.failure.is_some(),
+            report.as_ref(),
+        ) {
             Ok(console) => print!("{console}"),
             Err(e) => {
                 eprintln!("error: writing the results failed: {e}");
                 code = ExitCode::FAILURE;
             }
         },
-        None => eprintln!("error: no results were produced; nothing was written besides {}", paths.log_file.display()),
+        None => eprintln!(
+            "error: no results were produced; nothing was written besides {}",
+            paths.log_file.display()
+        ),
     }
     if let Some(f) = &outcome.failure {
         eprintln!("error: the run failed: {f}");
         if outcome.results.is_some() {
-            eprintln!("       partial results (what was measured before the failure) are in {}", config.artifact_dir.display());
+            eprintln!(
+                "       partial results (what was measured before the failure) are in {}",
+                config.artifact_dir.display()
+            );
         }
-        code = if outcome.interrupted { ExitCode::from(130) } else { ExitCode::FAILURE };
+        code = if outcome.interrupted {
+            ExitCode::from(130)
+        } else {
+            ExitCode::FAILURE
+        };
     } else if let Some(r) = &outcome.results {
         if r.profiling.records > 0 && r.profiling.records == r.profiling.errors {
-            eprintln!("error: every request failed ({} errors); see the error summary above", r.profiling.errors);
+            eprintln!(
+                "error: every request failed ({} errors); see the error summary above",
+                r.profiling.errors
+            );
             code = ExitCode::FAILURE;
         } else if r.profiling.records == 0 {
             eprintln!("error: no request completed: nothing was measured");
             code = ExitCode::FAILURE;
         }
     }
-    ProfileRun { code, interrupted: outcome.interrupted, failure: outcome.failure, load_report: report }
+    ProfileRun {
+        code,
+        interrupted: outcome.interrupted,
+        failure: outcome.failure,
+        load_report: report,
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +163,9 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        let e = preflight(&format!("http://127.0.0.1:{port}")).await.unwrap_err();
+        let e = preflight(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_err();
         assert!(e.contains("cannot connect to http://127.0.0.1:"), "{e}");
         assert!(e.contains("--url"), "{e}");
     }

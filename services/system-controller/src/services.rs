@@ -8,15 +8,46 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs one service actor until it stops. The same code backs in-process mode,
 /// `--service-mode multi-process` children and `aiperf-rs service`.
-pub async fn run_service(service_type: ServiceType, control_addr: String, service_id: String, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn run_service(
+    service_type: ServiceType,
+    control_addr: String,
+    service_id: String,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     match service_type {
-        ServiceType::DatasetManager => aiperf_dataset_manager::DatasetManager::new(control_addr, service_id).run(cancel).await,
-        ServiceType::TimingManager => aiperf_timing_manager::TimingManager::new(control_addr, service_id).run(cancel).await,
-        ServiceType::WorkerManager => aiperf_worker::WorkerManager::new(control_addr, service_id).run(cancel).await,
-        ServiceType::Worker => aiperf_worker::Worker::new(control_addr, service_id).run(cancel).await,
-        ServiceType::RecordProcessor => aiperf_record_processor::RecordProcessor::new(control_addr, service_id).run(cancel).await,
-        ServiceType::RecordsManager => aiperf_records_manager::RecordsManager::new(control_addr, service_id).run(cancel).await,
-        ServiceType::SystemController => anyhow::bail!("the system controller is started with `aiperf-rs profile`"),
+        ServiceType::DatasetManager => {
+            aiperf_dataset_manager::DatasetManager::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
+        ServiceType::TimingManager => {
+            aiperf_timing_manager::TimingManager::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
+        ServiceType::WorkerManager => {
+            aiperf_worker::WorkerManager::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
+        ServiceType::Worker => {
+            aiperf_worker::Worker::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
+        ServiceType::RecordProcessor => {
+            aiperf_record_processor::RecordProcessor::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
+        ServiceType::RecordsManager => {
+            aiperf_records_manager::RecordsManager::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
+        ServiceType::SystemController => {
+            anyhow::bail!("the system controller is started with `aiperf-rs profile`")
+        }
     }
 }
 
@@ -46,9 +77,23 @@ pub struct ServiceSpawner {
 
 impl ServiceSpawner {
     /// A spawner; exits are reported on the returned receiver.
-    pub fn new(control_addr: String, multi_process: bool, log_level: String) -> (Self, mpsc::UnboundedReceiver<ServiceExit>) {
+    pub fn new(
+        control_addr: String,
+        multi_process: bool,
+        log_level: String,
+    ) -> (Self, mpsc::UnboundedReceiver<ServiceExit>) {
         let (exits_tx, rx) = mpsc::unbounded_channel();
-        (ServiceSpawner { control_addr, multi_process, log_level, cancel: CancellationToken::new(), exits_tx, handles: Vec::new() }, rx)
+        (
+            ServiceSpawner {
+                control_addr,
+                multi_process,
+                log_level,
+                cancel: CancellationToken::new(),
+                exits_tx,
+                handles: Vec::new(),
+            },
+            rx,
+        )
     }
 
     /// Starts one service; returns its id.
@@ -57,7 +102,17 @@ impl ServiceSpawner {
         if self.multi_process {
             let exe = std::env::current_exe()?;
             let mut child = tokio::process::Command::new(exe)
-                .args(["service", "--type", service_type.as_str(), "--service-id", &id, "--control", &self.control_addr, "--log-level", &self.log_level])
+                .args([
+                    "service",
+                    "--type",
+                    service_type.as_str(),
+                    "--service-id",
+                    &id,
+                    "--control",
+                    &self.control_addr,
+                    "--log-level",
+                    &self.log_level,
+                ])
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
@@ -81,7 +136,10 @@ impl ServiceSpawner {
                         }
                     }
                 };
-                let _ = tx.send(ServiceExit { service_id: sid, outcome });
+                let _ = tx.send(ServiceExit {
+                    service_id: sid,
+                    outcome,
+                });
             });
             self.handles.push((id.clone(), Handle::Process(pid)));
         } else {
@@ -97,7 +155,10 @@ impl ServiceSpawner {
                     Err(e) if e.is_panic() => Err(format!("panicked: {}", panic_message(e))),
                     Err(e) => Err(e.to_string()),
                 };
-                let _ = tx.send(ServiceExit { service_id: sid, outcome });
+                let _ = tx.send(ServiceExit {
+                    service_id: sid,
+                    outcome,
+                });
             });
             self.handles.push((id.clone(), Handle::Task(task)));
         }
@@ -106,10 +167,13 @@ impl ServiceSpawner {
 
     /// OS pid of a service started as a process.
     pub fn pid(&self, service_id: &str) -> Option<u32> {
-        self.handles.iter().find(|(id, _)| id == service_id).and_then(|(_, h)| match h {
-            Handle::Process(pid) => Some(*pid),
-            Handle::Task(_) => None,
-        })
+        self.handles
+            .iter()
+            .find(|(id, _)| id == service_id)
+            .and_then(|(_, h)| match h {
+                Handle::Process(pid) => Some(*pid),
+                Handle::Task(_) => None,
+            })
     }
 
     /// Stops everything still running (after `shutdown` was sent).
@@ -125,5 +189,8 @@ impl ServiceSpawner {
 
 fn panic_message(e: tokio::task::JoinError) -> String {
     let p = e.into_panic();
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

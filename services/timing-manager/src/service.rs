@@ -81,9 +81,19 @@ impl TimingManager {
                     Some(p) => {
                         ctl.set_state(ServiceState::Running);
                         ctl.respond(cmd.id, Ok(())).await?;
-                        match spawn_schedule_thread(p, ctl.clone(), run_cancel.clone(), run_done.clone()) {
+                        match spawn_schedule_thread(
+                            p,
+                            ctl.clone(),
+                            run_cancel.clone(),
+                            run_done.clone(),
+                        ) {
                             Ok(t) => run_thread = Some(t),
-                            Err(e) => ctl.fail(format!("timing manager cannot start its schedule thread: {e}")).await,
+                            Err(e) => {
+                                ctl.fail(format!(
+                                    "timing manager cannot start its schedule thread: {e}"
+                                ))
+                                .await
+                            }
                         }
                     }
                     None => {
@@ -263,7 +273,11 @@ pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Ve
         phase: Phase::Profiling,
         mode,
         // A replay is open loop: only a --concurrency the user gave caps it.
-        concurrency: if fixed && config.concurrency_defaulted { None } else { config.concurrency },
+        concurrency: if fixed && config.concurrency_defaulted {
+            None
+        } else {
+            config.concurrency
+        },
         concurrency_ramp: secs(load.concurrency_ramp_s).filter(|_| load_mode),
         prefill_concurrency: load.prefill_concurrency,
         prefill_ramp: secs(load.prefill_concurrency_ramp_s).filter(|_| load_mode),
@@ -293,22 +307,32 @@ pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Ve
 /// at raised priority where allowed: when a credit is due, the timing manager never
 /// waits behind workers, record processors or exporters for a runtime thread.
 /// The thread keeps the sockets until `done` is cancelled (shutdown).
-fn spawn_schedule_thread(p: Prepared, ctl: ControlSender, cancel: CancellationToken, done: CancellationToken) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name("aiperf-schedule".into()).spawn(move || {
-        raise_priority();
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::error!("timing manager cannot build its runtime: {e}");
-                return;
-            }
-        };
-        rt.block_on(async move {
-            let p = run_phases(p, ctl, cancel).await;
-            done.cancelled().await;
-            drop(p);
-        });
-    })
+fn spawn_schedule_thread(
+    p: Prepared,
+    ctl: ControlSender,
+    cancel: CancellationToken,
+    done: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("aiperf-schedule".into())
+        .spawn(move || {
+            raise_priority();
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("timing manager cannot build its runtime: {e}");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let p = run_phases(p, ctl, cancel).await;
+                done.cancelled().await;
+                drop(p);
+            });
+        })
 }
 
 /// Nice -5 for the calling thread (needs privileges; silently unchanged otherwise).

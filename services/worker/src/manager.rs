@@ -2,8 +2,8 @@
 //! controller to start them.
 
 use aiperf_protocol::{
-    control::{Command, ServiceState, ToController},
     ServiceType,
+    control::{Command, ServiceState, ToController},
 };
 use aiperf_transport::ControlClient;
 use tokio_util::sync::CancellationToken;
@@ -17,13 +17,21 @@ pub struct WorkerManager {
 impl WorkerManager {
     /// A worker manager that will register at `control_addr`.
     pub fn new(control_addr: impl Into<String>, service_id: impl Into<String>) -> Self {
-        WorkerManager { control_addr: control_addr.into(), service_id: service_id.into() }
+        WorkerManager {
+            control_addr: control_addr.into(),
+            service_id: service_id.into(),
+        }
     }
 
     /// Runs until shutdown. On configure it sends `SpawnWorkers` for the workers the
     /// controller must start (the configured count minus those started by hand).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(&self.control_addr, ServiceType::WorkerManager, &self.service_id).await?;
+        let mut control = ControlClient::register(
+            &self.control_addr,
+            ServiceType::WorkerManager,
+            &self.service_id,
+        )
+        .await?;
         let ctl = control.sender();
         loop {
             let cmd = tokio::select! {
@@ -32,8 +40,14 @@ impl WorkerManager {
             };
             match cmd.command {
                 Command::Configure { config } => {
-                    let wanted = config.workers.saturating_sub(config.external_count("worker"));
-                    ctl.send(&ToController::SpawnWorkers { service_id: self.service_id.clone(), num_workers: wanted }).await?;
+                    let wanted = config
+                        .workers
+                        .saturating_sub(config.external_count("worker"));
+                    ctl.send(&ToController::SpawnWorkers {
+                        service_id: self.service_id.clone(),
+                        num_workers: wanted,
+                    })
+                    .await?;
                     ctl.set_state(ServiceState::Ready);
                     ctl.respond(cmd.id, Ok(())).await?;
                 }

@@ -125,9 +125,16 @@ mod tests {
 
     #[test]
     fn comments_multiline_data_event_names_and_unterminated_tail() {
-        let ev = parse_all(&[b": keep-alive\n\nevent: error\ndata: line1\ndata: line2\n\ndata: tail"]);
+        let ev =
+            parse_all(&[b": keep-alive\n\nevent: error\ndata: line1\ndata: line2\n\ndata: tail"]);
         assert_eq!(ev.len(), 2);
-        assert_eq!(ev[0], SseEvent { event: Some("error".into()), data: "line1\nline2".into() });
+        assert_eq!(
+            ev[0],
+            SseEvent {
+                event: Some("error".into()),
+                data: "line1\nline2".into()
+            }
+        );
         assert_eq!(ev[1].data, "tail");
     }
 }

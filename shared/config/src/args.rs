@@ -95,12 +95,22 @@ pub struct ProfileArgs {
     // ---------------- load
     /// Maximum concurrent requests (sessions); alone, a closed loop of exactly N in flight.
     /// A comma list (`10,50,100`) runs a sweep: one full profile per value.
-    #[arg(long, value_delimiter = ',', value_name = "N[,N...]", help_heading = "Load")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "N[,N...]",
+        help_heading = "Load"
+    )]
     #[serde(default, deserialize_with = "one_or_many")]
     pub concurrency: Option<Vec<usize>>,
     /// Target request rate (requests/second), open loop.
     /// A comma list (`5,10,20`) runs a sweep: one full profile per value.
-    #[arg(long, value_delimiter = ',', value_name = "R[,R...]", help_heading = "Load")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "R[,R...]",
+        help_heading = "Load"
+    )]
     #[serde(default, deserialize_with = "one_or_many")]
     pub request_rate: Option<Vec<f64>>,
     /// Inter-arrival distribution with --request-rate.
@@ -374,7 +384,11 @@ where
         Some(OneOrMany::One(v)) => Ok(Some(vec![v])),
         Some(OneOrMany::Text(s)) => s
             .split(',')
-            .map(|x| x.trim().parse::<T>().map_err(|e| serde::de::Error::custom(format!("{x:?}: {e}"))))
+            .map(|x| {
+                x.trim()
+                    .parse::<T>()
+                    .map_err(|e| serde::de::Error::custom(format!("{x:?}: {e}")))
+            })
             .collect::<Result<Vec<T>, _>>()
             .map(Some),
     }

@@ -1,11 +1,16 @@
 //! `-f/--config FILE`: options from a YAML or TOML file, overridden by flags.
 
-use crate::{args::ProfileArgs, ConfigError};
+use crate::{ConfigError, args::ProfileArgs};
 use std::path::Path;
 
 /// Reads a config file into [`ProfileArgs`]; unknown keys are errors.
 pub fn load(path: &Path) -> Result<ProfileArgs, ConfigError> {
-    let format = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    let format = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("yaml") | Some("yml") => config::FileFormat::Yaml,
         Some("toml") => config::FileFormat::Toml,
         _ => {
@@ -16,14 +21,21 @@ pub fn load(path: &Path) -> Result<ProfileArgs, ConfigError> {
         }
     };
     if !path.exists() {
-        return Err(ConfigError::new(format!("config file {} does not exist", path.display())));
+        return Err(ConfigError::new(format!(
+            "config file {} does not exist",
+            path.display()
+        )));
     }
     let cfg = config::Config::builder()
         .add_source(config::File::from(path).format(format))
         .build()
         .map_err(|e| ConfigError::new(format!("config file {}: {e}", path.display())))?;
-    cfg.try_deserialize::<ProfileArgs>()
-        .map_err(|e| ConfigError::new(format!("config file {}: {e} (keys are the long flag names in snake_case)", path.display())))
+    cfg.try_deserialize::<ProfileArgs>().map_err(|e| {
+        ConfigError::new(format!(
+            "config file {}: {e} (keys are the long flag names in snake_case)",
+            path.display()
+        ))
+    })
 }
 
 /// Flags win over the file: every option set in `flags` replaces the file's value.
@@ -38,7 +50,8 @@ pub fn merge(file: ProfileArgs, flags: ProfileArgs) -> ProfileArgs {
             merged.insert(k, v);
         }
     }
-    let mut out: ProfileArgs = serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or(flags.clone());
+    let mut out: ProfileArgs =
+        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or(flags.clone());
     out.config_file = flags.config_file;
     out
 }
@@ -65,8 +78,15 @@ mod tests {
         pub struct TempPath(pub std::path::PathBuf);
         impl TempPath {
             pub fn new(ext: &str, body: &str) -> Self {
-                let p = std::env::temp_dir().join(format!("aiperf-cfg-{}-{}.{ext}", std::process::id(), body.len()));
-                std::fs::File::create(&p).unwrap().write_all(body.as_bytes()).unwrap();
+                let p = std::env::temp_dir().join(format!(
+                    "aiperf-cfg-{}-{}.{ext}",
+                    std::process::id(),
+                    body.len()
+                ));
+                std::fs::File::create(&p)
+                    .unwrap()
+                    .write_all(body.as_bytes())
+                    .unwrap();
                 TempPath(p)
             }
         }
@@ -79,13 +99,19 @@ mod tests {
 
     #[test]
     fn yaml_file_sets_options_and_flags_override() {
-        let f = write("yaml", "model: [m1]\nconcurrency: 8\nstreaming: true\nisl: 123\nheader: ['X-A:1']\n");
+        let f = write(
+            "yaml",
+            "model: [m1]\nconcurrency: 8\nstreaming: true\nisl: 123\nheader: ['X-A:1']\n",
+        );
         let file = load(&f.0).unwrap();
         assert_eq!(file.models, Some(vec!["m1".to_string()]));
         assert_eq!(file.concurrency, Some(vec![8]));
         assert_eq!(file.streaming, Some(true));
         assert_eq!(file.prompt_input_tokens_mean, Some(123.0));
-        let flags = ProfileArgs { concurrency: Some(vec![2]), ..Default::default() };
+        let flags = ProfileArgs {
+            concurrency: Some(vec![2]),
+            ..Default::default()
+        };
         let merged = merge(file, flags);
         assert_eq!(merged.concurrency, Some(vec![2]));
         assert_eq!(merged.streaming, Some(true));

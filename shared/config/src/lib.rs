@@ -20,8 +20,8 @@ pub use dataset::{
     CustomDatasetType, DatasetConfig, DatasetSamplingStrategy, PublicDataset, SequenceDistribution,
     SequencePair, SynthesisConfig,
 };
-pub use load::{expand_sweep, LoadConfig, SweepPoint, SweepRun, WarmupConfig};
-pub use resolve::{resolve, Context, artifact_dir_name, normalize_url};
+pub use load::{LoadConfig, SweepPoint, SweepRun, WarmupConfig, expand_sweep};
+pub use resolve::{Context, artifact_dir_name, normalize_url, resolve};
 
 /// A configuration error: names the option and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -275,7 +275,11 @@ impl ProfileConfig {
 
     /// How many services of a type the user starts by hand.
     pub fn external_count(&self, service_type: &str) -> usize {
-        self.external_services.iter().filter(|e| e.service_type == service_type).map(|e| e.count).sum()
+        self.external_services
+            .iter()
+            .filter(|e| e.service_type == service_type)
+            .map(|e| e.count)
+            .sum()
     }
 }
 

@@ -61,7 +61,11 @@ impl SweepPoint {
 
 /// `10` for integral values, `2.5` otherwise.
 pub fn format_value(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Resolved load-generation options (`ProfileConfig::load`).
@@ -114,7 +118,9 @@ impl ProfileConfig {
     /// Whether a warmup phase runs (`--warmup-request-count`, `--warmup-duration` or
     /// `--num-warmup-sessions`).
     pub fn warmup_enabled(&self) -> bool {
-        self.warmup_request_count > 0 || self.load.warmup.duration_s.is_some() || self.load.warmup.num_sessions.is_some()
+        self.warmup_request_count > 0
+            || self.load.warmup.duration_s.is_some()
+            || self.load.warmup.num_sessions.is_some()
     }
 
     /// The session-count stop condition (`--num-sessions/--conversation-num`).
@@ -125,14 +131,18 @@ impl ProfileConfig {
 
 fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        Some(x) if x.is_nan() || x <= 0.0 || !x.is_finite() => err(format!("{name} must be a positive number, got {x}")),
+        Some(x) if x.is_nan() || x <= 0.0 || !x.is_finite() => {
+            err(format!("{name} must be a positive number, got {x}"))
+        }
         other => Ok(other),
     }
 }
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        Some(x) if x.is_nan() || x < 0.0 || !x.is_finite() => err(format!("{name} must be zero or positive, got {x}")),
+        Some(x) if x.is_nan() || x < 0.0 || !x.is_finite() => {
+            err(format!("{name} must be zero or positive, got {x}"))
+        }
         other => Ok(other),
     }
 }
@@ -149,7 +159,9 @@ pub fn single<T: Copy>(name: &str, v: &Option<Vec<T>>) -> Result<Option<T>, Conf
     match v.as_deref() {
         None | Some([]) => Ok(None),
         Some([x]) => Ok(Some(*x)),
-        Some(_) => err(format!("{name} has several values: a sweep runs one profile per value (aiperf-rs profile expands it)")),
+        Some(_) => err(format!(
+            "{name} has several values: a sweep runs one profile per value (aiperf-rs profile expands it)"
+        )),
     }
 }
 
@@ -166,19 +178,29 @@ pub fn resolve_load(a: &ProfileArgs, cfg: &mut ProfileConfig) -> Result<(), Conf
     l.num_users = at_least_one("--num-users", a.num_users)?;
     if let Some(q) = l.user_centric_rate {
         if a.request_rate.is_some() {
-            return err("--user-centric-rate and --request-rate are mutually exclusive: user-centric mode sets the rate itself");
+            return err(
+                "--user-centric-rate and --request-rate are mutually exclusive: user-centric mode sets the rate itself",
+            );
         }
         if a.arrival_pattern.is_some() {
-            return err("--arrival-pattern does not apply with --user-centric-rate (each user sends one turn every num_users/rate seconds)");
+            return err(
+                "--arrival-pattern does not apply with --user-centric-rate (each user sends one turn every num_users/rate seconds)",
+            );
         }
         if cfg.dataset.fixed_schedule == Some(true) {
-            return err("--user-centric-rate and --fixed-schedule are mutually exclusive; drop one");
+            return err(
+                "--user-centric-rate and --fixed-schedule are mutually exclusive; drop one",
+            );
         }
         if l.num_users.is_none() {
-            return err(format!("--user-centric-rate {q} needs --num-users N (the number of simulated users)"));
+            return err(format!(
+                "--user-centric-rate {q} needs --num-users N (the number of simulated users)"
+            ));
         }
         if cfg.dataset.is_synthetic() && cfg.dataset.turns.mean.round() < 2.0 {
-            return err("--user-centric-rate needs multi-turn conversations: set --session-turns-mean 2 or more");
+            return err(
+                "--user-centric-rate needs multi-turn conversations: set --session-turns-mean 2 or more",
+            );
         }
         if a.benchmark_grace_period.is_none() && cfg.benchmark_duration_s.is_some() {
             cfg.benchmark_grace_period_s = f64::INFINITY;
@@ -191,19 +213,26 @@ pub fn resolve_load(a: &ProfileArgs, cfg: &mut ProfileConfig) -> Result<(), Conf
     l.prefill_concurrency = at_least_one("--prefill-concurrency", a.prefill_concurrency)?;
     if let Some(p) = l.prefill_concurrency {
         if !cfg.streaming {
-            return err("--prefill-concurrency needs --streaming (the first token ends the prefill)");
+            return err(
+                "--prefill-concurrency needs --streaming (the first token ends the prefill)",
+            );
         }
         if let Some(c) = cfg.concurrency
             && p > c
         {
-            return err(format!("--prefill-concurrency {p} must be at most --concurrency {c}"));
+            return err(format!(
+                "--prefill-concurrency {p} must be at most --concurrency {c}"
+            ));
         }
     }
     l.concurrency_ramp_s = positive("--concurrency-ramp-duration", a.concurrency_ramp_duration)?;
     if l.concurrency_ramp_s.is_some() && a.concurrency.is_none() {
         return err("--concurrency-ramp-duration needs --concurrency (the target of the ramp)");
     }
-    l.prefill_concurrency_ramp_s = positive("--prefill-concurrency-ramp-duration", a.prefill_concurrency_ramp_duration)?;
+    l.prefill_concurrency_ramp_s = positive(
+        "--prefill-concurrency-ramp-duration",
+        a.prefill_concurrency_ramp_duration,
+    )?;
     if l.prefill_concurrency_ramp_s.is_some() && l.prefill_concurrency.is_none() {
         return err("--prefill-concurrency-ramp-duration needs --prefill-concurrency");
     }
@@ -213,15 +242,29 @@ pub fn resolve_load(a: &ProfileArgs, cfg: &mut ProfileConfig) -> Result<(), Conf
             return err("--request-rate-ramp-duration is not available with --user-centric-rate");
         }
         if cfg.dataset.fixed_schedule == Some(true) {
-            return err("--request-rate-ramp-duration is not available with --fixed-schedule (the trace sets the times)");
+            return err(
+                "--request-rate-ramp-duration is not available with --fixed-schedule (the trace sets the times)",
+            );
         }
         if cfg.request_rate.is_none() {
-            return err("--request-rate-ramp-duration needs --request-rate (the target of the ramp)");
+            return err(
+                "--request-rate-ramp-duration needs --request-rate (the target of the ramp)",
+            );
         }
     }
-    for (name, ramp) in [("--concurrency-ramp-duration", l.concurrency_ramp_s), ("--prefill-concurrency-ramp-duration", l.prefill_concurrency_ramp_s)] {
-        if ramp.is_some() && (l.user_centric_rate.is_some() || cfg.dataset.fixed_schedule == Some(true)) {
-            return err(format!("{name} is not available with --fixed-schedule or --user-centric-rate"));
+    for (name, ramp) in [
+        ("--concurrency-ramp-duration", l.concurrency_ramp_s),
+        (
+            "--prefill-concurrency-ramp-duration",
+            l.prefill_concurrency_ramp_s,
+        ),
+    ] {
+        if ramp.is_some()
+            && (l.user_centric_rate.is_some() || cfg.dataset.fixed_schedule == Some(true))
+        {
+            return err(format!(
+                "{name} is not available with --fixed-schedule or --user-centric-rate"
+            ));
         }
     }
 
@@ -233,43 +276,85 @@ pub fn resolve_load(a: &ProfileArgs, cfg: &mut ProfileConfig) -> Result<(), Conf
         return err("--num-warmup-sessions must be at least 1");
     }
     if w.num_sessions.is_some() && a.warmup_request_count.is_some_and(|n| n > 0) {
-        return err("--warmup-request-count and --num-warmup-sessions are mutually exclusive; give one warmup stop condition");
+        return err(
+            "--warmup-request-count and --num-warmup-sessions are mutually exclusive; give one warmup stop condition",
+        );
     }
     w.concurrency = at_least_one("--warmup-concurrency", a.warmup_concurrency)?;
-    w.prefill_concurrency = at_least_one("--warmup-prefill-concurrency", a.warmup_prefill_concurrency)?;
+    w.prefill_concurrency =
+        at_least_one("--warmup-prefill-concurrency", a.warmup_prefill_concurrency)?;
     w.request_rate = positive("--warmup-request-rate", a.warmup_request_rate)?;
     w.arrival_pattern = a.warmup_arrival_pattern;
     w.grace_period_s = match a.warmup_grace_period {
-        Some(g) if g.is_nan() || g < 0.0 => return err(format!("--warmup-grace-period must be zero or positive (or inf), got {g}")),
+        Some(g) if g.is_nan() || g < 0.0 => {
+            return err(format!(
+                "--warmup-grace-period must be zero or positive (or inf), got {g}"
+            ));
+        }
         Some(g) if g.is_infinite() => None,
         other => other,
     };
-    w.concurrency_ramp_s = positive("--warmup-concurrency-ramp-duration", a.warmup_concurrency_ramp_duration)?;
-    w.prefill_concurrency_ramp_s = positive("--warmup-prefill-concurrency-ramp-duration", a.warmup_prefill_concurrency_ramp_duration)?;
-    w.request_rate_ramp_s = positive("--warmup-request-rate-ramp-duration", a.warmup_request_rate_ramp_duration)?;
-    let warmup_on = a.warmup_request_count.is_some_and(|n| n > 0) || w.duration_s.is_some() || w.num_sessions.is_some();
+    w.concurrency_ramp_s = positive(
+        "--warmup-concurrency-ramp-duration",
+        a.warmup_concurrency_ramp_duration,
+    )?;
+    w.prefill_concurrency_ramp_s = positive(
+        "--warmup-prefill-concurrency-ramp-duration",
+        a.warmup_prefill_concurrency_ramp_duration,
+    )?;
+    w.request_rate_ramp_s = positive(
+        "--warmup-request-rate-ramp-duration",
+        a.warmup_request_rate_ramp_duration,
+    )?;
+    let warmup_on = a.warmup_request_count.is_some_and(|n| n > 0)
+        || w.duration_s.is_some()
+        || w.num_sessions.is_some();
     if !warmup_on {
         let given = [
             ("--warmup-concurrency", w.concurrency.is_some()),
-            ("--warmup-prefill-concurrency", w.prefill_concurrency.is_some()),
+            (
+                "--warmup-prefill-concurrency",
+                w.prefill_concurrency.is_some(),
+            ),
             ("--warmup-request-rate", w.request_rate.is_some()),
             ("--warmup-arrival-pattern", w.arrival_pattern.is_some()),
             ("--warmup-grace-period", a.warmup_grace_period.is_some()),
-            ("--warmup-concurrency-ramp-duration", w.concurrency_ramp_s.is_some()),
-            ("--warmup-prefill-concurrency-ramp-duration", w.prefill_concurrency_ramp_s.is_some()),
-            ("--warmup-request-rate-ramp-duration", w.request_rate_ramp_s.is_some()),
+            (
+                "--warmup-concurrency-ramp-duration",
+                w.concurrency_ramp_s.is_some(),
+            ),
+            (
+                "--warmup-prefill-concurrency-ramp-duration",
+                w.prefill_concurrency_ramp_s.is_some(),
+            ),
+            (
+                "--warmup-request-rate-ramp-duration",
+                w.request_rate_ramp_s.is_some(),
+            ),
         ];
         if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
-            return err(format!("{name} needs a warmup: give --warmup-request-count, --warmup-duration or --num-warmup-sessions"));
+            return err(format!(
+                "{name} needs a warmup: give --warmup-request-count, --warmup-duration or --num-warmup-sessions"
+            ));
         }
     }
-    if w.arrival_pattern.is_some_and(|p| p != ArrivalPattern::ConcurrencyBurst) && w.request_rate.is_none() && cfg.request_rate.is_none() {
-        return err("--warmup-arrival-pattern needs a rate: --warmup-request-rate or --request-rate");
-    }
-    if let (Some(p), Some(c)) = (w.prefill_concurrency.or(l.prefill_concurrency), w.concurrency.or(cfg.concurrency))
-        && p > c
+    if w.arrival_pattern
+        .is_some_and(|p| p != ArrivalPattern::ConcurrencyBurst)
+        && w.request_rate.is_none()
+        && cfg.request_rate.is_none()
     {
-        return err(format!("--warmup-prefill-concurrency {p} must be at most the warmup concurrency {c}"));
+        return err(
+            "--warmup-arrival-pattern needs a rate: --warmup-request-rate or --request-rate",
+        );
+    }
+    if let (Some(p), Some(c)) = (
+        w.prefill_concurrency.or(l.prefill_concurrency),
+        w.concurrency.or(cfg.concurrency),
+    ) && p > c
+    {
+        return err(format!(
+            "--warmup-prefill-concurrency {p} must be at most the warmup concurrency {c}"
+        ));
     }
     if w.prefill_concurrency.is_some() && !cfg.streaming {
         return err("--warmup-prefill-concurrency needs --streaming");
@@ -277,7 +362,11 @@ pub fn resolve_load(a: &ProfileArgs, cfg: &mut ProfileConfig) -> Result<(), Conf
 
     // --- request cancellation (§6)
     l.request_cancellation_rate = match a.request_cancellation_rate {
-        Some(p) if !(0.0..=100.0).contains(&p) => return err(format!("--request-cancellation-rate is a percentage between 0 and 100, got {p}")),
+        Some(p) if !(0.0..=100.0).contains(&p) => {
+            return err(format!(
+                "--request-cancellation-rate is a percentage between 0 and 100, got {p}"
+            ));
+        }
         other => other,
     };
     let delay = non_negative("--request-cancellation-delay", a.request_cancellation_delay)?;
@@ -305,13 +394,17 @@ pub fn expand_sweep(a: &ProfileArgs) -> Result<Vec<SweepRun>, ConfigError> {
     let conc = a.concurrency.as_ref().filter(|v| v.len() > 1);
     let rate = a.request_rate.as_ref().filter(|v| v.len() > 1);
     if conc.is_some() && rate.is_some() {
-        return err("--concurrency and --request-rate cannot both be swept; give a list to one of them");
+        return err(
+            "--concurrency and --request-rate cannot both be swept; give a list to one of them",
+        );
     }
     if conc.is_none() && rate.is_none() {
         return Ok(Vec::new());
     }
     if a.fixed_schedule == Some(true) {
-        return err("sweeps (comma lists) are not available with --fixed-schedule: the trace sets the load");
+        return err(
+            "sweeps (comma lists) are not available with --fixed-schedule: the trace sets the load",
+        );
     }
     if a.user_centric_rate.is_some() && rate.is_some() {
         return err("--request-rate cannot be swept with --user-centric-rate");
@@ -321,19 +414,39 @@ pub fn expand_sweep(a: &ProfileArgs) -> Result<Vec<SweepRun>, ConfigError> {
         for (i, v) in values.iter().enumerate() {
             let mut args = a.clone();
             args.concurrency = Some(vec![*v]);
-            runs.push(SweepRun { point: SweepPoint { parameter: "concurrency".into(), value: *v as f64, index: i, total: values.len() }, args });
+            runs.push(SweepRun {
+                point: SweepPoint {
+                    parameter: "concurrency".into(),
+                    value: *v as f64,
+                    index: i,
+                    total: values.len(),
+                },
+                args,
+            });
         }
     } else if let Some(values) = rate {
         for (i, v) in values.iter().enumerate() {
             let mut args = a.clone();
             args.request_rate = Some(vec![*v]);
-            runs.push(SweepRun { point: SweepPoint { parameter: "request_rate".into(), value: *v, index: i, total: values.len() }, args });
+            runs.push(SweepRun {
+                point: SweepPoint {
+                    parameter: "request_rate".into(),
+                    value: *v,
+                    index: i,
+                    total: values.len(),
+                },
+                args,
+            });
         }
     }
     let mut seen = std::collections::HashSet::new();
     for r in &runs {
         if !seen.insert(r.point.dir_name()) {
-            return err(format!("--{} lists {} twice", r.point.parameter.replace('_', "-"), format_value(r.point.value)));
+            return err(format!(
+                "--{} lists {} twice",
+                r.point.parameter.replace('_', "-"),
+                format_value(r.point.value)
+            ));
         }
     }
     Ok(runs)
@@ -342,14 +455,21 @@ pub fn expand_sweep(a: &ProfileArgs) -> Result<Vec<SweepRun>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{resolve, Context};
+    use crate::{Context, resolve};
 
     fn ctx() -> Context {
-        Context { cpus: 2, stdout_is_tty: false, cli_command: "aiperf-rs profile".into() }
+        Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: "aiperf-rs profile".into(),
+        }
     }
 
     fn base() -> ProfileArgs {
-        ProfileArgs { models: Some(vec!["m".into()]), ..Default::default() }
+        ProfileArgs {
+            models: Some(vec!["m".into()]),
+            ..Default::default()
+        }
     }
 
     fn rejected(a: ProfileArgs, needle: &str) {
@@ -359,41 +479,168 @@ mod tests {
 
     #[test]
     fn validation_rules_of_0_13() {
-        let uc = |a: ProfileArgs| ProfileArgs { user_centric_rate: Some(1.0), num_users: Some(4), conversation_turn_mean: Some(3.0), ..a };
-        rejected(ProfileArgs { request_rate: Some(vec![2.0]), ..uc(base()) }, "--request-rate");
-        rejected(ProfileArgs { arrival_pattern: Some(ArrivalPattern::Poisson), ..uc(base()) }, "--arrival-pattern");
-        rejected(ProfileArgs { num_users: None, ..uc(base()) }, "--num-users");
-        rejected(ProfileArgs { conversation_turn_mean: Some(1.0), ..uc(base()) }, "--session-turns-mean");
-        rejected(ProfileArgs { num_users: Some(3), ..base() }, "--num-users only applies");
-        rejected(ProfileArgs { request_cancellation_delay: Some(1.0), ..base() }, "--request-cancellation-rate");
-        rejected(ProfileArgs { request_cancellation_rate: Some(120.0), ..base() }, "between 0 and 100");
-        rejected(ProfileArgs { prefill_concurrency: Some(2), concurrency: Some(vec![4]), ..base() }, "--streaming");
-        rejected(ProfileArgs { prefill_concurrency: Some(8), concurrency: Some(vec![4]), streaming: Some(true), ..base() }, "at most --concurrency");
-        rejected(ProfileArgs { request_rate_ramp_duration: Some(2.0), ..base() }, "needs --request-rate");
-        rejected(ProfileArgs { request_rate_ramp_duration: Some(2.0), ..uc(base()) }, "not available with --user-centric-rate");
-        rejected(ProfileArgs { concurrency_ramp_duration: Some(2.0), ..base() }, "needs --concurrency");
-        rejected(ProfileArgs { warmup_request_count: Some(3), num_warmup_sessions: Some(2), ..base() }, "mutually exclusive");
-        rejected(ProfileArgs { warmup_concurrency: Some(2), ..base() }, "needs a warmup");
-        rejected(ProfileArgs { warmup_grace_period: Some(2.0), ..base() }, "needs a warmup");
-        rejected(ProfileArgs { concurrency: Some(vec![2, 4]), ..base() }, "sweep");
+        let uc = |a: ProfileArgs| ProfileArgs {
+            user_centric_rate: Some(1.0),
+            num_users: Some(4),
+            conversation_turn_mean: Some(3.0),
+            ..a
+        };
+        rejected(
+            ProfileArgs {
+                request_rate: Some(vec![2.0]),
+                ..uc(base())
+            },
+            "--request-rate",
+        );
+        rejected(
+            ProfileArgs {
+                arrival_pattern: Some(ArrivalPattern::Poisson),
+                ..uc(base())
+            },
+            "--arrival-pattern",
+        );
+        rejected(
+            ProfileArgs {
+                num_users: None,
+                ..uc(base())
+            },
+            "--num-users",
+        );
+        rejected(
+            ProfileArgs {
+                conversation_turn_mean: Some(1.0),
+                ..uc(base())
+            },
+            "--session-turns-mean",
+        );
+        rejected(
+            ProfileArgs {
+                num_users: Some(3),
+                ..base()
+            },
+            "--num-users only applies",
+        );
+        rejected(
+            ProfileArgs {
+                request_cancellation_delay: Some(1.0),
+                ..base()
+            },
+            "--request-cancellation-rate",
+        );
+        rejected(
+            ProfileArgs {
+                request_cancellation_rate: Some(120.0),
+                ..base()
+            },
+            "between 0 and 100",
+        );
+        rejected(
+            ProfileArgs {
+                prefill_concurrency: Some(2),
+                concurrency: Some(vec![4]),
+                ..base()
+            },
+            "--streaming",
+        );
+        rejected(
+            ProfileArgs {
+                prefill_concurrency: Some(8),
+                concurrency: Some(vec![4]),
+                streaming: Some(true),
+                ..base()
+            },
+            "at most --concurrency",
+        );
+        rejected(
+            ProfileArgs {
+                request_rate_ramp_duration: Some(2.0),
+                ..base()
+            },
+            "needs --request-rate",
+        );
+        rejected(
+            ProfileArgs {
+                request_rate_ramp_duration: Some(2.0),
+                ..uc(base())
+            },
+            "not available with --user-centric-rate",
+        );
+        rejected(
+            ProfileArgs {
+                concurrency_ramp_duration: Some(2.0),
+                ..base()
+            },
+            "needs --concurrency",
+        );
+        rejected(
+            ProfileArgs {
+                warmup_request_count: Some(3),
+                num_warmup_sessions: Some(2),
+                ..base()
+            },
+            "mutually exclusive",
+        );
+        rejected(
+            ProfileArgs {
+                warmup_concurrency: Some(2),
+                ..base()
+            },
+            "needs a warmup",
+        );
+        rejected(
+            ProfileArgs {
+                warmup_grace_period: Some(2.0),
+                ..base()
+            },
+            "needs a warmup",
+        );
+        rejected(
+            ProfileArgs {
+                concurrency: Some(vec![2, 4]),
+                ..base()
+            },
+            "sweep",
+        );
     }
 
     #[test]
     fn user_centric_defaults() {
-        let a = ProfileArgs { user_centric_rate: Some(2.0), num_users: Some(4), conversation_turn_mean: Some(3.0), benchmark_duration: Some(5.0), ..base() };
+        let a = ProfileArgs {
+            user_centric_rate: Some(2.0),
+            num_users: Some(4),
+            conversation_turn_mean: Some(3.0),
+            benchmark_duration: Some(5.0),
+            ..base()
+        };
         let c = resolve(&a, &ctx()).unwrap();
-        assert_eq!(c.concurrency, None, "user-centric is not limited unless --concurrency is given");
-        assert!(c.benchmark_grace_period_s.is_infinite(), "grace defaults to inf");
+        assert_eq!(
+            c.concurrency, None,
+            "user-centric is not limited unless --concurrency is given"
+        );
+        assert!(
+            c.benchmark_grace_period_s.is_infinite(),
+            "grace defaults to inf"
+        );
         assert_eq!(c.load.num_users, Some(4));
     }
 
     #[test]
     fn session_count_replaces_the_default_request_count() {
-        let c = resolve(&ProfileArgs { conversation_num: Some(5), ..base() }, &ctx()).unwrap();
+        let c = resolve(
+            &ProfileArgs {
+                conversation_num: Some(5),
+                ..base()
+            },
+            &ctx(),
+        )
+        .unwrap();
         assert_eq!(c.request_count, None);
         assert_eq!(c.num_sessions(), Some(5));
         let c = resolve(&base(), &ctx()).unwrap();
-        assert!(c.load.is_default(), "plain runs keep `load` out of the exports");
+        assert!(
+            c.load.is_default(),
+            "plain runs keep `load` out of the exports"
+        );
     }
 
     #[test]
@@ -414,16 +661,54 @@ mod tests {
 
     #[test]
     fn sweeps_expand_one_run_per_value() {
-        assert!(expand_sweep(&ProfileArgs { concurrency: Some(vec![4]), ..base() }).unwrap().is_empty());
-        let runs = expand_sweep(&ProfileArgs { concurrency: Some(vec![10, 50, 100]), ..base() }).unwrap();
-        assert_eq!(runs.iter().map(|r| r.point.dir_name()).collect::<Vec<_>>(), ["concurrency_10", "concurrency_50", "concurrency_100"]);
+        assert!(
+            expand_sweep(&ProfileArgs {
+                concurrency: Some(vec![4]),
+                ..base()
+            })
+            .unwrap()
+            .is_empty()
+        );
+        let runs = expand_sweep(&ProfileArgs {
+            concurrency: Some(vec![10, 50, 100]),
+            ..base()
+        })
+        .unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.point.dir_name()).collect::<Vec<_>>(),
+            ["concurrency_10", "concurrency_50", "concurrency_100"]
+        );
         assert_eq!(runs[1].args.concurrency, Some(vec![50]));
         let c = resolve(&runs[2].args, &ctx()).unwrap();
         assert_eq!(c.concurrency, Some(100));
-        let runs = expand_sweep(&ProfileArgs { request_rate: Some(vec![5.0, 2.5]), ..base() }).unwrap();
+        let runs = expand_sweep(&ProfileArgs {
+            request_rate: Some(vec![5.0, 2.5]),
+            ..base()
+        })
+        .unwrap();
         assert_eq!(runs[1].point.dir_name(), "request_rate_2.5");
-        assert!(expand_sweep(&ProfileArgs { concurrency: Some(vec![1, 2]), request_rate: Some(vec![1.0, 2.0]), ..base() }).is_err());
-        assert!(expand_sweep(&ProfileArgs { concurrency: Some(vec![1, 2]), fixed_schedule: Some(true), ..base() }).is_err());
-        assert!(expand_sweep(&ProfileArgs { concurrency: Some(vec![2, 2]), ..base() }).is_err());
+        assert!(
+            expand_sweep(&ProfileArgs {
+                concurrency: Some(vec![1, 2]),
+                request_rate: Some(vec![1.0, 2.0]),
+                ..base()
+            })
+            .is_err()
+        );
+        assert!(
+            expand_sweep(&ProfileArgs {
+                concurrency: Some(vec![1, 2]),
+                fixed_schedule: Some(true),
+                ..base()
+            })
+            .is_err()
+        );
+        assert!(
+            expand_sweep(&ProfileArgs {
+                concurrency: Some(vec![2, 2]),
+                ..base()
+            })
+            .is_err()
+        );
     }
 }

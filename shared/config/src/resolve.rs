@@ -19,14 +19,18 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 
 fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        Some(x) if x.is_nan() || x <= 0.0 || !x.is_finite() => err(format!("{name} must be a positive number, got {x}")),
+        Some(x) if x.is_nan() || x <= 0.0 || !x.is_finite() => {
+            err(format!("{name} must be a positive number, got {x}"))
+        }
         other => Ok(other),
     }
 }
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
     match v {
-        Some(x) if x.is_nan() || x < 0.0 || !x.is_finite() => err(format!("{name} must be zero or positive, got {x}")),
+        Some(x) if x.is_nan() || x < 0.0 || !x.is_finite() => {
+            err(format!("{name} must be zero or positive, got {x}"))
+        }
         other => Ok(other),
     }
 }
@@ -37,9 +41,15 @@ pub fn normalize_url(url: &str) -> Result<String, ConfigError> {
     if url.is_empty() {
         return err("--url is empty; give the server address, e.g. --url http://127.0.0.1:8000");
     }
-    let with_scheme = if url.contains("://") { url.to_string() } else { format!("http://{url}") };
+    let with_scheme = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
     if !(with_scheme.starts_with("http://") || with_scheme.starts_with("https://")) {
-        return err(format!("--url {url}: only http:// and https:// URLs are supported"));
+        return err(format!(
+            "--url {url}: only http:// and https:// URLs are supported"
+        ));
     }
     Ok(with_scheme.trim_end_matches('/').to_string())
 }
@@ -50,15 +60,22 @@ pub fn parse_headers(items: &[String]) -> Result<Vec<(String, String)>, ConfigEr
     for item in items {
         if item.trim_start().starts_with('{') {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(item)
-                .map_err(|e| ConfigError::new(format!("--header {item}: invalid JSON object: {e}")))?;
+                .map_err(|e| {
+                    ConfigError::new(format!("--header {item}: invalid JSON object: {e}"))
+                })?;
             for (k, v) in map {
-                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let v = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 out.push((k, v));
             }
             continue;
         }
         let Some((k, v)) = item.split_once(':') else {
-            return err(format!("--header {item}: expected NAME:VALUE, e.g. -H 'X-Team:llm'"));
+            return err(format!(
+                "--header {item}: expected NAME:VALUE, e.g. -H 'X-Team:llm'"
+            ));
         };
         let k = k.trim();
         if k.is_empty() || k.contains(char::is_whitespace) {
@@ -70,19 +87,26 @@ pub fn parse_headers(items: &[String]) -> Result<Vec<(String, String)>, ConfigEr
 }
 
 /// Parses `key:value` body fields (values that parse as JSON keep their type) or JSON objects.
-pub fn parse_extra_inputs(items: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+pub fn parse_extra_inputs(
+    items: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
     let mut out = serde_json::Map::new();
     for item in items {
         if item.trim_start().starts_with('{') {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(item)
-                .map_err(|e| ConfigError::new(format!("--extra-inputs {item}: invalid JSON object: {e}")))?;
+                .map_err(|e| {
+                    ConfigError::new(format!("--extra-inputs {item}: invalid JSON object: {e}"))
+                })?;
             out.extend(map);
             continue;
         }
         let Some((k, v)) = item.split_once(':') else {
-            return err(format!("--extra-inputs {item}: expected KEY:VALUE, e.g. --extra-inputs ignore_eos:true"));
+            return err(format!(
+                "--extra-inputs {item}: expected KEY:VALUE, e.g. --extra-inputs ignore_eos:true"
+            ));
         };
-        let value = serde_json::from_str(v.trim()).unwrap_or_else(|_| serde_json::Value::String(v.trim().to_string()));
+        let value = serde_json::from_str(v.trim())
+            .unwrap_or_else(|_| serde_json::Value::String(v.trim().to_string()));
         out.insert(k.trim().to_string(), value);
     }
     Ok(out)
@@ -90,11 +114,20 @@ pub fn parse_extra_inputs(items: &[String]) -> Result<serde_json::Map<String, se
 
 /// Formats a rate like Python's float repr (`10.0`, `2.5`).
 fn py_float(x: f64) -> String {
-    if x.fract() == 0.0 { format!("{x:.1}") } else { format!("{x}") }
+    if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// The default artifact sub-directory name, e.g. `mock-model-openai-chat-concurrency32`.
-pub fn artifact_dir_name(model: &str, endpoint: EndpointType, concurrency: Option<usize>, rate: Option<f64>) -> String {
+pub fn artifact_dir_name(
+    model: &str,
+    endpoint: EndpointType,
+    concurrency: Option<usize>,
+    rate: Option<f64>,
+) -> String {
     let mut stimulus = Vec::new();
     if let Some(c) = concurrency {
         stimulus.push(format!("concurrency{c}"));
@@ -102,18 +135,32 @@ pub fn artifact_dir_name(model: &str, endpoint: EndpointType, concurrency: Optio
     if let Some(r) = rate {
         stimulus.push(format!("request_rate{}", py_float(r)));
     }
-    format!("{}-openai-{}-{}", model.replace('/', "_"), endpoint.artifact_name(), stimulus.join("-"))
+    format!(
+        "{}-openai-{}-{}",
+        model.replace('/', "_"),
+        endpoint.artifact_name(),
+        stimulus.join("-")
+    )
 }
 
 fn parse_external(items: &[String]) -> Result<Vec<ExternalService>, ConfigError> {
-    const KNOWN: [&str; 6] = ["dataset_manager", "timing_manager", "worker_manager", "records_manager", "record_processor", "worker"];
+    const KNOWN: [&str; 6] = [
+        "dataset_manager",
+        "timing_manager",
+        "worker_manager",
+        "records_manager",
+        "record_processor",
+        "worker",
+    ];
     items
         .iter()
         .map(|item| {
             let (t, n) = match item.split_once(':') {
                 Some((t, n)) => {
                     let n = n.trim().parse::<usize>().map_err(|_| {
-                        ConfigError::new(format!("--external-service {item}: COUNT must be a positive integer"))
+                        ConfigError::new(format!(
+                            "--external-service {item}: COUNT must be a positive integer"
+                        ))
                     })?;
                     (t, n)
                 }
@@ -121,21 +168,38 @@ fn parse_external(items: &[String]) -> Result<Vec<ExternalService>, ConfigError>
             };
             let t = t.trim().replace('-', "_");
             if !KNOWN.contains(&t.as_str()) {
-                return err(format!("--external-service {item}: unknown service type; use one of {}", KNOWN.join(", ")));
+                return err(format!(
+                    "--external-service {item}: unknown service type; use one of {}",
+                    KNOWN.join(", ")
+                ));
             }
             if n == 0 {
-                return err(format!("--external-service {item}: COUNT must be at least 1"));
+                return err(format!(
+                    "--external-service {item}: COUNT must be at least 1"
+                ));
             }
-            Ok(ExternalService { service_type: t, count: n })
+            Ok(ExternalService {
+                service_type: t,
+                count: n,
+            })
         })
         .collect()
 }
 
 /// Applies defaults and validates. Every error names the option and what to do.
 pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigError> {
-    let models: Vec<String> = a.models.clone().unwrap_or_default().into_iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+    let models: Vec<String> = a
+        .models
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
     if models.is_empty() {
-        return err("no model given: pass -m/--model NAME (the name put in each request's `model` field)");
+        return err(
+            "no model given: pass -m/--model NAME (the name put in each request's `model` field)",
+        );
     }
     let url = normalize_url(a.url.as_deref().unwrap_or("localhost:8000"))?;
     let endpoint_type = a.endpoint_type.unwrap_or(EndpointType::Chat);
@@ -144,12 +208,28 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         Some(p) => format!("/{p}"),
         None => endpoint_type.default_path().to_string(),
     };
-    let request_timeout_s = positive("--request-timeout-seconds", a.request_timeout_seconds)?.unwrap_or(600.0);
+    let request_timeout_s =
+        positive("--request-timeout-seconds", a.request_timeout_seconds)?.unwrap_or(600.0);
 
-    let isl_mean = positive("--prompt-input-tokens-mean/--isl", a.prompt_input_tokens_mean)?.unwrap_or(550.0);
-    let isl_std = non_negative("--prompt-input-tokens-stddev/--isl-stddev", a.prompt_input_tokens_stddev)?.unwrap_or(0.0);
-    let osl_mean = positive("--prompt-output-tokens-mean/--osl", a.prompt_output_tokens_mean)?;
-    let osl_std = non_negative("--prompt-output-tokens-stddev/--osl-stddev", a.prompt_output_tokens_stddev)?.unwrap_or(0.0);
+    let isl_mean = positive(
+        "--prompt-input-tokens-mean/--isl",
+        a.prompt_input_tokens_mean,
+    )?
+    .unwrap_or(550.0);
+    let isl_std = non_negative(
+        "--prompt-input-tokens-stddev/--isl-stddev",
+        a.prompt_input_tokens_stddev,
+    )?
+    .unwrap_or(0.0);
+    let osl_mean = positive(
+        "--prompt-output-tokens-mean/--osl",
+        a.prompt_output_tokens_mean,
+    )?;
+    let osl_std = non_negative(
+        "--prompt-output-tokens-stddev/--osl-stddev",
+        a.prompt_output_tokens_stddev,
+    )?
+    .unwrap_or(0.0);
     if osl_mean.is_none() && a.prompt_output_tokens_stddev.is_some() {
         return err("--osl-stddev needs --osl (the mean output length)");
     }
@@ -166,8 +246,15 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     if a_concurrency == Some(0) {
         return err("--concurrency must be at least 1");
     }
-    let request_rate = positive("--request-rate", crate::load::single("--request-rate", &a.request_rate)?)?;
-    let arrival_pattern = a.arrival_pattern.unwrap_or(if request_rate.is_some() { ArrivalPattern::Poisson } else { ArrivalPattern::ConcurrencyBurst });
+    let request_rate = positive(
+        "--request-rate",
+        crate::load::single("--request-rate", &a.request_rate)?,
+    )?;
+    let arrival_pattern = a.arrival_pattern.unwrap_or(if request_rate.is_some() {
+        ArrivalPattern::Poisson
+    } else {
+        ArrivalPattern::ConcurrencyBurst
+    });
     if request_rate.is_none() && !matches!(arrival_pattern, ArrivalPattern::ConcurrencyBurst) {
         return err("--arrival-pattern needs --request-rate");
     }
@@ -189,7 +276,11 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         return err("--benchmark-grace-period only applies with --benchmark-duration");
     }
     let grace = match a.benchmark_grace_period {
-        Some(g) if g.is_nan() || g < 0.0 => return err(format!("--benchmark-grace-period must be zero or positive (or inf), got {g}")),
+        Some(g) if g.is_nan() || g < 0.0 => {
+            return err(format!(
+                "--benchmark-grace-period must be zero or positive (or inf), got {g}"
+            ));
+        }
         Some(g) => g,
         None => 30.0,
     };
@@ -222,7 +313,11 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
             }
             ZmqTransport::Ipc {
                 dir: a.zmq_ipc_path.clone().unwrap_or_else(|| {
-                    std::env::temp_dir().join(format!("aiperf-rs-{}-{}", std::process::id(), nanos_suffix()))
+                    std::env::temp_dir().join(format!(
+                        "aiperf-rs-{}-{}",
+                        std::process::id(),
+                        nanos_suffix()
+                    ))
                 }),
             }
         }
@@ -234,30 +329,58 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
 
     let artifact_dir = a.output_artifact_dir.clone().unwrap_or_else(|| {
         let name = match (a.user_centric_rate, a.num_users) {
-            (Some(q), Some(u)) => format!("{}-openai-{}-user_centric-users{u}-qps{}", models[0].replace('/', "_"), endpoint_type.artifact_name(), py_float(q)),
-            _ if a.fixed_schedule == Some(true) => format!("{}-openai-{}-fixed_schedule", models[0].replace('/', "_"), endpoint_type.artifact_name()),
+            (Some(q), Some(u)) => format!(
+                "{}-openai-{}-user_centric-users{u}-qps{}",
+                models[0].replace('/', "_"),
+                endpoint_type.artifact_name(),
+                py_float(q)
+            ),
+            _ if a.fixed_schedule == Some(true) => format!(
+                "{}-openai-{}-fixed_schedule",
+                models[0].replace('/', "_"),
+                endpoint_type.artifact_name()
+            ),
             _ => artifact_dir_name(&models[0], endpoint_type, concurrency, request_rate),
         };
         std::path::Path::new("artifacts").join(name)
     });
-    let prefix = a.profile_export_prefix.clone().unwrap_or_else(|| "profile_export".to_string());
+    let prefix = a
+        .profile_export_prefix
+        .clone()
+        .unwrap_or_else(|| "profile_export".to_string());
     let prefix = prefix.strip_suffix(".jsonl").unwrap_or(&prefix).to_string();
     if prefix.is_empty() || prefix.contains('/') {
-        return err(format!("--profile-export-prefix {prefix:?}: must be a plain file name prefix"));
+        return err(format!(
+            "--profile-export-prefix {prefix:?}: must be a plain file name prefix"
+        ));
     }
     let log_level = match (&a.log_level, a.verbose) {
         (Some(l), _) => {
             let l = l.to_ascii_lowercase();
-            let l = if l == "warning" { "warn".to_string() } else { l };
+            let l = if l == "warning" {
+                "warn".to_string()
+            } else {
+                l
+            };
             if !["trace", "debug", "info", "warn", "error", "critical"].contains(&l.as_str()) {
-                return err(format!("--log-level {l}: use one of trace, debug, info, warning, error"));
+                return err(format!(
+                    "--log-level {l}: use one of trace, debug, info, warning, error"
+                ));
             }
-            if l == "critical" { "error".to_string() } else { l }
+            if l == "critical" {
+                "error".to_string()
+            } else {
+                l
+            }
         }
         (None, Some(true)) => "debug".to_string(),
         _ => "info".to_string(),
     };
-    let ui = a.ui_type.unwrap_or(if ctx.stdout_is_tty { UiType::Simple } else { UiType::None });
+    let ui = a.ui_type.unwrap_or(if ctx.stdout_is_tty {
+        UiType::Simple
+    } else {
+        UiType::None
+    });
     let dataset = crate::dataset::resolve_dataset(a)?;
 
     ProfileConfig {
@@ -273,9 +396,15 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         use_legacy_max_tokens: a.use_legacy_max_tokens.unwrap_or(false),
         tokenizer: a.tokenizer.clone(),
         random_seed: a.random_seed,
-        isl: TokenDistribution { mean: isl_mean, stddev: isl_std },
+        isl: TokenDistribution {
+            mean: isl_mean,
+            stddev: isl_std,
+        },
         isl_block_size: block,
-        osl: osl_mean.map(|mean| TokenDistribution { mean, stddev: osl_std }),
+        osl: osl_mean.map(|mean| TokenDistribution {
+            mean,
+            stddev: osl_std,
+        }),
         num_dataset_entries,
         dataset,
         concurrency,
@@ -298,7 +427,12 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         ui,
         log_level,
         cli_command: ctx.cli_command.clone(),
-        goodput: a.goodput.as_deref().map(str::trim).filter(|g| !g.is_empty()).map(str::to_string),
+        goodput: a
+            .goodput
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string),
         use_server_token_count: a.use_server_token_count.unwrap_or(false),
         slice_duration_s: positive("--slice-duration", a.slice_duration)?,
         load: LoadConfig::default(),
@@ -307,7 +441,10 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
 }
 
 fn nanos_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -315,18 +452,28 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        Context { cpus: 2, stdout_is_tty: false, cli_command: "aiperf-rs profile".into() }
+        Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: "aiperf-rs profile".into(),
+        }
     }
 
     fn base() -> ProfileArgs {
-        ProfileArgs { models: Some(vec!["mock-model".into()]), ..Default::default() }
+        ProfileArgs {
+            models: Some(vec!["mock-model".into()]),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn defaults_follow_aiperf() {
         let c = resolve(&base(), &ctx()).unwrap();
         assert_eq!(c.url, "http://localhost:8000");
-        assert_eq!(c.endpoint_url(), "http://localhost:8000/v1/chat/completions");
+        assert_eq!(
+            c.endpoint_url(),
+            "http://localhost:8000/v1/chat/completions"
+        );
         assert_eq!(c.concurrency, Some(1));
         assert_eq!(c.request_count, Some(10));
         assert_eq!(c.isl.mean, 550.0);
@@ -334,32 +481,64 @@ mod tests {
         assert!(!c.streaming);
         assert_eq!(c.workers, 1);
         assert_eq!(c.record_processors, 1);
-        assert_eq!(c.artifact_dir, std::path::Path::new("artifacts/mock-model-openai-chat-concurrency1"));
+        assert_eq!(
+            c.artifact_dir,
+            std::path::Path::new("artifacts/mock-model-openai-chat-concurrency1")
+        );
         assert_eq!(c.ui, UiType::None);
     }
 
     #[test]
     fn artifact_names() {
-        assert_eq!(artifact_dir_name("Qwen/Qwen3-0.6B", EndpointType::Chat, Some(100), None), "Qwen_Qwen3-0.6B-openai-chat-concurrency100");
-        assert_eq!(artifact_dir_name("m", EndpointType::Chat, Some(8), Some(10.0)), "m-openai-chat-concurrency8-request_rate10.0");
+        assert_eq!(
+            artifact_dir_name("Qwen/Qwen3-0.6B", EndpointType::Chat, Some(100), None),
+            "Qwen_Qwen3-0.6B-openai-chat-concurrency100"
+        );
+        assert_eq!(
+            artifact_dir_name("m", EndpointType::Chat, Some(8), Some(10.0)),
+            "m-openai-chat-concurrency8-request_rate10.0"
+        );
     }
 
     #[test]
     fn missing_model_is_explained() {
-        let e = resolve(&ProfileArgs::default(), &ctx()).unwrap_err().to_string();
+        let e = resolve(&ProfileArgs::default(), &ctx())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--model"), "{e}");
     }
 
     #[test]
     fn out_of_range_values_are_rejected() {
         for a in [
-            ProfileArgs { concurrency: Some(vec![0]), ..base() },
-            ProfileArgs { request_rate: Some(vec![-1.0]), ..base() },
-            ProfileArgs { request_count: Some(0), ..base() },
-            ProfileArgs { prompt_input_tokens_mean: Some(0.0), ..base() },
-            ProfileArgs { benchmark_grace_period: Some(3.0), ..base() },
-            ProfileArgs { header: Some(vec!["nocolon".into()]), ..base() },
-            ProfileArgs { url: Some("ftp://x".into()), ..base() },
+            ProfileArgs {
+                concurrency: Some(vec![0]),
+                ..base()
+            },
+            ProfileArgs {
+                request_rate: Some(vec![-1.0]),
+                ..base()
+            },
+            ProfileArgs {
+                request_count: Some(0),
+                ..base()
+            },
+            ProfileArgs {
+                prompt_input_tokens_mean: Some(0.0),
+                ..base()
+            },
+            ProfileArgs {
+                benchmark_grace_period: Some(3.0),
+                ..base()
+            },
+            ProfileArgs {
+                header: Some(vec!["nocolon".into()]),
+                ..base()
+            },
+            ProfileArgs {
+                url: Some("ftp://x".into()),
+                ..base()
+            },
         ] {
             assert!(resolve(&a, &ctx()).is_err(), "{a:?}");
         }
@@ -368,14 +547,32 @@ mod tests {
     #[test]
     fn headers_and_extra_inputs_parse() {
         let h = parse_headers(&["X-A: 1".into(), r#"{"X-B":"2"}"#.into()]).unwrap();
-        assert_eq!(h, vec![("X-A".into(), "1".into()), ("X-B".into(), "2".into())]);
-        let e = parse_extra_inputs(&["ignore_eos:true".into(), "min_tokens:5".into(), "tag:abc".into()]).unwrap();
-        assert_eq!(serde_json::Value::Object(e).to_string(), r#"{"ignore_eos":true,"min_tokens":5,"tag":"abc"}"#);
+        assert_eq!(
+            h,
+            vec![("X-A".into(), "1".into()), ("X-B".into(), "2".into())]
+        );
+        let e = parse_extra_inputs(&[
+            "ignore_eos:true".into(),
+            "min_tokens:5".into(),
+            "tag:abc".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(e).to_string(),
+            r#"{"ignore_eos":true,"min_tokens":5,"tag":"abc"}"#
+        );
     }
 
     #[test]
     fn duration_without_count_has_no_count() {
-        let c = resolve(&ProfileArgs { benchmark_duration: Some(5.0), ..base() }, &ctx()).unwrap();
+        let c = resolve(
+            &ProfileArgs {
+                benchmark_duration: Some(5.0),
+                ..base()
+            },
+            &ctx(),
+        )
+        .unwrap();
         assert_eq!(c.request_count, None);
         assert_eq!(c.benchmark_grace_period_s, 30.0);
     }
@@ -383,7 +580,14 @@ mod tests {
     #[test]
     fn metric_and_timeslice_flags() {
         let c = resolve(&base(), &ctx()).unwrap();
-        assert_eq!((c.goodput.as_deref(), c.use_server_token_count, c.slice_duration_s), (None, false, None));
+        assert_eq!(
+            (
+                c.goodput.as_deref(),
+                c.use_server_token_count,
+                c.slice_duration_s
+            ),
+            (None, false, None)
+        );
         let a = ProfileArgs {
             goodput: Some("  time_to_first_token:300 ".into()),
             use_server_token_count: Some(true),
@@ -394,9 +598,28 @@ mod tests {
         assert_eq!(c.goodput.as_deref(), Some("time_to_first_token:300"));
         assert!(c.use_server_token_count);
         assert_eq!(c.slice_duration_s, Some(0.5));
-        assert_eq!(resolve(&ProfileArgs { goodput: Some(" ".into()), ..base() }, &ctx()).unwrap().goodput, None);
+        assert_eq!(
+            resolve(
+                &ProfileArgs {
+                    goodput: Some(" ".into()),
+                    ..base()
+                },
+                &ctx()
+            )
+            .unwrap()
+            .goodput,
+            None
+        );
         for bad in [0.0, -1.0, f64::INFINITY] {
-            let e = resolve(&ProfileArgs { slice_duration: Some(bad), ..base() }, &ctx()).unwrap_err().to_string();
+            let e = resolve(
+                &ProfileArgs {
+                    slice_duration: Some(bad),
+                    ..base()
+                },
+                &ctx(),
+            )
+            .unwrap_err()
+            .to_string();
             assert!(e.contains("--slice-duration"), "{e}");
         }
     }

@@ -7,4 +7,4 @@ pub mod payload;
 pub mod response;
 
 pub use payload::{ChatMessage, PayloadBuilder};
-pub use response::{parse_response, ParsedResponse, Usage};
+pub use response::{ParsedResponse, Usage, parse_response};

@@ -2,7 +2,7 @@
 
 use aiperf_config::{EndpointType, ProfileConfig};
 use aiperf_protocol::dataset::{Conversation, Turn};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,13 +16,20 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A message with one text.
     pub fn new(role: &'static str, text: impl Into<String>) -> Self {
-        ChatMessage { role, texts: vec![text.into()] }
+        ChatMessage {
+            role,
+            texts: vec![text.into()],
+        }
     }
 
     fn content(&self) -> Value {
         match self.texts.as_slice() {
             [one] => Value::String(one.clone()),
-            many => Value::Array(many.iter().map(|t| json!({"type": "text", "text": t})).collect()),
+            many => Value::Array(
+                many.iter()
+                    .map(|t| json!({"type": "text", "text": t}))
+                    .collect(),
+            ),
         }
     }
 }
@@ -56,7 +63,11 @@ impl PayloadBuilder {
 
     /// The messages of turn `turn_index`: system message, user context, `history`
     /// (earlier turns and the replies actually received), then the turn itself.
-    pub fn messages(conversation: &Conversation, turn_index: usize, history: &[ChatMessage]) -> Vec<ChatMessage> {
+    pub fn messages(
+        conversation: &Conversation,
+        turn_index: usize,
+        history: &[ChatMessage],
+    ) -> Vec<ChatMessage> {
         let mut out = Vec::with_capacity(history.len() + 3);
         if let Some(s) = &conversation.system_message {
             out.push(ChatMessage::new("system", s.clone()));
@@ -66,7 +77,10 @@ impl PayloadBuilder {
         }
         out.extend_from_slice(history);
         if let Some(turn) = conversation.turns.get(turn_index) {
-            out.push(ChatMessage { role: "user", texts: turn.texts.clone() });
+            out.push(ChatMessage {
+                role: "user",
+                texts: turn.texts.clone(),
+            });
         }
         out
     }
@@ -76,11 +90,17 @@ impl PayloadBuilder {
         let mut body = Map::new();
         match self.endpoint_type {
             EndpointType::Chat => {
-                let msgs: Vec<Value> = messages.iter().map(|m| json!({"role": m.role, "content": m.content()})).collect();
+                let msgs: Vec<Value> = messages
+                    .iter()
+                    .map(|m| json!({"role": m.role, "content": m.content()}))
+                    .collect();
                 body.insert("messages".into(), Value::Array(msgs));
             }
             EndpointType::Completions => {
-                let prompt: Vec<&str> = messages.iter().flat_map(|m| m.texts.iter().map(String::as_str)).collect();
+                let prompt: Vec<&str> = messages
+                    .iter()
+                    .flat_map(|m| m.texts.iter().map(String::as_str))
+                    .collect();
                 body.insert("prompt".into(), Value::String(prompt.join(" ")));
             }
         }
@@ -96,7 +116,11 @@ impl PayloadBuilder {
         if self.streaming {
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
-        if let Some(extra) = turn.extra_json.as_deref().and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok()) {
+        if let Some(extra) = turn
+            .extra_json
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok())
+        {
             body.extend(extra);
         }
         for (k, v) in &self.extra {
@@ -108,7 +132,11 @@ impl PayloadBuilder {
     /// The body of a conversation's turn in isolation (no live history), as in `inputs.json`.
     pub fn turn_body(&self, conversation: &Conversation, turn_index: usize) -> Value {
         let msgs = Self::messages(conversation, turn_index, &[]);
-        let turn = conversation.turns.get(turn_index).cloned().unwrap_or_default();
+        let turn = conversation
+            .turns
+            .get(turn_index)
+            .cloned()
+            .unwrap_or_default();
         self.body(&msgs, &turn)
     }
 }
@@ -128,7 +156,11 @@ pub fn input_texts(body: &Value) -> Vec<&str> {
         for m in msgs {
             match m.get("content") {
                 Some(Value::String(s)) => out.push(s.as_str()),
-                Some(Value::Array(parts)) => out.extend(parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str))),
+                Some(Value::Array(parts)) => out.extend(
+                    parts
+                        .iter()
+                        .filter_map(|p| p.get("text").and_then(Value::as_str)),
+                ),
                 _ => {}
             }
         }
@@ -148,7 +180,11 @@ mod tests {
             extra_inputs: Some(vec!["ignore_eos:true".into()]),
             ..Default::default()
         };
-        let ctx = aiperf_config::Context { cpus: 2, stdout_is_tty: false, cli_command: String::new() };
+        let ctx = aiperf_config::Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: String::new(),
+        };
         aiperf_config::resolve(&args, &ctx).unwrap()
     }
 
@@ -157,7 +193,11 @@ mod tests {
             id: "session_000000".into(),
             system_message: Some("be brief".into()),
             user_context: None,
-            turns: vec![Turn { texts: vec!["hello there".into()], max_tokens: Some(20), ..Default::default() }],
+            turns: vec![Turn {
+                texts: vec!["hello there".into()],
+                max_tokens: Some(20),
+                ..Default::default()
+            }],
         }
     }
 
@@ -176,13 +216,22 @@ mod tests {
     fn completions_body_uses_prompt_and_max_tokens() {
         let b = PayloadBuilder::new(&config(EndpointType::Completions, false));
         let body = b.turn_body(&conversation(), 0);
-        assert_eq!(body.to_string(), r#"{"prompt":"be brief hello there","model":"mock-model","stream":false,"max_tokens":20,"ignore_eos":true}"#);
+        assert_eq!(
+            body.to_string(),
+            r#"{"prompt":"be brief hello there","model":"mock-model","stream":false,"max_tokens":20,"ignore_eos":true}"#
+        );
         assert_eq!(input_texts(&body), vec!["be brief hello there"]);
     }
 
     #[test]
     fn multiple_texts_become_content_parts() {
-        let m = ChatMessage { role: "user", texts: vec!["a".into(), "b".into()] };
-        assert_eq!(m.content().to_string(), r#"[{"type":"text","text":"a"},{"type":"text","text":"b"}]"#);
+        let m = ChatMessage {
+            role: "user",
+            texts: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            m.content().to_string(),
+            r#"[{"type":"text","text":"a"},{"type":"text","text":"b"}]"#
+        );
     }
 }

@@ -60,13 +60,31 @@ fn parse_usage(v: &Value) -> Option<Usage> {
 }
 
 fn parse_error(v: &Value) -> ErrorDetails {
-    let code = v.get("code").and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok()))).map(|c| c as u16);
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("ServerError").to_string();
+    let code = v
+        .get("code")
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map(|c| c as u16);
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ServerError")
+        .to_string();
     let message = match v {
         Value::String(s) => s.clone(),
-        _ => v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string()),
+        _ => v
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()),
     };
-    ErrorDetails { code, kind, message }
+    ErrorDetails {
+        code,
+        kind,
+        message,
+    }
 }
 
 fn push_str(out: &mut String, v: Option<&Value>) {
@@ -128,7 +146,8 @@ fn parse_plain(data: &str) -> Option<ParsedResponse> {
                 return None;
             }
             out.text.push_str(b.content.as_deref().unwrap_or(""));
-            out.reasoning.push_str(b.reasoning_content.as_deref().unwrap_or(""));
+            out.reasoning
+                .push_str(b.reasoning_content.as_deref().unwrap_or(""));
             out.reasoning.push_str(b.reasoning.as_deref().unwrap_or(""));
         }
         out.text.push_str(choice.text.as_deref().unwrap_or(""));
@@ -141,7 +160,10 @@ fn parse_plain(data: &str) -> Option<ParsedResponse> {
 pub fn parse_response(data: &str) -> ParsedResponse {
     let trimmed = data.trim();
     if trimmed == "[DONE]" {
-        return ParsedResponse { done: true, ..Default::default() };
+        return ParsedResponse {
+            done: true,
+            ..Default::default()
+        };
     }
     if let Some(p) = parse_plain(trimmed) {
         return p;
@@ -150,7 +172,14 @@ pub fn parse_response(data: &str) -> ParsedResponse {
         Ok(v) => v,
         Err(e) => {
             return ParsedResponse {
-                error: Some(ErrorDetails::new(None, "InvalidResponse", format!("response is not valid JSON ({e}): {}", truncate(trimmed, 200)))),
+                error: Some(ErrorDetails::new(
+                    None,
+                    "InvalidResponse",
+                    format!(
+                        "response is not valid JSON ({e}): {}",
+                        truncate(trimmed, 200)
+                    ),
+                )),
                 ..Default::default()
             };
         }
@@ -160,7 +189,11 @@ pub fn parse_response(data: &str) -> ParsedResponse {
         out.error = Some(parse_error(e));
         return out;
     }
-    if let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| c.first()) {
+    if let Some(choice) = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+    {
         // Streaming chat uses `delta`, non-streaming chat `message`, completions `text`.
         let body = choice.get("delta").or_else(|| choice.get("message"));
         if let Some(m) = body {
@@ -195,9 +228,13 @@ mod tests {
 
     #[test]
     fn chat_delta_content_and_role_only_chunk() {
-        let r = parse_response(r#"{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#);
+        let r = parse_response(
+            r#"{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+        );
         assert!(!r.has_content());
-        let r = parse_response(r#"{"choices":[{"index":0,"delta":{"content":" the"},"finish_reason":null}]}"#);
+        let r = parse_response(
+            r#"{"choices":[{"index":0,"delta":{"content":" the"},"finish_reason":null}]}"#,
+        );
         assert_eq!(r.text, " the");
         assert!(r.has_content());
     }
@@ -218,24 +255,43 @@ mod tests {
         assert!(!r.has_content());
         assert_eq!(
             r.usage,
-            Some(Usage { prompt_tokens: Some(10), completion_tokens: Some(5), total_tokens: Some(15), reasoning_tokens: Some(1), cached_tokens: Some(2) })
+            Some(Usage {
+                prompt_tokens: Some(10),
+                completion_tokens: Some(5),
+                total_tokens: Some(15),
+                reasoning_tokens: Some(1),
+                cached_tokens: Some(2)
+            })
         );
     }
 
     #[test]
     fn completions_text_tool_calls_done_and_errors() {
-        assert_eq!(parse_response(r#"{"choices":[{"text":"abc"}]}"#).text, "abc");
-        let r = parse_response(r#"{"choices":[{"delta":{"tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}}]}"#);
+        assert_eq!(
+            parse_response(r#"{"choices":[{"text":"abc"}]}"#).text,
+            "abc"
+        );
+        let r = parse_response(
+            r#"{"choices":[{"delta":{"tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}}]}"#,
+        );
         assert_eq!(r.text, "f{}");
         assert!(parse_response("[DONE]").done);
-        let e = parse_response(r#"{"error":{"message":"boom","type":"internal_error","code":500}}"#).error.unwrap();
+        let e =
+            parse_response(r#"{"error":{"message":"boom","type":"internal_error","code":500}}"#)
+                .error
+                .unwrap();
         assert_eq!(e, ErrorDetails::new(Some(500), "internal_error", "boom"));
-        assert_eq!(parse_response("{not json").error.unwrap().kind, "InvalidResponse");
+        assert_eq!(
+            parse_response("{not json").error.unwrap().kind,
+            "InvalidResponse"
+        );
     }
 
     #[test]
     fn non_streaming_chat_body() {
-        let r = parse_response(r#"{"choices":[{"message":{"role":"assistant","content":"hi there"}}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#);
+        let r = parse_response(
+            r#"{"choices":[{"message":{"role":"assistant","content":"hi there"}}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#,
+        );
         assert_eq!(r.text, "hi there");
         assert_eq!(r.usage.unwrap().completion_tokens, Some(2));
     }

@@ -412,10 +412,7 @@ impl SummaryAccumulator {
                 r.credit_issued_ns
             }
         };
-        let effective: Vec<f64> = issued
-            .iter()
-            .map(|r| gap(r.end_ns, intended(r)))
-            .collect();
+        let effective: Vec<f64> = issued.iter().map(|r| gap(r.end_ns, intended(r))).collect();
         if !to_start.is_empty() {
             out.derived_distribution(spec(tags::CREDIT_TO_START_LATENCY), &to_start);
             out.derived_distribution(spec(tags::EFFECTIVE_LATENCY), &effective);

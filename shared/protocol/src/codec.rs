@@ -1,6 +1,6 @@
 //! MessagePack encoding of messages (rmp-serde, map encoding so fields are named).
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
 /// A message could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! controller's ROUTER. Registration, heartbeats, commands and their responses,
 //! and the final results travel here because they must not be lost.
 
-use crate::{results::ProfileResults, Endpoints, ServiceType};
+use crate::{Endpoints, ServiceType, results::ProfileResults};
 use serde::{Deserialize, Serialize};
 
 /// Lifecycle state a service reports in its heartbeats.

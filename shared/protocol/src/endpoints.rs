@@ -61,7 +61,11 @@ impl Endpoints {
     /// `tcp://host:port` sockets at `base_port + offset`.
     pub fn tcp(host: &str, base_port: u16) -> Endpoints {
         let p = |name: &str| {
-            let off = TCP_OFFSETS.iter().find(|(n, _)| *n == name).map(|(_, o)| *o).unwrap_or(0);
+            let off = TCP_OFFSETS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, o)| *o)
+                .unwrap_or(0);
             format!("tcp://{}:{}", host, base_port + off)
         };
         Endpoints {

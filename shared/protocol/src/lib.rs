@@ -25,7 +25,7 @@ pub mod events;
 pub mod record;
 pub mod results;
 
-pub use codec::{decode, encode, CodecError};
+pub use codec::{CodecError, decode, encode};
 pub use endpoints::Endpoints;
 
 /// Version of the message schema. Bumped on any incompatible change; a service
@@ -33,7 +33,9 @@ pub use endpoints::Endpoints;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Benchmark phase a credit, record or event belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Requests sent before measurement to warm the server up; never in the main metrics.
@@ -53,7 +55,9 @@ impl Phase {
 }
 
 /// The kinds of service in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceType {
     /// Owns the run: config, spawning, lifecycle, exports.
@@ -124,7 +128,12 @@ pub fn short_hex_id(n: usize) -> String {
     let mut out = String::with_capacity(n);
     while out.len() < n {
         let mut h = RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
         out.push_str(&format!("{:016x}", h.finish()));
     }
     out.truncate(n);
@@ -146,6 +155,10 @@ pub struct ErrorDetails {
 impl ErrorDetails {
     /// Builds an error with the given code, type and message.
     pub fn new(code: Option<u16>, kind: impl Into<String>, message: impl Into<String>) -> Self {
-        ErrorDetails { code, kind: kind.into(), message: message.into() }
+        ErrorDetails {
+            code,
+            kind: kind.into(),
+            message: message.into(),
+        }
     }
 }

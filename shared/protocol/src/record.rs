@@ -1,7 +1,7 @@
 //! Request records: raw (worker → record processor) and metric (record processor
 //! → records manager).
 
-use crate::{credit::Credit, ErrorDetails, Phase};
+use crate::{ErrorDetails, Phase, credit::Credit};
 use serde::{Deserialize, Serialize};
 
 /// One response message as read from the wire.

@@ -37,7 +37,10 @@ pub struct MetricResult {
 impl MetricResult {
     /// The given percentile, if computed.
     pub fn percentile(&self, p: u8) -> Option<f64> {
-        self.percentiles.iter().find(|(q, _)| *q == p).map(|(_, v)| *v)
+        self.percentiles
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, v)| *v)
     }
 }
 

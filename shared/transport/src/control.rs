@@ -3,11 +3,11 @@
 
 use crate::{Dealer, DealerRx, DealerTx, Result, TransportError};
 use aiperf_protocol::{
+    Endpoints, PROTOCOL_VERSION, ServiceType,
     control::{Command, CommandStatus, FromController, ServiceState, ToController},
-    Endpoints, ServiceType, PROTOCOL_VERSION,
 };
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -38,18 +38,33 @@ impl ControlSender {
     }
 
     /// Answers a command.
-    pub async fn respond(&self, command_id: u64, outcome: std::result::Result<(), String>) -> Result<()> {
+    pub async fn respond(
+        &self,
+        command_id: u64,
+        outcome: std::result::Result<(), String>,
+    ) -> Result<()> {
         let (status, error) = match outcome {
             Ok(()) => (CommandStatus::Success, None),
             Err(e) => (CommandStatus::Failure, Some(e)),
         };
-        self.send(&ToController::CommandResponse { service_id: self.service_id.to_string(), command_id, status, error }).await
+        self.send(&ToController::CommandResponse {
+            service_id: self.service_id.to_string(),
+            command_id,
+            status,
+            error,
+        })
+        .await
     }
 
     /// Reports a fatal error; the controller fails the run with this message.
     pub async fn fail(&self, error: impl Into<String>) {
         self.set_state(ServiceState::Failed);
-        let _ = self.send(&ToController::ServiceFailed { service_id: self.service_id.to_string(), error: error.into() }).await;
+        let _ = self
+            .send(&ToController::ServiceFailed {
+                service_id: self.service_id.to_string(),
+                error: error.into(),
+            })
+            .await;
     }
 
     /// Sets the state reported in heartbeats.
@@ -94,8 +109,13 @@ pub struct ControlClient {
 impl ControlClient {
     /// Connects to the controller at `control_addr`, registers, and waits for the
     /// welcome carrying every other address. Starts the heartbeat task.
-    pub async fn register(control_addr: &str, service_type: ServiceType, service_id: &str) -> Result<ControlClient> {
-        let dealer: Dealer<ToController, FromController> = Dealer::connect(control_addr, service_id).await?;
+    pub async fn register(
+        control_addr: &str,
+        service_type: ServiceType,
+        service_id: &str,
+    ) -> Result<ControlClient> {
+        let dealer: Dealer<ToController, FromController> =
+            Dealer::connect(control_addr, service_id).await?;
         let (mut tx, mut rx) = dealer.split();
         tx.send(&ToController::Register {
             protocol_version: PROTOCOL_VERSION,
@@ -106,13 +126,21 @@ impl ControlClient {
         .await?;
         let welcome = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
-            .map_err(|_| TransportError::Timeout(format!("controller at {control_addr} did not answer the registration")))??;
+            .map_err(|_| {
+                TransportError::Timeout(format!(
+                    "controller at {control_addr} did not answer the registration"
+                ))
+            })??;
         let endpoints = match welcome {
             FromController::Welcome { endpoints, .. } => endpoints,
             FromController::Rejected { reason } => {
-                return Err(TransportError::Timeout(format!("controller refused registration: {reason}")));
+                return Err(TransportError::Timeout(format!(
+                    "controller refused registration: {reason}"
+                )));
             }
-            FromController::Command { .. } => return Err(TransportError::Malformed("command before welcome")),
+            FromController::Command { .. } => {
+                return Err(TransportError::Malformed("command before welcome"));
+            }
         };
         let sender = ControlSender {
             tx: Arc::new(Mutex::new(tx)),
@@ -125,13 +153,21 @@ impl ControlClient {
             loop {
                 tick.tick().await;
                 let state = state_of(hb.state.load(Ordering::Relaxed));
-                let msg = ToController::Heartbeat { service_id: hb.service_id.to_string(), state };
+                let msg = ToController::Heartbeat {
+                    service_id: hb.service_id.to_string(),
+                    state,
+                };
                 if hb.send(&msg).await.is_err() {
                     break;
                 }
             }
         });
-        Ok(ControlClient { sender, rx, endpoints, heartbeat })
+        Ok(ControlClient {
+            sender,
+            rx,
+            endpoints,
+            heartbeat,
+        })
     }
 
     /// Addresses of every socket of the run.
@@ -148,7 +184,15 @@ impl ControlClient {
     pub async fn next_command(&mut self) -> Result<ControlCommand> {
         loop {
             match self.rx.recv().await? {
-                FromController::Command { command_id, command } => return Ok(ControlCommand { id: command_id, command }),
+                FromController::Command {
+                    command_id,
+                    command,
+                } => {
+                    return Ok(ControlCommand {
+                        id: command_id,
+                        command,
+                    });
+                }
                 FromController::Welcome { .. } | FromController::Rejected { .. } => continue,
             }
         }

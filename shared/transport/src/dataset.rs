@@ -1,7 +1,9 @@
 //! Client of the dataset manager (DEALER → ROUTER request/reply).
 
 use crate::{Dealer, Result, TransportError};
-use aiperf_protocol::dataset::{Conversation, ConversationTiming, DatasetReply, DatasetRequest, SamplingStrategy};
+use aiperf_protocol::dataset::{
+    Conversation, ConversationTiming, DatasetReply, DatasetRequest, SamplingStrategy,
+};
 use std::time::Duration;
 
 /// Asks the dataset manager for conversations and timing facts. One request at a time.
@@ -16,7 +18,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 impl DatasetClient {
     /// Connects to the dataset manager at `addr`; `identity` must be unique (the service id).
     pub async fn connect(addr: &str, identity: &str) -> Result<Self> {
-        Ok(DatasetClient { dealer: Dealer::connect(addr, identity).await?, next_id: 0 })
+        Ok(DatasetClient {
+            dealer: Dealer::connect(addr, identity).await?,
+            next_id: 0,
+        })
     }
 
     async fn call(&mut self, make: impl FnOnce(u64) -> DatasetRequest) -> Result<DatasetReply> {
@@ -26,9 +31,13 @@ impl DatasetClient {
         loop {
             let reply = tokio::time::timeout(REQUEST_TIMEOUT, self.dealer.recv())
                 .await
-                .map_err(|_| TransportError::Timeout("the dataset manager did not answer".into()))??;
+                .map_err(|_| {
+                    TransportError::Timeout("the dataset manager did not answer".into())
+                })??;
             let rid = match &reply {
-                DatasetReply::Conversations { request_id, .. } | DatasetReply::Timing { request_id, .. } | DatasetReply::Error { request_id, .. } => *request_id,
+                DatasetReply::Conversations { request_id, .. }
+                | DatasetReply::Timing { request_id, .. }
+                | DatasetReply::Error { request_id, .. } => *request_id,
             };
             if rid == id {
                 return Ok(reply);
@@ -37,8 +46,15 @@ impl DatasetClient {
     }
 
     /// Conversations by id (`None` = the whole dataset).
-    pub async fn conversations(&mut self, ids: Option<Vec<String>>) -> std::result::Result<Vec<Conversation>, String> {
-        match self.call(|request_id| DatasetRequest::Conversations { request_id, ids }).await.map_err(|e| e.to_string())? {
+    pub async fn conversations(
+        &mut self,
+        ids: Option<Vec<String>>,
+    ) -> std::result::Result<Vec<Conversation>, String> {
+        match self
+            .call(|request_id| DatasetRequest::Conversations { request_id, ids })
+            .await
+            .map_err(|e| e.to_string())?
+        {
             DatasetReply::Conversations { conversations, .. } => Ok(conversations),
             DatasetReply::Error { message, .. } => Err(message),
             DatasetReply::Timing { .. } => Err("unexpected timing reply".into()),
@@ -46,9 +62,19 @@ impl DatasetClient {
     }
 
     /// Ids and scheduling facts of every conversation, and the sampling strategy.
-    pub async fn timing(&mut self) -> std::result::Result<(Vec<ConversationTiming>, SamplingStrategy), String> {
-        match self.call(|request_id| DatasetRequest::Timing { request_id }).await.map_err(|e| e.to_string())? {
-            DatasetReply::Timing { conversations, sampling, .. } => Ok((conversations, sampling)),
+    pub async fn timing(
+        &mut self,
+    ) -> std::result::Result<(Vec<ConversationTiming>, SamplingStrategy), String> {
+        match self
+            .call(|request_id| DatasetRequest::Timing { request_id })
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            DatasetReply::Timing {
+                conversations,
+                sampling,
+                ..
+            } => Ok((conversations, sampling)),
             DatasetReply::Error { message, .. } => Err(message),
             DatasetReply::Conversations { .. } => Err("unexpected conversations reply".into()),
         }

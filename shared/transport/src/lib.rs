@@ -7,12 +7,12 @@
 pub mod control;
 pub mod dataset;
 
-use aiperf_protocol::{decode, encode, events::Event, CodecError};
+use aiperf_protocol::{CodecError, decode, encode, events::Event};
 use bytes::Bytes;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 use std::marker::PhantomData;
 use std::time::Duration;
-use zeromq::{prelude::*, util::PeerIdentity, SocketOptions, ZmqError, ZmqMessage};
+use zeromq::{SocketOptions, ZmqError, ZmqMessage, prelude::*, util::PeerIdentity};
 
 pub use control::{ControlClient, ControlCommand, ControlSender};
 pub use dataset::DatasetClient;
@@ -42,7 +42,10 @@ fn options(identity: Option<&str>) -> SocketOptions {
     o.connect_timeout(Duration::from_secs(30));
     o.read_buffer(256, 1 << 20, 2);
     if let Some(id) = identity {
-        o.peer_identity(PeerIdentity::try_from(Bytes::copy_from_slice(id.as_bytes())).expect("identity up to 255 bytes"));
+        o.peer_identity(
+            PeerIdentity::try_from(Bytes::copy_from_slice(id.as_bytes()))
+                .expect("identity up to 255 bytes"),
+        );
     }
     o
 }
@@ -60,7 +63,9 @@ async fn attach<S: Socket>(sock: &mut S, addr: &str, bind: bool) -> Result<()> {
 }
 
 fn single_frame(msg: ZmqMessage) -> Result<Bytes> {
-    msg.into_vec().pop().ok_or(TransportError::Malformed("empty message"))
+    msg.into_vec()
+        .pop()
+        .ok_or(TransportError::Malformed("empty message"))
 }
 
 /// PUSH side of a pipeline carrying `T`.
@@ -74,7 +79,10 @@ impl<T: Serialize> Push<T> {
     pub async fn connect(addr: &str) -> Result<Self> {
         let mut sock = zeromq::PushSocket::with_options(options(None));
         attach(&mut sock, addr, false).await?;
-        Ok(Push { sock, _t: PhantomData })
+        Ok(Push {
+            sock,
+            _t: PhantomData,
+        })
     }
 
     /// Sends one message; waits (up to 10 s) while no peer is connected.
@@ -94,12 +102,16 @@ async fn send_with_retry<S: SocketSend>(sock: &mut S, mut msg: ZmqMessage) -> Re
     loop {
         match sock.send(msg).await {
             Ok(()) => return Ok(()),
-            Err(ZmqError::ReturnToSender { message, .. }) if tokio::time::Instant::now() < deadline => {
+            Err(ZmqError::ReturnToSender { message, .. })
+                if tokio::time::Instant::now() < deadline =>
+            {
                 msg = message;
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             Err(ZmqError::ReturnToSender { .. }) => {
-                return Err(TransportError::Timeout("no peer connected to receive the message".into()));
+                return Err(TransportError::Timeout(
+                    "no peer connected to receive the message".into(),
+                ));
             }
             Err(e) => return Err(e.into()),
         }
@@ -117,14 +129,20 @@ impl<T: DeserializeOwned> Pull<T> {
     pub async fn bind(addr: &str) -> Result<Self> {
         let mut sock = zeromq::PullSocket::with_options(options(None));
         attach(&mut sock, addr, true).await?;
-        Ok(Pull { sock, _t: PhantomData })
+        Ok(Pull {
+            sock,
+            _t: PhantomData,
+        })
     }
 
     /// Connects to a bound PUSH (e.g. a proxy backend).
     pub async fn connect(addr: &str) -> Result<Self> {
         let mut sock = zeromq::PullSocket::with_options(options(None));
         attach(&mut sock, addr, false).await?;
-        Ok(Pull { sock, _t: PhantomData })
+        Ok(Pull {
+            sock,
+            _t: PhantomData,
+        })
     }
 
     /// Receives and decodes the next message.
@@ -176,7 +194,9 @@ impl Subscriber {
     /// Next event.
     pub async fn recv(&mut self) -> Result<Event> {
         let frames = self.sock.recv().await?.into_vec();
-        let body = frames.get(1).ok_or(TransportError::Malformed("event without body frame"))?;
+        let body = frames
+            .get(1)
+            .ok_or(TransportError::Malformed("event without body frame"))?;
         Ok(decode(body)?)
     }
 }
@@ -206,7 +226,11 @@ impl<Out: Serialize, In: DeserializeOwned> Dealer<Out, In> {
         let mut sock = zeromq::DealerSocket::with_options(options(Some(identity)));
         attach(&mut sock, addr, false).await?;
         let (tx, rx) = sock.split();
-        Ok(Dealer { tx, rx, _t: PhantomData })
+        Ok(Dealer {
+            tx,
+            rx,
+            _t: PhantomData,
+        })
     }
 
     /// Sends a message to the ROUTER.
@@ -222,7 +246,16 @@ impl<Out: Serialize, In: DeserializeOwned> Dealer<Out, In> {
 
     /// Splits into halves usable from different tasks.
     pub fn split(self) -> (DealerTx<Out>, DealerRx<In>) {
-        (DealerTx { tx: self.tx, _t: PhantomData }, DealerRx { rx: self.rx, _t: PhantomData })
+        (
+            DealerTx {
+                tx: self.tx,
+                _t: PhantomData,
+            },
+            DealerRx {
+                rx: self.rx,
+                _t: PhantomData,
+            },
+        )
     }
 }
 
@@ -256,7 +289,10 @@ pub struct RouterTx<Out> {
 
 impl<Out> Clone for RouterTx<Out> {
     fn clone(&self) -> Self {
-        RouterTx { tx: self.tx.clone(), _t: PhantomData }
+        RouterTx {
+            tx: self.tx.clone(),
+            _t: PhantomData,
+        }
     }
 }
 
@@ -272,12 +308,25 @@ impl<Out: Serialize, In: DeserializeOwned> Router<Out, In> {
         let mut sock = zeromq::RouterSocket::with_options(options(None));
         attach(&mut sock, addr, true).await?;
         let (tx, rx) = sock.split();
-        Ok(Router { tx, rx, _t: PhantomData })
+        Ok(Router {
+            tx,
+            rx,
+            _t: PhantomData,
+        })
     }
 
     /// Splits into halves usable from different tasks.
     pub fn split(self) -> (RouterTx<Out>, RouterRx<In>) {
-        (RouterTx { tx: self.tx, _t: PhantomData }, RouterRx { rx: self.rx, _t: PhantomData })
+        (
+            RouterTx {
+                tx: self.tx,
+                _t: PhantomData,
+            },
+            RouterRx {
+                rx: self.rx,
+                _t: PhantomData,
+            },
+        )
     }
 }
 
@@ -311,7 +360,10 @@ impl<In: DeserializeOwned> RouterRx<In> {
 
 /// Binds a PULL at `frontend` and a PUSH at `backend` and forwards every message
 /// (the raw-record proxy: workers → record processors, round robin).
-pub async fn forward(frontend: &str, backend: &str) -> Result<impl std::future::Future<Output = Result<()>> + Send + use<>> {
+pub async fn forward(
+    frontend: &str,
+    backend: &str,
+) -> Result<impl std::future::Future<Output = Result<()>> + Send + use<>> {
     let mut pull = zeromq::PullSocket::with_options(options(None));
     attach(&mut pull, frontend, true).await?;
     let mut push = zeromq::PushSocket::with_options(options(None));
@@ -325,7 +377,10 @@ pub async fn forward(frontend: &str, backend: &str) -> Result<impl std::future::
 }
 
 /// Binds the event bus proxy: XSUB at `frontend` (publishers), XPUB at `backend` (subscribers).
-pub async fn event_proxy(frontend: &str, backend: &str) -> Result<impl std::future::Future<Output = Result<()>> + Send + use<>> {
+pub async fn event_proxy(
+    frontend: &str,
+    backend: &str,
+) -> Result<impl std::future::Future<Output = Result<()>> + Send + use<>> {
     let mut xsub = zeromq::XSubSocket::with_options(options(None));
     attach(&mut xsub, frontend, true).await?;
     let mut xpub = zeromq::XPubSocket::with_options(options(None));

@@ -5,7 +5,11 @@ use aiperf_transport::*;
 use std::time::Duration;
 
 fn dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("aiperf-transport-test-{}-{}", std::process::id(), aiperf_protocol::short_hex_id(6)));
+    let d = std::env::temp_dir().join(format!(
+        "aiperf-transport-test-{}-{}",
+        std::process::id(),
+        aiperf_protocol::short_hex_id(6)
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -25,8 +29,18 @@ async fn push_pull_through_forwarder_round_robins() {
     }
     let mut got = Vec::new();
     for _ in 0..5 {
-        got.push(tokio::time::timeout(Duration::from_secs(5), a.recv()).await.unwrap().unwrap());
-        got.push(tokio::time::timeout(Duration::from_secs(5), b.recv()).await.unwrap().unwrap());
+        got.push(
+            tokio::time::timeout(Duration::from_secs(5), a.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        got.push(
+            tokio::time::timeout(Duration::from_secs(5), b.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     got.sort();
     assert_eq!(got, (0..10).collect::<Vec<_>>());
@@ -44,8 +58,14 @@ async fn router_dealer_addresses_peers_by_identity() {
     w2.send(&"hello from b".to_string()).await.unwrap();
     let mut seen = [rrx.recv().await.unwrap(), rrx.recv().await.unwrap()];
     seen.sort();
-    assert_eq!(seen[0], ("worker_a".to_string(), "hello from a".to_string()));
-    assert_eq!(seen[1], ("worker_b".to_string(), "hello from b".to_string()));
+    assert_eq!(
+        seen[0],
+        ("worker_a".to_string(), "hello from a".to_string())
+    );
+    assert_eq!(
+        seen[1],
+        ("worker_b".to_string(), "hello from b".to_string())
+    );
     rtx.send("worker_b", &"for b".to_string()).await.unwrap();
     rtx.send("worker_a", &"for a".to_string()).await.unwrap();
     assert_eq!(w1.recv().await.unwrap(), "for a");
@@ -63,7 +83,10 @@ async fn events_flow_through_the_bus_proxy() {
     // PUB/SUB drops messages until the subscription has propagated: probe until one arrives.
     let got = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            publisher.publish(&Event::BusProbe { nonce: 7 }).await.unwrap();
+            publisher
+                .publish(&Event::BusProbe { nonce: 7 })
+                .await
+                .unwrap();
             if let Ok(Ok(ev)) = tokio::time::timeout(Duration::from_millis(50), sub.recv()).await {
                 return ev;
             }
