@@ -207,9 +207,8 @@ impl DatasetManager {
         let ctl = control.sender();
         let stop = CancellationToken::new();
         loop {
-            let cmd = tokio::select! {
-                _ = cancel.cancelled() => break,
-                c = control.next_command() => match c { Ok(c) => c, Err(_) => break },
+            let Some(cmd) = control.next_command_until(&cancel).await else {
+                break;
             };
             match cmd.command {
                 Command::Configure { config } => {

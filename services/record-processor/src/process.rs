@@ -5,7 +5,7 @@ use aiperf_endpoint::{parse_response, payload::input_texts};
 use aiperf_export::raw_jsonl::{raw_record_line, request_headers};
 use aiperf_metrics::{
     MetricContext, compute_record_metrics, metric_context,
-    record::{RecordInput, ResponseInfo, Usage, invalid_reason},
+    record::{RecordInput, ResponseInfo, invalid_reason},
 };
 use aiperf_protocol::Phase;
 use aiperf_protocol::{
@@ -101,17 +101,7 @@ impl RecordInterpreter {
         let first_chunk_tokens = parsed.iter().find(|p| p.has_content()).map(|p| {
             self.tokenizer.count(&p.text) as u64 + self.tokenizer.count(&p.reasoning) as u64
         });
-        let usage = parsed
-            .iter()
-            .rev()
-            .find_map(|p| p.usage.clone())
-            .map(|u| Usage {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-                total_tokens: u.total_tokens,
-                reasoning_tokens: u.reasoning_tokens,
-                cached_tokens: u.cached_tokens,
-            });
+        let usage = parsed.iter().rev().find_map(|p| p.usage);
         let responses = raw
             .responses
             .iter()

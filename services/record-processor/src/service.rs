@@ -36,9 +36,8 @@ impl RecordProcessor {
         let ctl = control.sender();
         let stop = CancellationToken::new();
         loop {
-            let cmd = tokio::select! {
-                _ = cancel.cancelled() => break,
-                c = control.next_command() => match c { Ok(c) => c, Err(_) => break },
+            let Some(cmd) = control.next_command_until(&cancel).await else {
+                break;
             };
             match cmd.command {
                 Command::Configure { config } => {

@@ -127,19 +127,14 @@ impl Collector {
 
     fn on_event(&mut self, ev: &Event) {
         tracing::debug!(topic = ev.topic(), "records manager event");
-        match ev {
-            Event::PhaseStarted { phase, stats }
-            | Event::PhaseProgress { phase, stats }
-            | Event::PhaseSendingComplete { phase, stats } => {
-                self.phases.entry(*phase).or_default().last_stats = Some(stats.clone());
-            }
-            Event::PhaseComplete { phase, stats } => {
-                let p = self.phases.entry(*phase).or_default();
-                p.last_stats = Some(stats.clone());
+        if let Some((phase, stats)) = ev.phase_stats() {
+            let p = self.phases.entry(phase).or_default();
+            p.last_stats = Some(stats.clone());
+            if matches!(ev, Event::PhaseComplete { .. }) {
                 p.complete = Some(stats.clone());
             }
-            Event::CreditsComplete => self.credits_complete = true,
-            _ => {}
+        } else if matches!(ev, Event::CreditsComplete) {
+            self.credits_complete = true;
         }
     }
 

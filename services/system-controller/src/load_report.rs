@@ -42,14 +42,8 @@ pub struct LoadTracker {
 impl LoadTracker {
     /// Records the latest counters of each phase.
     pub fn on_event(&mut self, ev: &Event) {
-        match ev {
-            Event::PhaseStarted { phase, stats }
-            | Event::PhaseProgress { phase, stats }
-            | Event::PhaseSendingComplete { phase, stats }
-            | Event::PhaseComplete { phase, stats } => {
-                self.phases.insert(*phase, stats.clone());
-            }
-            _ => {}
+        if let Some((phase, stats)) = ev.phase_stats() {
+            self.phases.insert(phase, stats.clone());
         }
     }
 

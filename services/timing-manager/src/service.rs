@@ -61,9 +61,8 @@ impl TimingManager {
         let run_done = CancellationToken::new();
         let mut run_thread: Option<std::thread::JoinHandle<()>> = None;
         loop {
-            let cmd = tokio::select! {
-                _ = cancel.cancelled() => break,
-                c = control.next_command() => match c { Ok(c) => c, Err(_) => break },
+            let Some(cmd) = control.next_command_until(&cancel).await else {
+                break;
             };
             match cmd.command {
                 Command::Configure { config } => match self.configure(&control, *config).await {

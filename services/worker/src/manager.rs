@@ -34,9 +34,8 @@ impl WorkerManager {
         .await?;
         let ctl = control.sender();
         loop {
-            let cmd = tokio::select! {
-                _ = cancel.cancelled() => break,
-                c = control.next_command() => match c { Ok(c) => c, Err(_) => break },
+            let Some(cmd) = control.next_command_until(&cancel).await else {
+                break;
             };
             match cmd.command {
                 Command::Configure { config } => {

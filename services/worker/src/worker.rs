@@ -70,9 +70,8 @@ impl Worker {
         let mut ctx: Option<Arc<Ctx>> = None;
         let tasks = CancellationToken::new();
         loop {
-            let cmd = tokio::select! {
-                _ = cancel.cancelled() => break,
-                cmd = control.next_command() => match cmd { Ok(c) => c, Err(_) => break },
+            let Some(cmd) = control.next_command_until(&cancel).await else {
+                break;
             };
             match cmd.command {
                 Command::Configure { config } => {

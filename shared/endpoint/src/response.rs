@@ -4,20 +4,8 @@
 use aiperf_protocol::ErrorDetails;
 use serde_json::Value;
 
-/// The server's `usage` object.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// `prompt_tokens`.
-    pub prompt_tokens: Option<u64>,
-    /// `completion_tokens` (output + reasoning).
-    pub completion_tokens: Option<u64>,
-    /// `total_tokens`.
-    pub total_tokens: Option<u64>,
-    /// `completion_tokens_details.reasoning_tokens`.
-    pub reasoning_tokens: Option<u64>,
-    /// `prompt_tokens_details.cached_tokens`.
-    pub cached_tokens: Option<u64>,
-}
+/// The server's `usage` object: one type shared with the metrics that consume it.
+pub use aiperf_metrics::Usage;
 
 /// What one response message carried.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -91,6 +91,18 @@ pub enum Event {
 }
 
 impl Event {
+    /// The phase and counters carried by a phase event (started, progress,
+    /// sending complete, complete); `None` for other events.
+    pub fn phase_stats(&self) -> Option<(Phase, &PhaseStats)> {
+        match self {
+            Event::PhaseStarted { phase, stats }
+            | Event::PhaseProgress { phase, stats }
+            | Event::PhaseSendingComplete { phase, stats }
+            | Event::PhaseComplete { phase, stats } => Some((*phase, stats)),
+            _ => None,
+        }
+    }
+
     /// The topic frame of this event.
     pub fn topic(&self) -> &'static str {
         match self {

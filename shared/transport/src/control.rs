@@ -180,6 +180,18 @@ impl ControlClient {
         self.sender.clone()
     }
 
+    /// The next command, or `None` when `cancel` fires or the controller is gone:
+    /// the end of every service's main loop.
+    pub async fn next_command_until(
+        &mut self,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<ControlCommand> {
+        tokio::select! {
+            _ = cancel.cancelled() => None,
+            c = self.next_command() => c.ok(),
+        }
+    }
+
     /// Waits for the next command. An error means the controller is gone.
     pub async fn next_command(&mut self) -> Result<ControlCommand> {
         loop {
