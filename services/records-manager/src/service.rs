@@ -63,7 +63,6 @@ struct Collector {
     /// `profile_export_raw.jsonl` (export level raw).
     raw_jsonl: Option<JsonlWriter>,
     warmup_expected: bool,
-    credits_complete: bool,
     /// What the timeslice exports need: the run's configuration (for
     /// `input_config`), the file paths and `--slice-duration` in ns.
     timeslices: Option<(Box<ProfileConfig>, ArtifactPaths, u64)>,
@@ -99,7 +98,6 @@ impl Collector {
             jsonl,
             raw_jsonl,
             warmup_expected: config.warmup_request_count > 0,
-            credits_complete: false,
             timeslices,
         })
     }
@@ -133,8 +131,6 @@ impl Collector {
             if matches!(ev, Event::PhaseComplete { .. }) {
                 p.complete = Some(stats.clone());
             }
-        } else if matches!(ev, Event::CreditsComplete) {
-            self.credits_complete = true;
         }
     }
 
