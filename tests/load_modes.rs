@@ -145,16 +145,26 @@ async fn session_count_sends_every_turn_of_n_sessions() {
     assert!(out.status.success(), "{}", text(&out));
     let meta = metadata(dir.path());
     assert_eq!(meta.len(), 9, "3 sessions × 3 turns");
-    let mut sessions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    // Records reach the file in the order they are processed; the turns must have
+    // been *sent* in order.
+    let mut sessions: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
     for m in &meta {
         sessions
             .entry(m["x_correlation_id"].as_str().unwrap().to_string())
             .or_default()
-            .push(m["turn_index"].as_u64().unwrap());
+            .push((
+                m["request_start_ns"].as_u64().unwrap(),
+                m["turn_index"].as_u64().unwrap(),
+            ));
     }
     assert_eq!(sessions.len(), 3);
+    for turns in sessions.values_mut() {
+        turns.sort();
+    }
     assert!(
-        sessions.values().all(|t| *t == vec![0, 1, 2]),
+        sessions
+            .values()
+            .all(|t| t.iter().map(|(_, i)| *i).collect::<Vec<_>>() == vec![0, 1, 2]),
         "{sessions:?}"
     );
 }

@@ -23,6 +23,14 @@
 //! Concurrency counts sessions (§2.3): a session holds its slot from its first
 //! turn until its last turn returns. Prefill slots are held from issue until the
 //! worker's `FirstToken` (or the return).
+//!
+//! Send-ahead: in the scheduled modes without a session or prefill limit, a credit
+//! leaves [`SEND_AHEAD`] before its scheduled time. The worker builds the request
+//! body at once and holds it on the precise timer until the time comes, so neither
+//! the credit's trip nor the body's serialization (a 500 KB replayed prompt, a
+//! burst of trace rows with one timestamp) delays the send. With a limit the
+//! credit leaves at its time: a credit held early would occupy a slot it was not
+//! yet due to take.
 
 use crate::{
     arrivals::Arrivals,
@@ -31,7 +39,7 @@ use crate::{
     sampler::Sampler,
     user_centric::initial_users,
 };
-use aiperf_clock::{instant_of, mono_ns, wall_ns};
+use aiperf_clock::{instant_of, mono_ns, punctual::Punctual, wall_ns};
 use aiperf_config::ArrivalPattern;
 use aiperf_protocol::{
     Phase,
@@ -131,6 +139,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// A rate schedule that falls further behind than this is re-anchored (no catch-up burst).
 pub const MAX_CATCHUP: Duration = Duration::from_millis(10);
+/// How long before its scheduled time a credit is issued (see the module docs).
+pub const SEND_AHEAD: Duration = Duration::from_millis(10);
 
 /// A session (one instance of a dataset conversation) and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +219,8 @@ pub struct PhaseRunner<'a> {
     next_user_id: u64,
     user_turns: u32,
     cancel_rng: Option<StdRng>,
+    /// Send-ahead of this phase ([`SEND_AHEAD`] or zero).
+    lead: Duration,
 }
 
 impl<'a> PhaseRunner<'a> {
@@ -241,8 +253,16 @@ impl<'a> PhaseRunner<'a> {
             }
             Mode::UserCentric { rate, .. } => ("user_centric", Some(rate)),
         };
+        let scheduled = !matches!(spec.mode, Mode::Load(None));
+        let unlimited = spec.concurrency.is_none() && spec.prefill_concurrency.is_none();
+        let lead = if scheduled && unlimited {
+            SEND_AHEAD
+        } else {
+            Duration::ZERO
+        };
         let now = Instant::now();
         PhaseRunner {
+            lead,
             stats: PhaseStats {
                 expected_requests,
                 expected_duration_s: spec.duration.map(|d| d.as_secs_f64()),
@@ -283,6 +303,16 @@ impl<'a> PhaseRunner<'a> {
         let ev = make(self.spec.phase, self.stats.clone());
         if let Err(e) = self.publisher.publish(&ev).await {
             tracing::warn!("cannot publish a phase event: {e}");
+        }
+    }
+
+    /// Credits scheduled up to this time may be issued at `now` (send-ahead), never
+    /// one scheduled at or after the end of the sending window.
+    fn horizon(&self, now: Instant) -> Instant {
+        let h = now + self.lead;
+        match self.spec.duration {
+            Some(d) if !self.lead.is_zero() => h.min(self.start + d - Duration::from_nanos(1)),
+            _ => h,
         }
     }
 
@@ -473,7 +503,13 @@ impl<'a> PhaseRunner<'a> {
         if self.sending_done {
             return Ok(());
         }
-        self.collect_due(now);
+        // Rate mode: continuations wait for their think time in real time, then for a
+        // tick; the other scheduled modes send them at their own time (held ahead).
+        let horizon = self.horizon(now);
+        self.collect_due(match self.spec.mode {
+            Mode::Load(_) => now,
+            _ => horizon,
+        });
         match self.spec.mode {
             Mode::Load(Some(_)) => self.pump_rate(now).await?,
             Mode::Load(None) => {
@@ -526,7 +562,8 @@ impl<'a> PhaseRunner<'a> {
                 self.issue(s, at).await?;
                 continue;
             }
-            let Some(tick) = self.next_tick.filter(|t| *t <= now) else {
+            let horizon = self.horizon(now);
+            let Some(tick) = self.next_tick.filter(|t| *t <= horizon) else {
                 return Ok(());
             };
             let arrivals = self.arrivals.as_mut().expect("rate mode has arrivals");
@@ -738,10 +775,12 @@ impl<'a> PhaseRunner<'a> {
         cancel: &CancellationToken,
     ) -> Result<PhaseStats, String> {
         let start_mono = mono_ns();
-        self.start = instant_of(start_mono);
-        self.last_tick = self.start;
         self.stats.start_ns = wall_ns();
-        self.start_wall = self.stats.start_ns;
+        // With send-ahead the schedule starts `lead` from now, so its first credits
+        // are held like every other (a trace's first rows share timestamp 0).
+        self.start = instant_of(start_mono) + self.lead;
+        self.start_wall = self.stats.start_ns + self.lead.as_nanos() as u64;
+        self.last_tick = self.start;
         self.plan();
         self.publish(|phase, stats| Event::PhaseStarted { phase, stats })
             .await;
@@ -749,6 +788,7 @@ impl<'a> PhaseRunner<'a> {
         let hard_deadline = deadline.and_then(|d| self.spec.grace.map(|g| d + g));
         let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
         let mut cancelled_at: Option<Instant> = None;
+        let punctual = Punctual::new();
 
         self.pump(Instant::now()).await?;
         loop {
@@ -757,14 +797,18 @@ impl<'a> PhaseRunner<'a> {
             }
             // The next moment the loop must wake up by itself.
             let sending = !self.sending_done;
+            let early = |t: Instant| t.checked_sub(self.lead).unwrap_or(t);
             let wake = [
                 if sending && self.blocked.is_none() {
-                    self.next_tick
+                    self.next_tick.map(early)
                 } else {
                     None
                 },
                 if sending {
-                    self.waiting.peek().map(|d| d.0)
+                    self.waiting.peek().map(|d| match (self.spec.mode, &d.2) {
+                        (Mode::Load(_), _) => d.0,
+                        _ => early(d.0),
+                    })
                 } else {
                     None
                 },
@@ -806,7 +850,7 @@ impl<'a> PhaseRunner<'a> {
                     Some(_) => {}
                     None => return Err("the credit return channel closed".into()),
                 },
-                _ = sleep_until_opt(wake) => {
+                _ = sleep_until_opt(&punctual, wake) => {
                     let now = Instant::now();
                     if cancelled_at.is_some_and(|c| now >= c + DRAIN_TIMEOUT) {
                         tracing::warn!("{} credits did not come back after cancellation; completing the phase", self.stats.in_flight);
@@ -849,10 +893,11 @@ impl<'a> PhaseRunner<'a> {
     }
 }
 
-async fn sleep_until_opt(at: Option<Instant>) {
+async fn sleep_until_opt(punctual: &Punctual, at: Option<Instant>) {
     match at {
-        // The precise timer (µs accuracy), not tokio's 1 ms wheel: send times are the product.
-        Some(t) => aiperf_clock::timer::sleep_until(t).await,
+        // The precise timer with a learned early wake, not tokio's 1 ms wheel: send
+        // times are the product.
+        Some(t) => punctual.sleep_until(t).await,
         None => std::future::pending().await,
     }
 }

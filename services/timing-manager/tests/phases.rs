@@ -14,7 +14,7 @@ use aiperf_protocol::{
 };
 use aiperf_timing_manager::{
     dispatch::Dispatcher,
-    phase::{Mode, PhaseRunner, PhaseSpec, RateSpec},
+    phase::{Mode, PhaseRunner, PhaseSpec, RateSpec, SEND_AHEAD},
     rng,
     sampler::Sampler,
 };
@@ -115,7 +115,11 @@ async fn harness(behaviour: fn(&Credit) -> Reply) -> Harness {
         while let Ok(msg) = drx.recv().await {
             match msg {
                 ToWorker::Credit(credit) => {
-                    let at = Instant::now();
+                    // Like a real worker, hold a credit sent ahead until its time.
+                    let ahead = credit
+                        .scheduled_at_ns
+                        .map_or(0, |t| t.saturating_sub(aiperf_clock::wall_ns()));
+                    let at = Instant::now() + Duration::from_nanos(ahead);
                     let r = behaviour(&credit);
                     let idx = {
                         let mut l = log.lock().unwrap();
@@ -363,10 +367,12 @@ async fn constant_rate_follows_the_absolute_schedule() {
         ..spec(rate(ArrivalPattern::Constant, 100.0))
     };
     let (stats, seen, start) = run(&mut h, spec, &ds, SamplingStrategy::Sequential).await;
+    // The schedule starts SEND_AHEAD after the phase (its first credits are held too).
+    let start = start + SEND_AHEAD;
     assert_eq!(stats.sent, 20);
     // Scheduled times are exactly t0 + k·10 ms, k = 1..20 (first credit after one interval).
     // (A hiccup of more than 10 ms re-anchors the schedule: tolerate one.)
-    let s0 = stats.start_ns;
+    let s0 = stats.start_ns + SEND_AHEAD.as_nanos() as u64;
     let off_schedule = seen
         .iter()
         .enumerate()
@@ -379,14 +385,15 @@ async fn constant_rate_follows_the_absolute_schedule() {
     let got: Vec<f64> = seen.iter().map(|s| ms(s.at - start)).collect();
     let want: Vec<f64> = (1..=20).map(|k| k as f64 * 10.0).collect();
     assert_times("constant 100 req/s", &got, &want);
-    // Issued at its tick, not before.
+    // Issued SEND_AHEAD before its tick, not earlier.
+    let ahead = SEND_AHEAD.as_nanos() as u64;
     assert!(
         seen.iter()
-            .all(|s| s.credit.issued_at_ns >= s.credit.scheduled_at_ns.unwrap())
+            .all(|s| s.credit.issued_at_ns + ahead >= s.credit.scheduled_at_ns.unwrap())
     );
     let lags: Vec<u64> = seen
         .iter()
-        .map(|s| s.credit.issued_at_ns - s.credit.scheduled_at_ns.unwrap())
+        .map(|s| s.credit.issued_at_ns + ahead - s.credit.scheduled_at_ns.unwrap())
         .collect();
     let mut sorted = lags.clone();
     sorted.sort();
@@ -433,6 +440,32 @@ async fn rate_with_concurrency_skips_ticks_without_a_free_slot() {
         at_40 * 10 >= gaps.len() * 7,
         "the next free tick after a 35 ms request is usually 40 ms later: {gaps:?}"
     );
+    // With a session limit there is no send-ahead: a credit leaves at its tick.
+    assert!(
+        seen.iter()
+            .all(|s| s.credit.issued_at_ns >= s.credit.scheduled_at_ns.unwrap())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_ahead_never_issues_a_tick_past_the_deadline() {
+    let _s = SERIAL.lock().await;
+    let mut h = harness(|_| reply(1)).await;
+    let ds = single_turn(10);
+    let spec = PhaseSpec {
+        duration: Some(Duration::from_millis(200)),
+        ..spec(rate(ArrivalPattern::Constant, 100.0))
+    };
+    let (stats, seen, _) = run(&mut h, spec, &ds, SamplingStrategy::Sequential).await;
+    // Ticks at 10, 20, ..., 190 ms: the one at 200 ms is the deadline and never goes,
+    // though it would be within SEND_AHEAD of the deadline's approach.
+    let origin = stats.start_ns + SEND_AHEAD.as_nanos() as u64;
+    let offsets: Vec<u64> = seen
+        .iter()
+        .map(|s| (s.credit.scheduled_at_ns.unwrap() - origin) / 1_000_000)
+        .collect();
+    assert_eq!(offsets, (1..20).map(|k| k * 10).collect::<Vec<u64>>());
+    assert_eq!(stats.sent, 19);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -551,6 +584,8 @@ async fn fixed_schedule_replays_timestamps_and_delays() {
         SamplingStrategy::Sequential,
     )
     .await;
+    // The schedule starts SEND_AHEAD after the phase (its first credits are held too).
+    let start = start + SEND_AHEAD;
     assert_eq!(stats.sent, 6, "every row of the trace");
     assert_eq!(stats.expected_requests, Some(6));
     let at = |conv: &str, turn: u32| {
@@ -563,7 +598,7 @@ async fn fixed_schedule_replays_timestamps_and_delays() {
         let s = at(conv, 0);
         assert_eq!(s.credit.x_correlation_id, format!("fixed-schedule-{conv}"));
         assert_eq!(
-            s.credit.scheduled_at_ns.unwrap() - stats.start_ns,
+            s.credit.scheduled_at_ns.unwrap() - stats.start_ns - SEND_AHEAD.as_nanos() as u64,
             (t * 1e6) as u64,
             "scheduled exactly at the trace time"
         );
@@ -638,6 +673,8 @@ async fn user_centric_starts_users_on_the_virtual_history_schedule() {
         })
     };
     let (stats, seen, start) = run(&mut h, spec, &ds, SamplingStrategy::Sequential).await;
+    // The schedule starts SEND_AHEAD after the phase (its first credits are held too).
+    let start = start + SEND_AHEAD;
     let firsts: Vec<(String, f64, u32)> = seen
         .iter()
         .filter(|s| s.credit.turn_index == 0)

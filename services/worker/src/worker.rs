@@ -10,9 +10,13 @@
 //!
 //! Per credit the record is pushed before the credit is returned, so when the
 //! timing manager sees a return, the record is already on its way.
+//!
+//! A credit that arrives ahead of its scheduled time (the timing manager's
+//! send-ahead) has its body built at once and is then held on a punctual timer
+//! until that time, so the send waits for neither.
 
 use crate::http::HttpClient;
-use aiperf_clock::mono_ns;
+use aiperf_clock::{mono_ns, punctual::Punctual};
 use aiperf_config::ProfileConfig;
 use aiperf_endpoint::{ChatMessage, PayloadBuilder, parse_response};
 use aiperf_protocol::{
@@ -50,6 +54,8 @@ struct Ctx {
     records: mpsc::UnboundedSender<RawRecord>,
     /// Send `FirstToken` on the first content chunk (prefill concurrency is enabled).
     notify_first_token: bool,
+    /// Releases held credits on time.
+    punctual: Punctual,
 }
 
 impl Worker {
@@ -148,6 +154,7 @@ impl Worker {
             notify_first_token: config.streaming
                 && (config.load.prefill_concurrency.is_some()
                     || config.load.warmup.prefill_concurrency.is_some()),
+            punctual: Punctual::new(),
         });
         let ctl = control.sender();
         // Record writer.
@@ -204,11 +211,13 @@ async fn read_credits(
         match msg {
             Ok(ToWorker::Credit(credit)) => {
                 let received = mono_ns();
+                let release = release_at(&credit, received, aiperf_clock::wall_ns());
                 let key = (credit.phase, credit.id);
                 let task_ctx = ctx.clone();
                 // Hold the map lock while spawning so the task cannot finish before it is registered.
                 let mut map = ctx.in_flight.lock().expect("in-flight lock");
-                let handle = tokio::spawn(async move { task_ctx.handle(credit, received).await });
+                let handle =
+                    tokio::spawn(async move { task_ctx.handle(credit, received, release).await });
                 map.insert(key, handle.abort_handle());
             }
             Ok(ToWorker::CancelCredits { phase, ids }) => ctx.cancel(phase, &ids),
@@ -221,6 +230,18 @@ async fn read_credits(
             }
         }
     }
+}
+
+/// When a credit that came ahead of its scheduled time (the timing manager's
+/// send-ahead) may go, on this process's monotonic clock; `None` when it is due.
+///
+/// The hold never exceeds how far ahead of its time the credit was issued, so a
+/// worker whose wall clock lags the timing manager's cannot hold a credit longer.
+fn release_at(credit: &Credit, received_mono: u64, received_wall: u64) -> Option<u64> {
+    let scheduled = credit.scheduled_at_ns?;
+    let ahead = scheduled.checked_sub(received_wall).filter(|a| *a > 0)?;
+    let bound = scheduled.saturating_sub(credit.issued_at_ns);
+    Some(received_mono + ahead.min(bound))
 }
 
 impl Ctx {
@@ -266,9 +287,10 @@ impl Ctx {
             .ok_or_else(|| format!("conversation {id} is not in the dataset"))
     }
 
-    /// Runs one credit to completion: request, record, return.
-    async fn handle(self: Arc<Self>, credit: Credit, received: u64) {
-        let record = self.run_request(&credit, received).await;
+    /// Runs one credit to completion: request, record, return. A credit with a
+    /// `release` time is sent then, with its body already built.
+    async fn handle(self: Arc<Self>, credit: Credit, received: u64, release: Option<u64>) {
+        let record = self.run_request(&credit, received, release).await;
         // Claim the credit first: if a cancellation already claimed it, it was returned
         // as cancelled and must not produce a record.
         let owned = self
@@ -290,7 +312,7 @@ impl Ctx {
         }
     }
 
-    async fn run_request(&self, credit: &Credit, received: u64) -> RawRecord {
+    async fn run_request(&self, credit: &Credit, received: u64, release: Option<u64>) -> RawRecord {
         let x_request_id = uuid::Uuid::new_v4().to_string();
         let conversation = match self.conversation(&credit.conversation_id).await {
             Ok(c) => c,
@@ -314,7 +336,7 @@ impl Ctx {
             .get(turn_index)
             .cloned()
             .unwrap_or_default();
-        let payload = self.payloads.body(&messages, &turn).to_string();
+        let payload = self.payloads.body_json(&messages, &turn);
         let cancel_after = credit.cancel_after_ns.map(Duration::from_nanos);
         let on_first_token: Option<crate::http::FirstTokenHook> =
             self.notify_first_token.then(|| {
@@ -324,10 +346,16 @@ impl Ctx {
                     let _ = returns.send(FromWorker::FirstToken { phase, credit_id });
                 }) as crate::http::FirstTokenHook
             });
+        let body = payload.clone();
+        if let Some(at) = release {
+            self.punctual
+                .sleep_until(aiperf_clock::instant_of(at))
+                .await;
+        }
         let ex = self
             .http
             .send(
-                payload.clone(),
+                body,
                 &x_request_id,
                 &credit.x_correlation_id,
                 self.payloads.streaming(),
@@ -410,5 +438,47 @@ impl Ctx {
             cancellation_perf_ns: None,
             payload: String::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credit(issued: u64, scheduled: Option<u64>) -> Credit {
+        Credit {
+            id: 0,
+            phase: Phase::Profiling,
+            conversation_id: "c".into(),
+            x_correlation_id: "x".into(),
+            turn_index: 0,
+            num_turns: 1,
+            issued_at_ns: issued,
+            scheduled_at_ns: scheduled,
+            cancel_after_ns: None,
+        }
+    }
+
+    #[test]
+    fn a_credit_sent_ahead_is_held_until_its_time() {
+        // Issued at wall 1_000_000, due at 1_010_000, received at wall 1_000_300
+        // (mono 5_000): held 9_700 ns.
+        let c = credit(1_000_000, Some(1_010_000));
+        assert_eq!(release_at(&c, 5_000, 1_000_300), Some(14_700));
+    }
+
+    #[test]
+    fn a_due_or_unscheduled_credit_goes_at_once() {
+        assert_eq!(release_at(&credit(1_000, None), 5, 1_000), None);
+        assert_eq!(release_at(&credit(1_000, Some(2_000)), 5, 2_000), None);
+        assert_eq!(release_at(&credit(1_000, Some(2_000)), 5, 2_500), None);
+    }
+
+    #[test]
+    fn a_lagging_worker_clock_never_holds_longer_than_the_send_ahead() {
+        // The worker's wall clock is 1 s behind: the credit looks 1 s + 10 µs early,
+        // but it was issued only 10 µs ahead of its time.
+        let c = credit(5_000_000_000, Some(5_000_010_000));
+        assert_eq!(release_at(&c, 100, 4_000_000_000), Some(10_100));
     }
 }

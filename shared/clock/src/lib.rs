@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod punctual;
 pub mod timer;
 
 use std::sync::OnceLock;

@@ -129,6 +129,21 @@ impl PayloadBuilder {
         Value::Object(body)
     }
 
+    /// [`PayloadBuilder::body`] serialized, into a buffer sized for it up front: a
+    /// replayed 500 KB prompt is written once, without regrowing (and page-faulting)
+    /// its buffer on the way to the wire.
+    pub fn body_json(&self, messages: &[ChatMessage], turn: &Turn) -> String {
+        let texts: usize = messages
+            .iter()
+            .flat_map(|m| &m.texts)
+            .map(|t| t.len() + 32)
+            .sum();
+        let mut out = Vec::with_capacity(texts + texts / 32 + 512);
+        serde_json::to_writer(&mut out, &self.body(messages, turn))
+            .expect("a JSON value always serializes into a Vec");
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+
     /// The body of a conversation's turn in isolation (no live history), as in `inputs.json`.
     pub fn turn_body(&self, conversation: &Conversation, turn_index: usize) -> Value {
         let msgs = Self::messages(conversation, turn_index, &[]);
@@ -233,5 +248,19 @@ mod tests {
             m.content().to_string(),
             r#"[{"type":"text","text":"a"},{"type":"text","text":"b"}]"#
         );
+    }
+
+    #[test]
+    fn body_json_is_the_serialized_body() {
+        let b = PayloadBuilder::new(&config(EndpointType::Chat, true));
+        let conv = conversation();
+        let msgs = PayloadBuilder::messages(
+            &conv,
+            0,
+            &[ChatMessage::new("assistant", "a \"quoted\" reply\n")],
+        );
+        let json = b.body_json(&msgs, &conv.turns[0]);
+        assert_eq!(json, b.body(&msgs, &conv.turns[0]).to_string());
+        assert!(json.contains(r#"a \"quoted\" reply\n"#));
     }
 }

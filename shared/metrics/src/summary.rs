@@ -20,7 +20,8 @@
 //!   (`request_throughput = request_count / benchmark_duration`); AIPerf 0.13
 //!   itself divides by the phase observation window, which is slightly longer.
 //!   For timeslices `D` is the slice window length.
-//! * `credit_to_start_latency` (= request_start_ns − credit_issued_ns) and
+//! * `credit_to_start_latency` (= request_start_ns − credit_issued_ns, or −
+//!   scheduled_ns for a credit the timing manager sent ahead of its time) and
 //!   `effective_latency` (= request_end_ns − intended send time) are distributions
 //!   over **all** records (errors included, as in AIPerf 0.13) with a known
 //!   `credit_issued_ns` (≠ 0), clamped at 0. The intended send time is the
@@ -401,9 +402,10 @@ impl SummaryAccumulator {
         // ---- client-side queueing distributions from metadata ----
         let issued: Vec<&&Row> = rows.iter().filter(|r| r.credit_issued_ns != 0).collect();
         let gap = |later: u64, issued: u64| (later.saturating_sub(issued)) as f64;
+        // A credit sent ahead of its time (send-ahead) is counted from its time.
         let to_start: Vec<f64> = issued
             .iter()
-            .map(|r| gap(r.start_ns, r.credit_issued_ns))
+            .map(|r| gap(r.start_ns, r.credit_issued_ns.max(r.scheduled_ns)))
             .collect();
         let intended = |r: &Row| {
             if r.scheduled_ns != 0 {

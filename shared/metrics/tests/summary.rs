@@ -467,6 +467,22 @@ fn effective_latency_counts_from_the_intended_send_time_in_open_loop() {
 }
 
 #[test]
+fn credit_to_start_counts_a_credit_sent_ahead_from_its_scheduled_time() {
+    // Send-ahead: issued at T0, scheduled for T0+10 ms, held by the worker and sent at
+    // T0+10.4 ms: 0.4 ms of client delay, not 10.4; it took 50 ms.
+    let mut acc = SummaryAccumulator::new();
+    let mut held = valid(T0 + 10_400_000, 50.0, &[]);
+    held.metadata.credit_issued_ns = T0;
+    held.metadata.scheduled_ns = Some(T0 + 10_000_000);
+    acc.add(&held);
+    let r = acc.finish(&MetricContext::new(true));
+    let c = find(&r, "credit_to_start_latency").unwrap().avg.unwrap();
+    assert!((c - 0.4).abs() < 1e-9, "{c}");
+    let e = find(&r, "effective_latency").unwrap().avg.unwrap();
+    assert!((e - 50.4).abs() < 1e-9, "{e}");
+}
+
+#[test]
 fn internal_and_unknown_metrics() {
     let mut acc = SummaryAccumulator::new();
     acc.add(&valid(
