@@ -5,9 +5,11 @@
 //! second hop alone is often 100–300 µs (a halted vCPU must be woken), far more than
 //! the timer's own error. [`Punctual`] learns that latency as it goes (an
 //! exponentially weighted average of how late its wakeups arrive) and asks the
-//! timer to wake it that much early, then busy-waits the rest on the polling
-//! thread. When the executor is busy the measured latency is small, so it spins
-//! little; when idle it spins at most [`MAX_SPIN`] per sleep.
+//! timer to wake it that much early, then waits the rest by yielding to the
+//! executor in a loop: an idle executor polls it again at once (a busy-wait that
+//! costs only idle CPU), a busy one runs its other tasks in between, so a sleeper
+//! never holds up the responses being read on its thread. The early wake is at most
+//! [`MAX_SPIN`] per sleep.
 //!
 //! ```
 //! # async fn demo() {
@@ -22,7 +24,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The longest early wake (and so the longest spin) of one sleep.
+/// The longest early wake (and so the longest yield loop) of one sleep.
 pub const MAX_SPIN: Duration = Duration::from_micros(300);
 
 /// Weight of a new observation in the latency average, as a shift (1/8).
@@ -57,7 +59,7 @@ impl Punctual {
             self.observe(Instant::now().saturating_duration_since(wake_at));
         }
         while Instant::now() < deadline {
-            std::hint::spin_loop();
+            YieldNow(false).await;
         }
     }
 
@@ -71,6 +73,26 @@ impl Punctual {
             old - (old >> EWMA_SHIFT) + (late >> EWMA_SHIFT)
         };
         self.latency_ns.store(new, Ordering::Relaxed);
+    }
+}
+
+/// Returns `Pending` once after waking itself: the executor reschedules the task
+/// behind whatever else is ready.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
