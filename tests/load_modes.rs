@@ -613,6 +613,51 @@ async fn fixed_schedule_sends_at_trace_timestamps() {
     assert_eq!(s["load_report"]["mode"], "fixed_schedule");
 }
 
+/// A request-rate sweep over a timestamped trace would replay the same schedule at
+/// every "rate": the sweep stops after the first run and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_rate_sweep_over_a_timestamped_trace_is_refused() {
+    let _serial = SERIAL.lock().await;
+    let server = mock(MockConfig::fast()).await;
+    let dir = temp_dir("sweep-trace");
+    let trace = dir.path().join("trace.jsonl");
+    let rows = [0u64, 20, 40]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                r#"{{"timestamp": {t}, "input_length": 16, "output_length": 2, "hash_ids": [{i}]}}"#
+            )
+        })
+        .collect::<Vec<_>>();
+    std::fs::write(&trace, rows.join("\n") + "\n").unwrap();
+    let tr = trace.display().to_string();
+    let out_dir = dir.path().join("out");
+    let args = profile_args(
+        &server.url(),
+        &out_dir,
+        &[
+            "--input-file",
+            &tr,
+            "--custom-dataset-type",
+            "mooncake_trace",
+            "--request-rate",
+            "5,10",
+        ],
+    );
+    let out = run(&args, LONG).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("--request-rate had no effect") && t.contains("--no-fixed-schedule"),
+        "{t}"
+    );
+    assert!(
+        !out_dir.join("request_rate_10").exists(),
+        "the sweep stopped"
+    );
+}
+
 /// User-centric: users start on the virtual-history schedule (U=4, Q=20 → stagger
 /// 50 ms, turn gap 200 ms, T=3): user 5 at 0, 4 at 50, 3 at 100, 2 at 150 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

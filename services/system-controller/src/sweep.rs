@@ -108,11 +108,14 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             && summary
                 .as_ref()
                 .is_some_and(|s| s["request_count"]["avg"].as_f64().unwrap_or(0.0) > 0.0);
-        let error = (!ok).then(|| {
-            outcome
-                .failure
-                .clone()
-                .unwrap_or_else(|| "no valid request completed".into())
+        let ignored = summary.as_ref().and_then(|s| ignored_sweep(&point, s));
+        let error = ignored.clone().or_else(|| {
+            (!ok).then(|| {
+                outcome
+                    .failure
+                    .clone()
+                    .unwrap_or_else(|| "no valid request completed".into())
+            })
         });
         results.push(SweepResult {
             point,
@@ -122,6 +125,10 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
         if outcome.interrupted {
             interrupted = true;
             eprintln!("Ctrl-C: the sweep stops here; the aggregate covers the runs so far.");
+            break;
+        }
+        if let Some(why) = ignored {
+            eprintln!("error: {why}; the sweep stops here.");
             break;
         }
     }
@@ -187,6 +194,18 @@ const PERCENTILES: [&str; 9] = ["p1", "p5", "p10", "p25", "p50", "p75", "p90", "
 
 /// One metric of one run in the sweep schema: `mean, avg, std, min, max, cv,
 /// ci_low, ci_high, unit, p1..p99, count, sum` (95 % confidence interval of the mean).
+/// Why a sweep point had no effect: a request-rate sweep over a timestamped trace
+/// replays the trace's own schedule every time (fixed schedule wins, timing.md §1).
+fn ignored_sweep(point: &SweepPoint, summary: &Value) -> Option<String> {
+    let mode = summary["load_report"]["mode"].as_str()?;
+    (point.parameter == "request_rate" && mode == "fixed_schedule").then(|| {
+        "--request-rate had no effect: the input file has timestamps, so it was replayed \
+         on its own fixed schedule. Sweep the replay speed with separate runs of \
+         --synthesis-speedup-ratio, or pass --no-fixed-schedule to send its rows at each rate"
+            .to_string()
+    })
+}
+
 fn metric_entry(m: &Value) -> Option<Value> {
     let avg = m["avg"].as_f64()?;
     let std = m["std"].as_f64().unwrap_or(0.0);
