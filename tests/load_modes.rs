@@ -737,15 +737,12 @@ async fn wait_for_records(jsonl: &Path, n: usize) {
     }
 }
 
-/// First Ctrl-C: in-flight requests are cancelled and partial results written
-/// (exit 130); a second Ctrl-C exits at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_writes_partial_results_and_a_second_exits_at_once() {
-    let _serial = SERIAL.lock().await;
-    let server = mock(MockConfig::default().with_latency(40.0, 2.0)).await;
-    let dir = temp_dir("sigint");
+/// Starts a 2000-request profile (concurrency 2) that a test interrupts; returns its
+/// artifact dir, the child and its pid.
+fn spawn_long_run(url: &str, name: &str) -> (tempfile::TempDir, tokio::process::Child, u32) {
+    let dir = temp_dir(name);
     let args = profile_args(
-        &server.url(),
+        url,
         dir.path(),
         &[
             "--streaming",
@@ -767,6 +764,16 @@ async fn ctrl_c_writes_partial_results_and_a_second_exits_at_once() {
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
+    (dir, child, pid)
+}
+
+/// First Ctrl-C: in-flight requests are cancelled and partial results written
+/// (exit 130); a second Ctrl-C exits at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_writes_partial_results_and_a_second_exits_at_once() {
+    let _serial = SERIAL.lock().await;
+    let server = mock(MockConfig::default().with_latency(40.0, 2.0)).await;
+    let (dir, child, pid) = spawn_long_run(&server.url(), "sigint");
     wait_for_records(&dir.path().join("profile_export.jsonl"), 6).await;
     sigint(pid);
     let t = Instant::now();
@@ -787,30 +794,7 @@ async fn ctrl_c_writes_partial_results_and_a_second_exits_at_once() {
     assert!((6.0..2000.0).contains(&n), "{n}");
 
     // Second Ctrl-C while the first is being handled: exits at once.
-    let dir = temp_dir("sigint2");
-    let args = profile_args(
-        &server.url(),
-        dir.path(),
-        &[
-            "--streaming",
-            "--concurrency",
-            "2",
-            "--request-count",
-            "2000",
-            "--isl",
-            "16",
-            "--osl",
-            "4",
-        ],
-    );
-    let child = tokio::process::Command::new(BIN)
-        .args(&args)
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap();
+    let (dir, child, pid) = spawn_long_run(&server.url(), "sigint2");
     wait_for_records(&dir.path().join("profile_export.jsonl"), 4).await;
     sigint(pid);
     tokio::time::sleep(Duration::from_millis(5)).await;

@@ -319,6 +319,22 @@ impl<'a> PhaseRunner<'a> {
         }
     }
 
+    /// Whether waiting items (continuations, trace rows, users) are issued ahead of
+    /// their time. In rate mode a continuation waits for its think time in real time,
+    /// then for a tick; the other scheduled modes send it at its own time.
+    fn waiting_goes_ahead(&self) -> bool {
+        !matches!(self.spec.mode, Mode::Load(_))
+    }
+
+    /// Waiting items due up to this time are collected at `now`.
+    fn due_horizon(&self, now: Instant) -> Instant {
+        if self.waiting_goes_ahead() {
+            self.horizon(now)
+        } else {
+            now
+        }
+    }
+
     fn elapsed(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
     }
@@ -506,13 +522,7 @@ impl<'a> PhaseRunner<'a> {
         if self.sending_done {
             return Ok(());
         }
-        // Rate mode: continuations wait for their think time in real time, then for a
-        // tick; the other scheduled modes send them at their own time (held ahead).
-        let horizon = self.horizon(now);
-        self.collect_due(match self.spec.mode {
-            Mode::Load(_) => now,
-            _ => horizon,
-        });
+        self.collect_due(self.due_horizon(now));
         match self.spec.mode {
             Mode::Load(Some(_)) => self.pump_rate(now).await?,
             Mode::Load(None) => {
@@ -803,10 +813,8 @@ impl<'a> PhaseRunner<'a> {
             let sending = !self.sending_done;
             // With send-ahead, wake once per SEND_BATCH and issue every credit due
             // within the horizon: each still leaves 9–10 ms before its time.
-            let early = |t: Instant| {
-                let ahead = self.lead.saturating_sub(SEND_BATCH.min(self.lead));
-                t.checked_sub(ahead).unwrap_or(t)
-            };
+            let ahead = self.lead.saturating_sub(SEND_BATCH);
+            let early = |t: Instant| t.checked_sub(ahead).unwrap_or(t);
             let wake = [
                 if sending && self.blocked.is_none() {
                     self.next_tick.map(early)
@@ -814,9 +822,12 @@ impl<'a> PhaseRunner<'a> {
                     None
                 },
                 if sending {
-                    self.waiting.peek().map(|d| match (self.spec.mode, &d.2) {
-                        (Mode::Load(_), _) => d.0,
-                        _ => early(d.0),
+                    self.waiting.peek().map(|d| {
+                        if self.waiting_goes_ahead() {
+                            early(d.0)
+                        } else {
+                            d.0
+                        }
                     })
                 } else {
                     None
