@@ -8,8 +8,9 @@
 //! timer to wake it that much early, then waits the rest by yielding to the
 //! executor in a loop: an idle executor polls it again at once (a busy-wait that
 //! costs only idle CPU), a busy one runs its other tasks in between, so a sleeper
-//! never holds up the responses being read on its thread. The early wake is at most
-//! [`MAX_SPIN`] per sleep.
+//! does not hold up the responses being read on its thread. Only the last
+//! [`FINAL_SPIN`] is busy-waited, so a due task is not sent to the back of the
+//! queue at its deadline. The early wake is at most [`MAX_SPIN`] per sleep.
 //!
 //! ```
 //! # async fn demo() {
@@ -26,6 +27,10 @@ use std::time::{Duration, Instant};
 
 /// The longest early wake (and so the longest yield loop) of one sleep.
 pub const MAX_SPIN: Duration = Duration::from_micros(300);
+
+/// The last stretch before the deadline is busy-waited, not yielded: a yield can
+/// put the task behind a queue of other tasks just when it is due.
+pub const FINAL_SPIN: Duration = Duration::from_micros(50);
 
 /// Weight of a new observation in the latency average, as a shift (1/8).
 const EWMA_SHIFT: u32 = 3;
@@ -58,7 +63,17 @@ impl Punctual {
             crate::timer::sleep_until(wake_at).await;
             self.observe(Instant::now().saturating_duration_since(wake_at));
         }
-        while Instant::now() < deadline {
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            if deadline - now <= FINAL_SPIN {
+                while Instant::now() < deadline {
+                    std::hint::spin_loop();
+                }
+                break;
+            }
             YieldNow(false).await;
         }
     }
