@@ -12,7 +12,7 @@ TRACE=../shared/data/mooncake/conversation_trace.jsonl
 TOK=../shared/data/tokenizers/qwen3-0.6b
 PORT=${PORT:-18731}
 OUT=$(mktemp -d)
-"$BIN" mock-server --port "$PORT" --fast --tokenizer approx >/dev/null 2>&1 &
+"$BIN" mock-server --port "$PORT" ${MOCK_ARGS:---fast} --tokenizer approx >/dev/null 2>&1 &
 MOCK=$!
 trap 'kill $MOCK 2>/dev/null || true; rm -rf "$OUT"' EXIT
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done

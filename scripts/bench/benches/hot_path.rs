@@ -1,12 +1,15 @@
 //! Per-request CPU cost of the client's hot path, piece by piece:
 //! SSE parsing (worker), chunk JSON parsing and full record interpretation
-//! (record processor), MessagePack encoding of a raw record (wire).
+//! (record processor), MessagePack encoding of a raw record (wire), and the
+//! request body of a replayed 120K-token (~500 KB) prompt (worker, before a send).
 //!
 //! Run: `cargo bench -p aiperf-bench` (numbers go to target/criterion).
 
+use aiperf_endpoint::PayloadBuilder;
 use aiperf_protocol::{
     Phase,
     credit::Credit,
+    dataset::{Conversation, Turn},
     record::{RawRecord, RawResponse},
 };
 use aiperf_record_processor::RecordInterpreter;
@@ -125,5 +128,66 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(hot_path, benches);
+/// A ~500 KB prompt of real ShareGPT text (quotes, newlines and non-ASCII to escape),
+/// the size of the longest Mooncake prompts.
+fn long_prompt() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/sharegpt/sample.json"
+    );
+    let sample: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("ShareGPT sample")).unwrap();
+    let mut text = String::new();
+    for value in sample
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["conversations"].as_array().unwrap())
+    {
+        text.push_str(value["value"].as_str().unwrap_or_default());
+        text.push('\n');
+    }
+    let mut prompt = String::with_capacity(520_000);
+    while prompt.len() < 500_000 {
+        prompt.push_str(&text);
+    }
+    prompt
+}
+
+fn request_body(c: &mut Criterion) {
+    let prompt = long_prompt();
+    let conversation = Conversation {
+        id: "c".into(),
+        turns: vec![Turn {
+            texts: vec![prompt],
+            max_tokens: Some(500),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let args = aiperf_config::ProfileArgs {
+        models: Some(vec!["mock-model".into()]),
+        streaming: Some(true),
+        ..Default::default()
+    };
+    let ctx = aiperf_config::Context {
+        cpus: 2,
+        stdout_is_tty: false,
+        cli_command: String::new(),
+    };
+    let builder = PayloadBuilder::new(&aiperf_config::resolve(&args, &ctx).unwrap());
+    let mut g = c.benchmark_group("request_body_500kb_prompt");
+    g.throughput(Throughput::Bytes(
+        conversation.turns[0].texts[0].len() as u64
+    ));
+    g.bench_function("worker_build", |b| {
+        b.iter(|| {
+            let messages = PayloadBuilder::messages(black_box(&conversation), 0, &[]);
+            builder.body_json(messages, &conversation.turns[0]).len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(hot_path, benches, request_body);
 criterion_main!(hot_path);

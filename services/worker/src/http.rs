@@ -107,7 +107,7 @@ impl HttpClient {
     /// SSE message carrying content (or reasoning) arrives.
     pub async fn send(
         &self,
-        body: String,
+        body: Bytes,
         x_request_id: &str,
         x_correlation_id: &str,
         streaming: bool,
@@ -135,7 +135,7 @@ impl HttpClient {
                 match &signal {
                     Some(signal) => {
                         self.run_cancellable(
-                            Bytes::from(body),
+                            body,
                             headers,
                             streaming,
                             &mut ex,

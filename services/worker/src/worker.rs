@@ -23,10 +23,11 @@ use aiperf_protocol::{
     Phase, ServiceType,
     control::{Command, ServiceState},
     credit::{Credit, FromWorker, ToWorker},
-    dataset::Conversation,
+    dataset::{Conversation, Turn},
     record::RawRecord,
 };
 use aiperf_transport::{ControlClient, ControlSender, DatasetClient, Dealer, DealerRx, Push};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -244,6 +245,16 @@ fn release_at(credit: &Credit, received_mono: u64, received_wall: u64) -> Option
     Some(received_mono + ahead.min(bound))
 }
 
+/// A sent body back as text for its record: without a copy once the HTTP stack
+/// has let go of the buffer (it has, unless the server answered before reading it).
+fn into_text(body: Bytes) -> String {
+    let bytes: Vec<u8> = match body.try_into_mut() {
+        Ok(unique) => unique.into(),
+        Err(shared) => shared.to_vec(),
+    };
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 impl Ctx {
     /// Aborts the given in-flight credits; they are returned as cancelled, with no record.
     fn cancel(&self, phase: Phase, ids: &[u64]) {
@@ -330,13 +341,11 @@ impl Ctx {
         } else {
             Vec::new()
         };
+        let default_turn = Turn::default();
+        let turn = conversation.turns.get(turn_index).unwrap_or(&default_turn);
         let messages = PayloadBuilder::messages(&conversation, turn_index, &history);
-        let turn = conversation
-            .turns
-            .get(turn_index)
-            .cloned()
-            .unwrap_or_default();
-        let payload = self.payloads.body_json(&messages, &turn);
+        // The body is written once; the record gets the same buffer back after the send.
+        let body = Bytes::from(self.payloads.body_json(messages, turn));
         let cancel_after = credit.cancel_after_ns.map(Duration::from_nanos);
         let on_first_token: Option<crate::http::FirstTokenHook> =
             self.notify_first_token.then(|| {
@@ -346,7 +355,6 @@ impl Ctx {
                     let _ = returns.send(FromWorker::FirstToken { phase, credit_id });
                 }) as crate::http::FirstTokenHook
             });
-        let body = payload.clone();
         if let Some(at) = release {
             self.punctual
                 .sleep_until(aiperf_clock::instant_of(at))
@@ -355,7 +363,7 @@ impl Ctx {
         let ex = self
             .http
             .send(
-                body,
+                body.clone(),
                 &x_request_id,
                 &credit.x_correlation_id,
                 self.payloads.streaming(),
@@ -364,7 +372,7 @@ impl Ctx {
             )
             .await;
         if multi_turn {
-            self.remember_turn(credit, &turn, &ex.responses);
+            self.remember_turn(credit, turn, &ex.responses);
         }
         RawRecord {
             credit: credit.clone(),
@@ -381,7 +389,7 @@ impl Ctx {
             error: ex.error,
             was_cancelled: ex.was_cancelled,
             cancellation_perf_ns: ex.cancellation_perf_ns,
-            payload,
+            payload: into_text(body),
         }
     }
 
@@ -389,7 +397,7 @@ impl Ctx {
     fn remember_turn(
         &self,
         credit: &Credit,
-        turn: &aiperf_protocol::dataset::Turn,
+        turn: &Turn,
         responses: &[aiperf_protocol::record::RawResponse],
     ) {
         let mut sessions = self.sessions.lock().expect("sessions lock");
@@ -457,6 +465,15 @@ mod tests {
             scheduled_at_ns: scheduled,
             cancel_after_ns: None,
         }
+    }
+
+    #[test]
+    fn a_sent_body_comes_back_as_the_same_text_shared_or_not() {
+        let text = "{\"messages\":[]}".to_string();
+        let body = Bytes::from(text.clone());
+        let held = body.clone();
+        assert_eq!(into_text(body), text, "still shared: copied");
+        assert_eq!(into_text(held), text, "unique: reused");
     }
 
     #[test]

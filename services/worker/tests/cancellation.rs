@@ -33,10 +33,11 @@ async fn setup(ttft_ms: f64, itl_ms: f64) -> (MockServer, HttpClient) {
     (server, HttpClient::new(&config).unwrap())
 }
 
-fn body(max_tokens: u32) -> String {
+fn body(max_tokens: u32) -> bytes::Bytes {
     serde_json::json!({"model": "mock-model", "stream": true, "max_completion_tokens": max_tokens,
         "messages": [{"role": "user", "content": "hello ".repeat(20_000)}]})
     .to_string()
+    .into()
 }
 
 async fn wait_for(mut cond: impl FnMut() -> bool) {

@@ -2,9 +2,11 @@
 
 use aiperf_config::{EndpointType, ProfileConfig};
 use aiperf_protocol::dataset::{Conversation, Turn};
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-/// One chat message.
+/// One chat message that is kept: a turn of a live session's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
     /// `system`, `user` or `assistant`.
@@ -22,15 +24,94 @@ impl ChatMessage {
         }
     }
 
-    fn content(&self) -> Value {
-        match self.texts.as_slice() {
-            [one] => Value::String(one.clone()),
-            many => Value::Array(
-                many.iter()
-                    .map(|t| json!({"type": "text", "text": t}))
-                    .collect(),
-            ),
+    /// This message, borrowed for a request body.
+    pub fn as_message(&self) -> Message<'_> {
+        Message {
+            role: self.role,
+            texts: &self.texts,
         }
+    }
+}
+
+/// One message of a request body, borrowing its texts (a replayed prompt can be
+/// 500 KB: it is read once, when the body is written, never copied before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// `system`, `user` or `assistant`.
+    pub role: &'static str,
+    /// Text parts (one part is sent as a plain string).
+    pub texts: &'a [String],
+}
+
+impl Serialize for Message<'_> {
+    /// `{"role", "content"}`; the content is a string, or an array of
+    /// `{"type": "text", "text"}` parts when there are several texts.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Part<'a>(&'a str);
+        impl Serialize for Part<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("type", "text")?;
+                map.serialize_entry("text", self.0)?;
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("role", self.role)?;
+        match self.texts {
+            [one] => map.serialize_entry("content", one)?,
+            many => {
+                let parts: Vec<Part<'_>> = many.iter().map(|t| Part(t)).collect();
+                map.serialize_entry("content", &parts)?
+            }
+        }
+        map.end()
+    }
+}
+
+/// A request body: its fields in order, the large ones borrowed. Serializing it
+/// writes the JSON body in one pass ([`PayloadBuilder::body_json`]); it is also
+/// the one definition of the body's layout ([`PayloadBuilder::body`]).
+#[derive(Debug)]
+pub struct RequestBody<'a> {
+    fields: Vec<(Cow<'a, str>, Field<'a>)>,
+}
+
+/// The value of one body field.
+#[derive(Debug)]
+enum Field<'a> {
+    Messages(Vec<Message<'a>>),
+    Text(Cow<'a, str>),
+    Bool(bool),
+    Uint(u64),
+    Json(Cow<'a, Value>),
+}
+
+impl<'a> RequestBody<'a> {
+    /// Sets `key`; a key already present keeps its place and takes the new value
+    /// (as inserting into an order-preserving JSON object does).
+    fn set(&mut self, key: impl Into<Cow<'a, str>>, value: Field<'a>) {
+        let key = key.into();
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.fields.push((key, value)),
+        }
+    }
+}
+
+impl Serialize for RequestBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (key, value) in &self.fields {
+            match value {
+                Field::Messages(m) => map.serialize_entry(key, m)?,
+                Field::Text(t) => map.serialize_entry(key, t)?,
+                Field::Bool(b) => map.serialize_entry(key, b)?,
+                Field::Uint(n) => map.serialize_entry(key, n)?,
+                Field::Json(v) => map.serialize_entry(key, v)?,
+            }
+        }
+        map.end()
     }
 }
 
@@ -63,96 +144,106 @@ impl PayloadBuilder {
 
     /// The messages of turn `turn_index`: system message, user context, `history`
     /// (earlier turns and the replies actually received), then the turn itself.
-    pub fn messages(
-        conversation: &Conversation,
+    pub fn messages<'a>(
+        conversation: &'a Conversation,
         turn_index: usize,
-        history: &[ChatMessage],
-    ) -> Vec<ChatMessage> {
+        history: &'a [ChatMessage],
+    ) -> Vec<Message<'a>> {
         let mut out = Vec::with_capacity(history.len() + 3);
         if let Some(s) = &conversation.system_message {
-            out.push(ChatMessage::new("system", s.clone()));
+            out.push(Message {
+                role: "system",
+                texts: std::slice::from_ref(s),
+            });
         }
         if let Some(u) = &conversation.user_context {
-            out.push(ChatMessage::new("user", u.clone()));
-        }
-        out.extend_from_slice(history);
-        if let Some(turn) = conversation.turns.get(turn_index) {
-            out.push(ChatMessage {
+            out.push(Message {
                 role: "user",
-                texts: turn.texts.clone(),
+                texts: std::slice::from_ref(u),
+            });
+        }
+        out.extend(history.iter().map(ChatMessage::as_message));
+        if let Some(turn) = conversation.turns.get(turn_index) {
+            out.push(Message {
+                role: "user",
+                texts: &turn.texts,
             });
         }
         out
     }
 
-    /// The JSON body of a request carrying `messages` for `turn`.
-    pub fn body(&self, messages: &[ChatMessage], turn: &Turn) -> Value {
-        let mut body = Map::new();
+    /// The body of a request carrying `messages` for `turn`: the messages (chat) or
+    /// the prompt (completions), model, stream, the turn's max tokens, stream
+    /// options, then the turn's `extra` and the run's `--extra-inputs`, which
+    /// override fields of the same name in place.
+    pub fn request<'a>(&'a self, messages: Vec<Message<'a>>, turn: &'a Turn) -> RequestBody<'a> {
+        let mut body = RequestBody {
+            fields: Vec::with_capacity(8 + self.extra.len()),
+        };
         match self.endpoint_type {
-            EndpointType::Chat => {
-                let msgs: Vec<Value> = messages
-                    .iter()
-                    .map(|m| json!({"role": m.role, "content": m.content()}))
-                    .collect();
-                body.insert("messages".into(), Value::Array(msgs));
-            }
+            EndpointType::Chat => body.set("messages", Field::Messages(messages)),
             EndpointType::Completions => {
                 let prompt: Vec<&str> = messages
                     .iter()
                     .flat_map(|m| m.texts.iter().map(String::as_str))
                     .collect();
-                body.insert("prompt".into(), Value::String(prompt.join(" ")));
+                body.set("prompt", Field::Text(Cow::Owned(prompt.join(" "))));
             }
         }
-        body.insert("model".into(), Value::String(self.model.clone()));
-        body.insert("stream".into(), Value::Bool(self.streaming));
+        body.set("model", Field::Text(Cow::Borrowed(&self.model)));
+        body.set("stream", Field::Bool(self.streaming));
         if let Some(n) = turn.max_tokens {
             let key = match (self.endpoint_type, self.legacy_max_tokens) {
                 (EndpointType::Chat, false) => "max_completion_tokens",
                 _ => "max_tokens",
             };
-            body.insert(key.into(), Value::from(n));
+            body.set(key, Field::Uint(n.into()));
         }
         if self.streaming {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
+            let options = serde_json::json!({"include_usage": true});
+            body.set("stream_options", Field::Json(Cow::Owned(options)));
         }
         if let Some(extra) = turn
             .extra_json
             .as_deref()
             .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok())
         {
-            body.extend(extra);
+            for (k, v) in extra {
+                body.set(k, Field::Json(Cow::Owned(v)));
+            }
         }
         for (k, v) in &self.extra {
-            body.insert(k.clone(), v.clone());
+            body.set(k.as_str(), Field::Json(Cow::Borrowed(v)));
         }
-        Value::Object(body)
+        body
     }
 
-    /// [`PayloadBuilder::body`] serialized, into a buffer sized for it up front: a
-    /// replayed 500 KB prompt is written once, without regrowing (and page-faulting)
-    /// its buffer on the way to the wire.
-    pub fn body_json(&self, messages: &[ChatMessage], turn: &Turn) -> String {
+    /// [`PayloadBuilder::request`] as a JSON value (for `inputs.json`).
+    pub fn body(&self, messages: Vec<Message<'_>>, turn: &Turn) -> Value {
+        serde_json::to_value(self.request(messages, turn))
+            .expect("a request body always serializes to JSON")
+    }
+
+    /// [`PayloadBuilder::request`] serialized in one pass, into a buffer sized for
+    /// it up front: a replayed 500 KB prompt is read once and written once, without
+    /// regrowing (and page-faulting) its buffer on the way to the wire.
+    pub fn body_json(&self, messages: Vec<Message<'_>>, turn: &Turn) -> String {
         let texts: usize = messages
             .iter()
-            .flat_map(|m| &m.texts)
+            .flat_map(|m| m.texts)
             .map(|t| t.len() + 32)
             .sum();
         let mut out = Vec::with_capacity(texts + texts / 32 + 512);
-        serde_json::to_writer(&mut out, &self.body(messages, turn))
-            .expect("a JSON value always serializes into a Vec");
+        serde_json::to_writer(&mut out, &self.request(messages, turn))
+            .expect("a request body always serializes into a Vec");
         String::from_utf8(out).expect("serde_json writes UTF-8")
     }
 
     /// The body of a conversation's turn in isolation (no live history), as in `inputs.json`.
     pub fn turn_body(&self, conversation: &Conversation, turn_index: usize) -> Value {
-        let msgs = Self::messages(conversation, turn_index, &[]);
-        let turn = conversation
-            .turns
-            .get(turn_index)
-            .cloned()
-            .unwrap_or_default();
-        self.body(&msgs, &turn)
+        let default = Turn::default();
+        let turn = conversation.turns.get(turn_index).unwrap_or(&default);
+        self.body(Self::messages(conversation, turn_index, &[]), turn)
     }
 }
 
@@ -245,8 +336,8 @@ mod tests {
             texts: vec!["a".into(), "b".into()],
         };
         assert_eq!(
-            m.content().to_string(),
-            r#"[{"type":"text","text":"a"},{"type":"text","text":"b"}]"#
+            serde_json::to_string(&m.as_message()).unwrap(),
+            r#"{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}"#
         );
     }
 
@@ -254,13 +345,21 @@ mod tests {
     fn body_json_is_the_serialized_body() {
         let b = PayloadBuilder::new(&config(EndpointType::Chat, true));
         let conv = conversation();
-        let msgs = PayloadBuilder::messages(
-            &conv,
-            0,
-            &[ChatMessage::new("assistant", "a \"quoted\" reply\n")],
-        );
-        let json = b.body_json(&msgs, &conv.turns[0]);
-        assert_eq!(json, b.body(&msgs, &conv.turns[0]).to_string());
+        let history = [ChatMessage::new("assistant", "a \"quoted\" reply\n")];
+        let msgs = PayloadBuilder::messages(&conv, 0, &history);
+        let json = b.body_json(msgs.clone(), &conv.turns[0]);
+        assert_eq!(json, b.body(msgs, &conv.turns[0]).to_string());
         assert!(json.contains(r#"a \"quoted\" reply\n"#));
+    }
+
+    #[test]
+    fn extra_fields_override_in_place_and_new_ones_follow() {
+        let b = PayloadBuilder::new(&config(EndpointType::Chat, false));
+        let mut conv = conversation();
+        conv.turns[0].extra_json = Some(r#"{"model":"other","seed":7}"#.into());
+        assert_eq!(
+            b.turn_body(&conv, 0).to_string(),
+            r#"{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello there"}],"model":"other","stream":false,"max_completion_tokens":20,"seed":7,"ignore_eos":true}"#
+        );
     }
 }
