@@ -139,8 +139,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// A rate schedule that falls further behind than this is re-anchored (no catch-up burst).
 pub const MAX_CATCHUP: Duration = Duration::from_millis(10);
-/// How long before its scheduled time a credit is issued (see the module docs).
-pub const SEND_AHEAD: Duration = Duration::from_millis(10);
+/// How long before its scheduled time a credit is issued (see the module docs). A
+/// Mooncake burst (up to 17 rows with one timestamp, prompts up to 500 KB) takes
+/// milliseconds of body serialization on a busy 2-CPU client; with 10 ms the last
+/// bodies of a burst were at times still being written when their time came.
+pub const SEND_AHEAD: Duration = Duration::from_millis(25);
 /// With send-ahead, the schedule wakes at most once per this interval and issues
 /// every credit due by then (fewer wakeups at thousands of requests per second).
 pub const SEND_BATCH: Duration = Duration::from_millis(1);
@@ -812,7 +815,7 @@ impl<'a> PhaseRunner<'a> {
             // The next moment the loop must wake up by itself.
             let sending = !self.sending_done;
             // With send-ahead, wake once per SEND_BATCH and issue every credit due
-            // within the horizon: each still leaves 9–10 ms before its time.
+            // within the horizon: each still leaves 24–25 ms before its time.
             let ahead = self.lead.saturating_sub(SEND_BATCH);
             let early = |t: Instant| t.checked_sub(ahead).unwrap_or(t);
             let wake = [
