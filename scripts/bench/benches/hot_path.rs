@@ -70,6 +70,21 @@ fn raw_record() -> RawRecord {
     }
 }
 
+/// A streaming chat run against `mock-model`, everything else defaulted.
+fn streaming_config() -> aiperf_config::ProfileConfig {
+    let args = aiperf_config::ProfileArgs {
+        models: Some(vec!["mock-model".into()]),
+        streaming: Some(true),
+        ..Default::default()
+    };
+    let ctx = aiperf_config::Context {
+        cpus: 2,
+        stdout_is_tty: false,
+        cli_command: String::new(),
+    };
+    aiperf_config::resolve(&args, &ctx).unwrap()
+}
+
 fn benches(c: &mut Criterion) {
     let body = sse_body();
     let mut g = c.benchmark_group("per_request_100_tokens");
@@ -105,17 +120,7 @@ fn benches(c: &mut Criterion) {
                 .len()
         })
     });
-    let args = aiperf_config::ProfileArgs {
-        models: Some(vec!["mock-model".into()]),
-        streaming: Some(true),
-        ..Default::default()
-    };
-    let ctx = aiperf_config::Context {
-        cpus: 2,
-        stdout_is_tty: false,
-        cli_command: String::new(),
-    };
-    let config = aiperf_config::resolve(&args, &ctx).unwrap();
+    let config = streaming_config();
     let interp = RecordInterpreter::new(
         &config,
         aiperf_tokenizer::load(None).unwrap(),
@@ -165,17 +170,7 @@ fn request_body(c: &mut Criterion) {
         }],
         ..Default::default()
     };
-    let args = aiperf_config::ProfileArgs {
-        models: Some(vec!["mock-model".into()]),
-        streaming: Some(true),
-        ..Default::default()
-    };
-    let ctx = aiperf_config::Context {
-        cpus: 2,
-        stdout_is_tty: false,
-        cli_command: String::new(),
-    };
-    let builder = PayloadBuilder::new(&aiperf_config::resolve(&args, &ctx).unwrap());
+    let builder = PayloadBuilder::new(&streaming_config());
     let mut g = c.benchmark_group("request_body_500kb_prompt");
     g.throughput(Throughput::Bytes(
         conversation.turns[0].texts[0].len() as u64
