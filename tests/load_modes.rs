@@ -1,5 +1,5 @@
 //! End-to-end: every load mode and stop condition of `aiperf-rs profile` against
-//! the real mock server (timing.md §3–§8): request rate (absolute schedule, load
+//! the real mock server (`docs/load-modes.md`): request rate (absolute schedule, load
 //! report), session count, warmup by duration (excluded from the metrics), request
 //! cancellation (seeded share, 499 records, real disconnects), grace period,
 //! concurrency ramp, prefill concurrency, sweeps (layout and aggregate), fixed

@@ -416,7 +416,7 @@ async fn time_slices_partition_the_profiling_records() {
     }
 }
 
-/// Reasoning tokens are counted apart from output tokens (metrics.md §2.1):
+/// Reasoning tokens are counted apart from output tokens (`docs/metrics.md` §3):
 /// the mock's `mock-reasoning` model sends 8 reasoning tokens, then content.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reasoning_tokens_are_counted_apart_from_output_tokens() {
@@ -667,7 +667,7 @@ async fn raw_export_level_writes_every_exchange() {
     }
 }
 
-/// `--profile-export-prefix foo` renames every export (exports.md §1.1);
+/// `--profile-export-prefix foo` renames every export (`docs/outputs.md`);
 /// `--export-level summary` writes no per-request file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_prefix_renames_every_file_and_summary_level_writes_no_records() {

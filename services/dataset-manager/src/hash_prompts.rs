@@ -1,4 +1,4 @@
-//! `hash_ids` → prompt text (datasets.md §3).
+//! `hash_ids` → prompt text (`docs/datasets.md` §3).
 //!
 //! A Mooncake row `{input_length: N, hash_ids: [h0 … h(m-1)]}` with block size `B`
 //! becomes the decoded concatenation of one token block per hash id (plus fresh tail

@@ -1,4 +1,4 @@
-//! The `inputs.json` artifact (exports.md §7): the request body of every dataset turn,
+//! The `inputs.json` artifact (`docs/outputs.md`): the request body of every dataset turn,
 //! grouped by conversation.
 //!
 //! ```json

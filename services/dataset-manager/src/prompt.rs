@@ -1,9 +1,9 @@
 //! Synthetic prompts of an exact token length, and token-length sampling.
 //!
-//! AIPerf 0.13 (datasets.md §1.2): pick a random start in the tokenized corpus, take
-//! N ids (wrapping around), decode, re-encode, and truncate or top up until the text
-//! re-encodes to exactly N tokens (at most [`MAX_ROUNDS`] rounds), the same contract as
-//! vLLM's benchmark prompts.
+//! AIPerf 0.13's method (contract: `docs/datasets.md` §1): pick a random start in
+//! the tokenized corpus, take N ids (wrapping around), decode, re-encode, and
+//! truncate or top up until the text re-encodes to exactly N tokens (at most
+//! [`MAX_ROUNDS`] rounds), the same contract as vLLM's benchmark prompts.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Trace rows and their transforms: the load-time filters (fixed-schedule window,
-//! `--synthesis-max-isl`) and trace synthesis (`--synthesis-*`, datasets.md §5).
+//! `--synthesis-max-isl`) and trace synthesis (`--synthesis-*`, `docs/datasets.md` §6).
 //!
 //! Order (all rows of the file considered together):
 //! 1. [`filter_rows`]: rows with a timestamp outside
@@ -104,7 +104,7 @@ fn round_half_even(x: f64) -> f64 {
     x.round_ties_even()
 }
 
-/// Applies datasets.md §5 to `rows` in place (see the module doc for the order).
+/// Applies trace synthesis (`docs/datasets.md` §6) to `rows` in place (see the module doc for the order).
 ///
 /// Prefix/prompt multipliers (only when one of them differs from 1):
 /// * shared hashes = ids occurring ≥ 2 times in the whole trace; a row's prefix is its

@@ -1,4 +1,4 @@
-//! The synthetic dataset (datasets.md §1.3–§1.4, §6): `--num-dataset-entries`
+//! The synthetic dataset (`docs/datasets.md` §1): `--num-dataset-entries`
 //! conversations of `--session-turns-mean/-stddev` turns with prompts of `--isl`
 //! tokens (or `--seq-dist` pairs) and `max_tokens` from `--osl`, plus the optional
 //! prefix prompt pool, shared system prompt and per-conversation user context.

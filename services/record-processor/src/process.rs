@@ -93,7 +93,7 @@ impl RecordInterpreter {
             .or_else(|| payload.get("max_tokens"))
             .and_then(|v| v.as_u64());
 
-        // Output and reasoning are counted apart, each as one joined text (metrics.md §2.1).
+        // Output and reasoning are counted apart, each as one joined text (`docs/metrics.md` §3).
         let text: String = parsed.iter().map(|p| p.text.as_str()).collect();
         let reasoning: String = parsed.iter().map(|p| p.reasoning.as_str()).collect();
         // With --use-server-token-count the server's usage replaces these counts.

@@ -1,8 +1,8 @@
-//! Sweeps (exports.md §1.2): `--concurrency 10,50,100` or `--request-rate 5,10,20`
+//! Sweeps (`docs/load-modes.md` §10): `--concurrency 10,50,100` or `--request-rate 5,10,20`
 //! runs one full profile per value, each into `<artifact-dir>/<param>_<value>/`
 //! (a normal run directory plus `run_config.json`), then writes
 //! `<artifact-dir>/sweep_aggregate/profile_export_aiperf_sweep.{json,csv}` and
-//! prints the sweep table with the Pareto view (metrics.md §8): TPS/user (average
+//! prints the sweep table with the Pareto view: TPS/user (average
 //! `output_token_throughput_per_user`) against system TPS and TPS/GPU
 //! (`output_token_throughput / --num-gpus`), Pareto-optimal points marked.
 //!
@@ -195,7 +195,7 @@ const PERCENTILES: [&str; 9] = ["p1", "p5", "p10", "p25", "p50", "p75", "p90", "
 /// One metric of one run in the sweep schema: `mean, avg, std, min, max, cv,
 /// ci_low, ci_high, unit, p1..p99, count, sum` (95 % confidence interval of the mean).
 /// Why a sweep point had no effect: a request-rate sweep over a timestamped trace
-/// replays the trace's own schedule every time (fixed schedule wins, timing.md §1).
+/// replays the trace's own schedule every time (a fixed schedule wins over every other mode).
 fn ignored_sweep(point: &SweepPoint, summary: &Value) -> Option<String> {
     let mode = summary["load_report"]["mode"].as_str()?;
     (point.parameter == "request_rate" && mode == "fixed_schedule").then(|| {

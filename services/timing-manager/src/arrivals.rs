@@ -1,4 +1,4 @@
-//! Inter-arrival intervals of open-loop load (timing.md §3.2).
+//! Inter-arrival intervals of open-loop load (`docs/load-modes.md` §2).
 
 use aiperf_config::ArrivalPattern;
 use rand::{Rng, rngs::StdRng};

@@ -1,5 +1,5 @@
 //! Routing credits to workers: a new session goes to the least-loaded worker,
-//! later turns of a session stick to the worker holding its history (timing.md §2.4).
+//! later turns of a session stick to the worker holding its history (`docs/architecture.md`, sockets).
 
 use aiperf_protocol::{
     Phase,

@@ -6,7 +6,7 @@
 //! issues whatever is now allowed → repeat until sending is complete and every
 //! credit is back.
 //!
-//! Modes (timing.md §3):
+//! Modes (`docs/load-modes.md` §1–§4):
 //! * [`Mode::Load`] without a rate — closed loop: a new session starts as soon as a
 //!   session slot is free; queued continuation turns go first.
 //! * [`Mode::Load`] with a rate — open loop: one credit per tick of an absolute

@@ -1,4 +1,4 @@
-//! Ramp-up of limits and rates (timing.md §8).
+//! Ramp-up of limits and rates (`docs/load-modes.md` §7).
 //!
 //! * Concurrency (and prefill concurrency) ramps are **stepped**: the limit starts
 //!   at 1 and value `k` applies from `S·(k−1)/(target−1)` seconds on.

@@ -204,7 +204,7 @@ fn rate_spec(
 }
 
 /// Phase specs of the run: warmup (when asked for), then profiling. Mode priority
-/// (timing.md §3): fixed schedule > user-centric > request rate > concurrency only.
+/// (`docs/load-modes.md`): fixed schedule > user-centric > request rate > concurrency only.
 pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Vec<PhaseSpec> {
     let load = &config.load;
     let fixed = is_fixed_schedule(dataset);

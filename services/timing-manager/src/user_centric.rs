@@ -1,4 +1,4 @@
-//! User-centric timing (timing.md §3.4): `U` simulated users share a total rate `Q`;
+//! User-centric timing (`docs/load-modes.md` §4): `U` simulated users share a total rate `Q`;
 //! each user sends one turn every `U/Q` seconds and is replaced when done.
 //!
 //! At t=0 the run starts in **steady state** ("virtual history"): the users are

@@ -1,11 +1,11 @@
 //! One HTTP exchange with the model server: send the body, stamp every response
 //! message as its bytes are read, and turn every failure into error details.
 //!
-//! Timestamps (metrics.md §1): `start` is taken right before the request is sent,
+//! Timestamps (`docs/metrics.md` §1): `start` is taken right before the request is sent,
 //! `ack` when the response headers arrive (2xx only), each SSE message when the
 //! network chunk completing it is yielded — before any JSON parsing.
 //!
-//! Request cancellation (timing.md §6): the timer of `cancel_after` starts when the
+//! Request cancellation (`docs/load-modes.md` §9): the timer of `cancel_after` starts when the
 //! request has been **fully sent**; see [`crate::sent`] for how that is observed.
 //! When the timer fires the exchange future is dropped, which closes the connection.
 

@@ -1,5 +1,5 @@
 //! "Fully sent": the moment the last byte of a request went to the socket, the
-//! start of the request-cancellation timer (timing.md §6).
+//! start of the request-cancellation timer (`docs/load-modes.md` §9).
 //!
 //! reqwest does not report that moment, so a request selected for cancellation
 //! goes over a **dedicated HTTP/1.1 connection** driven by hyper directly

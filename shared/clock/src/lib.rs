@@ -2,7 +2,7 @@
 //!
 //! Latencies are differences of [`mono_ns`] readings taken in one process; each
 //! request also records one wall-clock anchor ([`wall_ns`]) so exported timestamps
-//! can be derived as `anchor + (mono_x - mono_anchor)` (metrics.md §1).
+//! can be derived as `anchor + (mono_x - mono_anchor)` (`docs/metrics.md` §1).
 
 #![warn(missing_docs)]
 

@@ -1,5 +1,4 @@
-//! Load-generation options beyond the basic rate/concurrency (timing.md §3–§8,
-//! cli.md §1.5–§1.8, §1.15): prefill concurrency, ramps, warmup overrides,
+//! Load-generation options beyond the basic rate/concurrency (`docs/load-modes.md`): prefill concurrency, ramps, warmup overrides,
 //! request cancellation, user-centric timing, sweeps.
 //!
 //! [`LoadConfig`] is a sub-struct of [`crate::ProfileConfig`] (`config.load`), left
@@ -104,7 +103,7 @@ impl LoadConfig {
 
     /// GPUs for per-GPU throughput.
     pub fn gpus(&self) -> usize {
-        self.num_gpus.unwrap_or(1).max(1)
+        self.num_gpus.unwrap_or(crate::defaults::NUM_GPUS).max(1)
     }
 }
 
@@ -373,7 +372,7 @@ pub fn resolve_load(a: &ProfileArgs, cfg: &mut ProfileConfig) -> Result<(), Conf
     if delay.is_some() && l.request_cancellation_rate.is_none() {
         return err("--request-cancellation-delay only applies with --request-cancellation-rate");
     }
-    l.request_cancellation_delay_s = delay.unwrap_or(0.0);
+    l.request_cancellation_delay_s = delay.unwrap_or(crate::defaults::REQUEST_CANCELLATION_DELAY_S);
     cfg.load = l;
     Ok(())
 }

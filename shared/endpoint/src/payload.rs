@@ -1,4 +1,4 @@
-//! Request bodies for `/v1/chat/completions` and `/v1/completions` (datasets.md §7).
+//! Request bodies for `/v1/chat/completions` and `/v1/completions` (AIPerf 0.13's request bodies).
 
 use aiperf_config::{EndpointType, ProfileConfig};
 use aiperf_protocol::dataset::{Conversation, Turn};
@@ -248,7 +248,7 @@ impl PayloadBuilder {
 }
 
 /// Every text of a request body, in order (the input whose tokens are the ISL,
-/// metrics.md §2.1: joined with a single space and encoded once).
+/// `docs/metrics.md` §3: joined with a single space and encoded once).
 pub fn input_texts(body: &Value) -> Vec<&str> {
     let mut out = Vec::new();
     if let Some(p) = body.get("prompt") {

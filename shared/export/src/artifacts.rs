@@ -1,4 +1,4 @@
-//! Paths of the files of a run directory (exports.md §1.1) and the
+//! Paths of the files of a run directory (`docs/outputs.md`) and the
 //! `.aiperf_results_ready.json` marker.
 //!
 //! Two naming rules:

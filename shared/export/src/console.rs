@@ -1,4 +1,4 @@
-//! The end-of-run console text (exports.md §10), also written verbatim to
+//! The end-of-run console text (`docs/outputs.md`, the console), also written verbatim to
 //! `profile_export_console.txt`. No ANSI colours.
 //!
 //! Sections, separated by one blank line:
@@ -241,7 +241,7 @@ fn scalar_of(results: &PhaseResults, tag: &str) -> Option<f64> {
         .and_then(|m| m.avg)
 }
 
-/// Warnings about the metrics of a phase, printed before the footer (exports.md §10):
+/// Warnings about the metrics of a phase, printed before the footer (`docs/metrics.md` §7):
 /// * OSL mismatch (`osl_mismatch_count > 0`): some responses were shorter or longer
 ///   than the requested output length; suggests `--extra-inputs ignore_eos:true`;
 /// * usage discrepancy (`usage_discrepancy_count > 0`): the server's `usage` token

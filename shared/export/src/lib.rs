@@ -1,5 +1,5 @@
 //! Writers of every file a profile run leaves in its artifact directory, in the
-//! layouts of AIPerf 0.13 (see `exports.md` in the reference documents).
+//! layouts of AIPerf 0.13 (documented in `docs/outputs.md`).
 //!
 //! This crate is a pure library: functions turn already-computed results
 //! ([`aiperf_protocol::results`]) and records into strings; only

@@ -1,4 +1,4 @@
-//! `profile_export_raw.jsonl` (`--export-level raw`, exports.md §8): one compact
+//! `profile_export_raw.jsonl` (`--export-level raw`, `docs/outputs.md`): one compact
 //! JSON object per request with what went over the wire, uninterpreted:
 //!
 //! ```text

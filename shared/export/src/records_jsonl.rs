@@ -1,4 +1,4 @@
-//! `profile_export.jsonl`: one compact JSON object per record (exports.md §2),
+//! `profile_export.jsonl`: one compact JSON object per record (`docs/outputs.md`),
 //! `{"metadata":{…},"metrics":{tag:{"value":v,"unit":u},…},"error":{…}}`, and a
 //! buffered writer streaming such lines to disk.
 

@@ -1,4 +1,4 @@
-//! `profile_export_aiperf.csv` (exports.md §4).
+//! `profile_export_aiperf.csv` (`docs/outputs.md`).
 //!
 //! Two tables separated by one blank line (a table with no rows is left out, and
 //! so is the blank line):

@@ -1,4 +1,4 @@
-//! `profile_export_aiperf.json`: the aggregated summary (exports.md §3).
+//! `profile_export_aiperf.json`: the aggregated summary (`docs/outputs.md`).
 //!
 //! Key order of the top-level object:
 //! 1. `schema_version`, `aiperf_version`, `aiperf_rs_version`, `benchmark_id`;

@@ -1,4 +1,4 @@
-//! `profile_export_aiperf_timeslices.{csv,json}` (exports.md §5), written with
+//! `profile_export_aiperf_timeslices.{csv,json}` (`docs/outputs.md`), written with
 //! `--slice-duration`.
 //!
 //! The CSV is tidy (long): `Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value`, one

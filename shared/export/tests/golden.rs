@@ -3,7 +3,7 @@
 //!
 //! After an intended format change, regenerate with
 //! `UPDATE_GOLDEN=1 cargo test -p aiperf-export --test golden`, inspect the diff
-//! against exports.md, and commit the new files.
+//! against `docs/outputs.md`, and commit the new files.
 
 use aiperf_config::{Context, ProfileArgs, ProfileConfig, resolve};
 use aiperf_export::artifacts::{ArtifactPaths, DEFAULT_PREFIX};

@@ -1,6 +1,6 @@
 //! The metric catalogue: one table describing every metric aiperf-rs knows for
-//! LLM endpoints (metrics.md §4), with its header, units, kind, flags and
-//! display order (metrics.md §6).
+//! LLM endpoints (`docs/metrics.md` §4–§7), with its header, units, kind, flags and
+//! display order (AIPerf 0.13's).
 //!
 //! Decisions worth knowing (also in the crate docs):
 //! * `inter_chunk_latency` is a list metric; its **pooled** summary (every chunk
@@ -17,7 +17,7 @@
 
 use crate::units::Unit;
 
-/// Where and how a metric is computed (metrics.md §3).
+/// Where and how a metric is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetricKind {
     /// Computed per request by the record processor; summarised as a distribution.
@@ -39,7 +39,7 @@ pub enum Shape {
     List,
 }
 
-/// Set of [`MetricFlags`] bits (metrics.md §6).
+/// Set of [`MetricFlags`] bits (AIPerf 0.13's metric flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct MetricFlags(u32);
 
@@ -275,10 +275,10 @@ const fn m(
     }
 }
 
-/// Every catalogued metric (metrics.md §4 for LLM endpoints, plus the
+/// Every catalogued metric (AIPerf 0.13's for LLM endpoints, plus the
 /// aiperf-rs extras `first_chunk_tokens` and `schedule_lag`).
 ///
-/// Display orders 100–1100 are metrics.md §6; `adj_*` rows are parent + 1;
+/// Display orders 100–1100 are AIPerf 0.13's; `adj_*` rows are parent + 1;
 /// everything else is ≥ 2000 in table order.
 pub static CATALOGUE: &[MetricSpec] = &[
     // ---- latency (record) ----

@@ -1,5 +1,5 @@
 //! Run-level settings that decide which metrics exist and how some are computed
-//! (the applicability filter of metrics.md §6).
+//! (the applicability filter of `docs/metrics.md` §9).
 
 use crate::catalogue::{MetricFlags, MetricSpec};
 use crate::goodput::{Slo, parse_goodput};
@@ -24,7 +24,7 @@ pub struct MetricContext {
     /// The endpoint has a tokenizable input.
     pub tokenizes_input: bool,
     /// `--use-server-token-count`: token counts come from the server `usage`
-    /// object and the usage-diff metrics are disabled (metrics.md §2.2).
+    /// object and the usage-diff metrics are disabled (`docs/metrics.md` §3, §7).
     pub use_server_token_count: bool,
     /// `--per-chunk-usage`: the ITL divisor is `OSL - first_chunk_tokens`
     /// (falling back to `OSL - 1` when that count is missing, ≤ 0 or ≥ OSL).
@@ -67,7 +67,7 @@ impl MetricContext {
         }
     }
 
-    /// Whether `spec` is computed in this run (metrics.md §6): false when any of
+    /// Whether `spec` is computed in this run (`docs/metrics.md` §9): false when any of
     /// its STREAMING_ONLY, PRODUCES_TOKENS_ONLY, TOKENIZES_INPUT_ONLY, GOODPUT,
     /// USAGE_DIFF_ONLY or EXPERIMENTAL flags is disallowed. INTERNAL metrics are
     /// computed (see [`MetricContext::shows`]); ERROR_ONLY is decided per record.

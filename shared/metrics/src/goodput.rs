@@ -1,4 +1,4 @@
-//! Goodput SLOs (`--goodput "tag:value tag:value"`, metrics.md §4.8).
+//! Goodput SLOs (`--goodput "tag:value tag:value"`, `docs/metrics.md` §6).
 
 use crate::catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, lookup};
 use aiperf_protocol::record::MetricValue;

@@ -1,12 +1,12 @@
 //! aiperf-metrics: the metric definitions and arithmetic of aiperf-rs, as a pure
-//! library (no I/O, no async), following `metrics.md` (AIPerf 0.13 behaviour).
+//! library (no I/O, no async), following AIPerf 0.13's definitions (`docs/metrics.md`).
 //!
 //! * [`catalogue`] — every metric: tag, header, base and display unit, kind,
 //!   flags, display order; [`units`] — the units and their conversions.
 //! * [`context`] — run-level settings ([`MetricContext`]), built from the run's
 //!   configuration in one place ([`metric_context`], used by the record
 //!   processors and the records manager alike), and the applicability filter
-//!   (metrics.md §6).
+//!   (`docs/metrics.md` §9).
 //! * [`record`] — per-request computation ([`compute_record_metrics`]) in base units.
 //! * [`goodput`] — SLO parsing ([`parse_goodput`]) and evaluation.
 //! * [`stats`] — distribution statistics (numpy-compatible percentiles,

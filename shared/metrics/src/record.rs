@@ -1,4 +1,4 @@
-//! Per-record metric computation (metrics.md §4, applicability §6).
+//! Per-record metric computation (`docs/metrics.md` §4, applicability §9).
 //!
 //! [`compute_record_metrics`] turns what one request observed ([`RecordInput`])
 //! into `(tag, value)` pairs in **base units** (ns, tokens, tokens/sec/user, %).
@@ -85,7 +85,7 @@ impl RecordInput {
     }
 }
 
-/// Why a non-error record is not a *valid* record (metrics.md §1), if it is not:
+/// Why a non-error record is not a *valid* record (`docs/metrics.md` §2), if it is not:
 /// end not after start, no content response, or a content response stamped
 /// before the request start. The caller turns such a record into an error
 /// record (`InvalidInferenceResultError`, "Invalid inference result" + this note).
@@ -140,7 +140,7 @@ fn ns(later: u64, earlier: u64) -> f64 {
     (i128::from(later) - i128::from(earlier)) as f64
 }
 
-/// Computes the per-record metrics of one request (metrics.md §4) in base units,
+/// Computes the per-record metrics of one request (`docs/metrics.md` §4) in base units,
 /// in dependency order, applying the applicability filter of §6 via
 /// [`MetricContext::computes`].
 ///

@@ -1,4 +1,4 @@
-//! Distribution statistics (metrics.md §5): mean, min, max, population standard
+//! Distribution statistics (`docs/metrics.md` §8): mean, min, max, population standard
 //! deviation, linear-interpolation percentiles (numpy's default method), count
 //! and sum; and the nearest-rank percentiles of the error-adjusted bands (§5.3).
 
@@ -81,7 +81,7 @@ fn population_std_with_mean(values: &[f64], mean: f64) -> f64 {
 }
 
 /// Percentile `p` (0–100) of ascending `sorted` values by linear interpolation
-/// between closest ranks, numpy's default (metrics.md §5.1):
+/// between closest ranks, numpy's default (`docs/metrics.md` §8):
 /// `idx = p/100 * (n-1)`, `lo = floor(idx)`, `hi = min(lo+1, n-1)`,
 /// `x[lo] + (idx-lo) * (x[hi]-x[lo])`. The interpolation is evaluated like
 /// numpy's `_lerp` (from the upper end when the fraction is ≥ 0.5) so results are
@@ -121,7 +121,7 @@ pub fn percentile_nearest(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[(idx as usize).min(n - 1)])
 }
 
-/// An error-adjusted band (metrics.md §5.3): the successful values plus one
+/// An error-adjusted band (`docs/metrics.md` §8): the successful values plus one
 /// `+inf` per error record. Its mean, max, std and sum are infinite/undefined
 /// and therefore not part of it.
 #[derive(Debug, Clone, PartialEq)]

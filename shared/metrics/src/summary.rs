@@ -7,7 +7,7 @@
 //! it came from, plus one small row per record (request start/end, credit issue
 //! time, error kind, request latency). No raw response is ever needed.
 //!
-//! Rules (metrics.md §4, §5, §7):
+//! Rules (`docs/metrics.md` §5, §8, §10):
 //! * Valid records contribute every metric except error-only ones; error records
 //!   contribute **only** error-only metrics (`error_isl`), so errors never enter
 //!   latency distributions, token totals or the run span.

@@ -1,4 +1,4 @@
-//! Timeslices (`--slice-duration`, exports.md §5): the same summary computed per
+//! Timeslices (`--slice-duration`, `docs/metrics.md` §11): the same summary computed per
 //! fixed-length time window of a phase.
 //!
 //! Rules (AIPerf 0.13): the grid starts at the earliest request start of all

@@ -5,7 +5,7 @@
 //! (nanoseconds for durations, tokens, tokens/sec/user, %, …). Exports and the
 //! console use the **display** unit; conversion is linear (a pure scale), so
 //! statistics computed in base units convert exactly like single values
-//! (metrics.md §5.1).
+//! (`docs/metrics.md` §8).
 
 /// A unit a metric value can be expressed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

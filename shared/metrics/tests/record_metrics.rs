@@ -1,4 +1,4 @@
-//! Per-record formulas of metrics.md §4 with hand-computed expectations.
+//! Per-record formulas of `docs/metrics.md` §4 with hand-computed expectations.
 
 use aiperf_metrics::record::{
     RecordInput, ResponseInfo, Usage, compute_record_metrics, invalid_reason,
@@ -56,7 +56,7 @@ macro_rules! assert_close {
     }};
 }
 
-/// The worked example of metrics.md §9 / the JSONL record of exports.md §2.4:
+/// The worked example of `docs/metrics.md` §12, as one streaming record:
 /// TTFT 71.815784 ms, TTST 7.557852 ms, latency 187.278441 ms, OSL 30, ISL 100,
 /// with a role-only first chunk and a usage-only final chunk that must be ignored.
 fn worked_example() -> RecordInput {

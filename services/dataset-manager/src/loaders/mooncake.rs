@@ -1,4 +1,4 @@
-//! `mooncake_trace` JSONL (datasets.md §2.4).
+//! `mooncake_trace` JSONL (`docs/datasets.md` §2.4).
 //!
 //! ```jsonl
 //! {"timestamp": 0, "input_length": 655, "output_length": 52, "hash_ids": [46, 47]}
@@ -148,7 +148,7 @@ pub fn rows_to_conversations(
 }
 
 /// Loads a Mooncake trace: parse, window and `--synthesis-max-isl` filters, synthesis,
-/// prompts (datasets.md §2.4, §3, §5).
+/// prompts (`docs/datasets.md` §2.4, §3, §6).
 pub fn load(
     path: &Path,
     config: &ProfileConfig,

@@ -1,4 +1,4 @@
-//! `multi_turn` JSONL (datasets.md §2.2): one conversation per line.
+//! `multi_turn` JSONL (`docs/datasets.md` §2.2): one conversation per line.
 //!
 //! ```jsonl
 //! {"session_id": "s1", "turns": [{"text": "Hello", "delay": 0}, {"text": "Tell me more", "delay": 1000}]}

@@ -1,4 +1,4 @@
-//! `random_pool` (datasets.md §2.3): a JSONL file (one pool) or a directory (one pool
+//! `random_pool` (`docs/datasets.md` §2.3): a JSONL file (one pool) or a directory (one pool
 //! per file, files in name order) of entries; conversations are built by sampling
 //! uniformly with replacement.
 //!

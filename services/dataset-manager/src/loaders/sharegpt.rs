@@ -1,4 +1,4 @@
-//! ShareGPT (`--public-dataset sharegpt`, datasets.md §4), read from a local file —
+//! ShareGPT (`--public-dataset sharegpt`, `docs/datasets.md` §4), read from a local file —
 //! aiperf-rs never downloads it.
 //!
 //! The file is a JSON array of `{"id": …, "conversations": [{"from": "human"|"gpt",
@@ -9,8 +9,8 @@
 //! from `--osl` when given (the completion check is then skipped), else the reply's
 //! token count. One bad turn rejects the whole entry.
 //!
-//! Difference from AIPerf: entries without any reply (such as the first-turn-only
-//! sample in `shared/data/sharegpt/sample.json`) are kept instead of skipped; without
+//! Difference from AIPerf: entries without any reply (such as those of the
+//! first-turn-only sample `ShareGPT_V3_filtered_1000.json`) are kept instead of skipped; without
 //! `--osl` their turns send no `max_completion_tokens` and the completion checks are
 //! skipped (`prompt_len + 0 <= 2048`).
 

@@ -1,4 +1,4 @@
-//! `single_turn` JSONL (datasets.md §2.1): one turn per line.
+//! `single_turn` JSONL (`docs/datasets.md` §2.1): one turn per line.
 //!
 //! ```jsonl
 //! {"text": "What is the capital of France?"}
