@@ -6,7 +6,11 @@
 //!
 //! Loading is done by [`Tokenizer::load`] (or the free function [`load`]), which never
 //! touches the network and caches every loaded tokenizer for the life of the process:
-//! the Qwen `tokenizer.json` (11 MB) takes seconds to parse.
+//! the Qwen `tokenizer.json` (11 MB) takes seconds to parse. A gzipped
+//! `tokenizer.json.gz` loads the same way (it is unpacked in memory).
+//!
+//! [`default_for_model`] picks the tokenizer of a run that names none: the model's own
+//! when it is in the local Hugging Face cache, else the built-in one.
 //!
 //! Every encode here is "no special tokens added" (AIPerf's `add_special_tokens=False`):
 //! no BOS/EOS is counted.
@@ -15,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -33,7 +38,7 @@ pub enum TokenizerError {
     #[error(
         "tokenizer '{spec}' not found (no network access is attempted); tried:\n{}\n\
          use `--tokenizer builtin` for the built-in o200k_base tokenizer, or pass the path \
-         of a tokenizer.json file or of a directory holding one",
+         of a tokenizer.json (or tokenizer.json.gz) file or of a directory holding one",
         format_tried(.tried)
     )]
     NotFound {
@@ -107,12 +112,51 @@ pub fn load(spec: Option<&str>) -> Result<Arc<Tokenizer>, TokenizerError> {
     Tokenizer::load(spec)
 }
 
+/// The tokenizer a run uses when it names none, and the console note that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultTokenizer {
+    /// The spec to load: the model name, or [`BUILTIN`].
+    pub spec: String,
+    /// One line for the console: which tokenizer, and how to choose another.
+    pub note: String,
+}
+
+/// The tokenizer for `model` when `--tokenizer` is not given, as AIPerf picks it: the
+/// model's own tokenizer when `model` resolves locally (a path, or a name in the local
+/// Hugging Face cache, see [`Tokenizer::load`]), else [`BUILTIN`]. Never downloads.
+pub fn default_for_model(model: &str) -> DefaultTokenizer {
+    default_in(model, &hub_dirs())
+}
+
+/// [`default_for_model`] with the hub cache directories given.
+fn default_in(model: &str, hubs: &[PathBuf]) -> DefaultTokenizer {
+    let model = model.trim();
+    match resolve(model, hubs) {
+        Ok(file) if !model.is_empty() && !model.eq_ignore_ascii_case(BUILTIN) => DefaultTokenizer {
+            spec: model.to_string(),
+            note: format!(
+                "note: tokenizer of '{model}' found locally ({}); choose another with --tokenizer",
+                file.display()
+            ),
+        },
+        _ => DefaultTokenizer {
+            spec: BUILTIN.to_string(),
+            note: format!(
+                "note: using the builtin tokenizer (tiktoken o200k_base): '{model}' has none in \
+                 the local Hugging Face cache; pass --tokenizer PATH or NAME for the model's own"
+            ),
+        },
+    }
+}
+
 impl Tokenizer {
     /// Loads (or returns the cached) tokenizer named by `spec`, without network access.
     ///
     /// * `None`, `""` or `"builtin"` (any case): tiktoken `o200k_base`.
-    /// * a path to a file: a Hugging Face `tokenizer.json`;
-    /// * a path to a directory: its `tokenizer.json` (Hugging Face layout);
+    /// * a path to a file: a Hugging Face `tokenizer.json`, gzipped when its name ends
+    ///   in `.gz`;
+    /// * a path to a directory: its `tokenizer.json` (Hugging Face layout), else its
+    ///   `tokenizer.json.gz`;
     /// * otherwise a model name (`Qwen/Qwen3-0.6B`) looked up in the local Hugging Face
     ///   cache: `models--ORG--NAME/snapshots/*/tokenizer.json` under `$HF_HUB_CACHE`,
     ///   `$HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `$XDG_CACHE_HOME/huggingface/hub` and
@@ -160,16 +204,24 @@ impl Tokenizer {
         }))
     }
 
-    /// Loads a Hugging Face `tokenizer.json` without caching; `name` is what
-    /// [`Tokenizer::name`] reports. Truncation and padding stored in the file are
-    /// switched off so counts are never capped.
+    /// Loads a Hugging Face `tokenizer.json` (gzipped if `path` ends in `.gz`) without
+    /// caching; `name` is what [`Tokenizer::name`] reports. Truncation and padding
+    /// stored in the file are switched off so counts are never capped.
     pub fn from_hf_file(path: &Path, name: &str) -> Result<Tokenizer, TokenizerError> {
         let load_err = |message: String| TokenizerError::Load {
             path: path.to_path_buf(),
             message,
         };
-        let mut tok =
-            tokenizers::Tokenizer::from_file(path).map_err(|e| load_err(e.to_string()))?;
+        let mut tok = if is_gzip(path) {
+            let mut json = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| flate2::read::GzDecoder::new(f).read_to_end(&mut json))
+                .map_err(|e| load_err(format!("cannot unpack gzip: {e}")))?;
+            tokenizers::Tokenizer::from_bytes(&json)
+        } else {
+            tokenizers::Tokenizer::from_file(path)
+        }
+        .map_err(|e| load_err(e.to_string()))?;
         tok.with_truncation(None)
             .map_err(|e| load_err(e.to_string()))?;
         tok.with_padding(None);
@@ -302,7 +354,26 @@ fn hf_bos_or_eos(tok: &tokenizers::Tokenizer, dir: Option<&Path>) -> Option<u32>
     .find_map(|t| tok.token_to_id(t))
 }
 
-/// Turns a non-builtin spec into the path of a `tokenizer.json`.
+/// True when `path` names a gzipped file (`….gz`).
+fn is_gzip(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// The tokenizer file of a Hugging Face style directory: `tokenizer.json`, else
+/// `tokenizer.json.gz`. Records what it looked at in `tried`.
+fn dir_tokenizer(dir: &Path, tried: &mut Vec<PathBuf>) -> Option<PathBuf> {
+    for name in ["tokenizer.json", "tokenizer.json.gz"] {
+        let file = dir.join(name);
+        if file.is_file() {
+            return Some(file);
+        }
+        tried.push(file);
+    }
+    None
+}
+
+/// Turns a non-builtin spec into the path of a `tokenizer.json` (or `.json.gz`).
 fn resolve(spec: &str, hubs: &[PathBuf]) -> Result<PathBuf, TokenizerError> {
     let mut tried = Vec::new();
     let path = Path::new(spec);
@@ -310,11 +381,9 @@ fn resolve(spec: &str, hubs: &[PathBuf]) -> Result<PathBuf, TokenizerError> {
         return Ok(path.to_path_buf());
     }
     if path.is_dir() {
-        let file = path.join("tokenizer.json");
-        if file.is_file() {
+        if let Some(file) = dir_tokenizer(path, &mut tried) {
             return Ok(file);
         }
-        tried.push(file);
         return Err(TokenizerError::NotFound {
             spec: spec.to_string(),
             tried,
@@ -356,23 +425,21 @@ fn hub_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// `tokenizer.json` of a cached model: the `refs/main` snapshot first, then the most
-/// recently modified snapshot that has one. Records what it looked at in `tried`.
+/// Tokenizer file of a cached model (as [`dir_tokenizer`] finds it in a snapshot): the
+/// `refs/main` snapshot first, then the most recently modified snapshot that has one.
+/// Records what it looked at in `tried`.
 fn snapshot_tokenizer(model: &Path, tried: &mut Vec<PathBuf>) -> Option<PathBuf> {
     let snapshots = model.join("snapshots");
     if let Ok(rev) = std::fs::read_to_string(model.join("refs").join("main")) {
-        let file = snapshots.join(rev.trim()).join("tokenizer.json");
-        if file.is_file() {
+        if let Some(file) = dir_tokenizer(&snapshots.join(rev.trim()), tried) {
             return Some(file);
         }
-        tried.push(file);
     }
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&snapshots)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| e.path().join("tokenizer.json"))
-        .filter(|f| f.is_file())
+        .filter_map(|e| dir_tokenizer(&e.path(), &mut Vec::new()))
         .map(|f| {
             (
                 f.metadata()
