@@ -3,16 +3,32 @@
 //! Every field is `Option` (booleans too) so that a config file can set any option
 //! and a flag given on the command line overrides it. The serde names are the long
 //! flag names in snake_case: they are the keys of a `-f/--config` file.
+//!
+//! As in AIPerf, a flag given twice keeps its last value, while the list options
+//! (`-H/--header`, `--extra-inputs`, `--goodput`, `--url`, `--server-metrics`, …)
+//! accumulate. Defaults are applied by [`crate::resolve`] from [`crate::defaults`],
+//! which `--help` shows as `[default: …]`. The AIPerf 0.13 options aiperf-rs does not
+//! act on are accepted through [`InertArgs`] (hidden, one warning each).
 
+use crate::compat::InertArgs;
 use crate::dataset::{CustomDatasetType, DatasetSamplingStrategy, PublicDataset};
-use crate::{ArrivalPattern, EndpointType, ExportLevel, ServiceMode, UiType};
-use clap::Args;
+use crate::{
+    ArrivalPattern, ConnectionReuseStrategy, EndpointType, ExportLevel, ServerMetricsFormat,
+    ServiceMode, UiType,
+};
+use clap::{ArgAction, Args};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Options of `aiperf-rs profile`.
 #[derive(Debug, Clone, Default, PartialEq, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[command(
+    args_override_self = true,
+    mut_args(crate::defaults::annotate_help),
+    after_help = "Every other AIPerf 0.13 `profile` option is accepted too, with a warning that it has \
+no effect in aiperf-rs: see docs/cli-compatibility.md."
+)]
 pub struct ProfileArgs {
     /// YAML or TOML file setting any of these options (keys = long flag names in
     /// snake_case, e.g. `request_count: 100`); flags given here override it.
@@ -25,8 +41,13 @@ pub struct ProfileArgs {
     #[arg(short = 'm', long = "model-names", visible_aliases = ["model"], value_delimiter = ',', help_heading = "Endpoint")]
     #[serde(alias = "model", alias = "model_names")]
     pub models: Option<Vec<String>>,
-    /// Base URL of the server; `http://` is added when no scheme is given.
-    #[arg(short = 'u', long, help_heading = "Endpoint")]
+    /// Base URL of the server; `http://` is added when no scheme is given. AIPerf
+    /// accepts several (`--url A --url B`, load-balanced); aiperf-rs uses the first.
+    #[arg(short = 'u', long = "url", num_args = 1.., value_name = "URL", help_heading = "Endpoint")]
+    #[serde(skip)]
+    pub urls: Option<Vec<String>>,
+    /// The server URL as set by a config file (`url:`) or by code; `--url` wins.
+    #[arg(skip)]
     pub url: Option<String>,
     /// API flavour: `chat` (/v1/chat/completions) or `completions` (/v1/completions).
     #[arg(long, value_enum, help_heading = "Endpoint")]
@@ -48,17 +69,22 @@ pub struct ProfileArgs {
     #[arg(
         short = 'H',
         long = "header",
+        num_args = 1..,
         value_name = "NAME:VALUE",
         help_heading = "Endpoint"
     )]
     #[serde(alias = "headers")]
     pub header: Option<Vec<String>>,
     /// Extra request-body field `key:value` (repeatable) or a JSON object.
-    #[arg(long, value_name = "KEY:VALUE", help_heading = "Endpoint")]
+    #[arg(long, num_args = 1.., value_name = "KEY:VALUE", help_heading = "Endpoint")]
     pub extra_inputs: Option<Vec<String>>,
     /// Send `max_tokens` instead of `max_completion_tokens` (chat).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Endpoint")]
     pub use_legacy_max_tokens: Option<bool>,
+    /// HTTP connections: `pooled` (kept open and reused), `never` (a new connection per
+    /// request), `sticky-user-sessions` (accepted; behaves as `pooled` for now).
+    #[arg(long, value_enum, help_heading = "Endpoint")]
+    pub connection_reuse_strategy: Option<ConnectionReuseStrategy>,
 
     // ---------------- input
     /// Tokenizer: a `tokenizer.json` file, a directory holding one, or `builtin`.
@@ -97,6 +123,7 @@ pub struct ProfileArgs {
     /// A comma list (`10,50,100`) runs a sweep: one full profile per value.
     #[arg(
         long,
+        action = ArgAction::Set,
         value_delimiter = ',',
         value_name = "N[,N...]",
         help_heading = "Load"
@@ -107,6 +134,7 @@ pub struct ProfileArgs {
     /// A comma list (`5,10,20`) runs a sweep: one full profile per value.
     #[arg(
         long,
+        action = ArgAction::Set,
         value_delimiter = ',',
         value_name = "R[,R...]",
         help_heading = "Load"
@@ -121,14 +149,15 @@ pub struct ProfileArgs {
     #[arg(long, visible_aliases = ["vllm-burstiness"], help_heading = "Load")]
     #[serde(alias = "vllm_burstiness")]
     pub arrival_smoothness: Option<f64>,
-    /// Number of requests to send (default 10 when no other stop condition).
+    /// Number of requests to send; the default applies when neither a duration nor a
+    /// session count is given.
     #[arg(long, visible_aliases = ["num-requests"], help_heading = "Load")]
     #[serde(alias = "num_requests")]
     pub request_count: Option<u64>,
     /// Stop issuing requests after this many seconds.
     #[arg(long, value_name = "SECONDS", help_heading = "Load")]
     pub benchmark_duration: Option<f64>,
-    /// Seconds to wait for in-flight requests after --benchmark-duration (default 30; `inf` allowed).
+    /// Seconds to wait for in-flight requests after --benchmark-duration (`inf` allowed).
     #[arg(long, value_name = "SECONDS", help_heading = "Load")]
     pub benchmark_grace_period: Option<f64>,
     /// Requests sent before profiling, excluded from the metrics.
@@ -141,7 +170,7 @@ pub struct ProfileArgs {
     #[arg(long = "output-artifact-dir", visible_aliases = ["artifact-dir"], help_heading = "Output")]
     #[serde(alias = "artifact_dir")]
     pub output_artifact_dir: Option<PathBuf>,
-    /// Prefix of the export file names (default `profile_export`).
+    /// Prefix of the export file names.
     #[arg(long, visible_aliases = ["profile-export-file"], help_heading = "Output")]
     #[serde(alias = "profile_export_file")]
     pub profile_export_prefix: Option<String>,
@@ -165,7 +194,7 @@ pub struct ProfileArgs {
     /// Host of the TCP sockets between services; setting it switches from IPC to TCP.
     #[arg(long, help_heading = "Services")]
     pub zmq_host: Option<String>,
-    /// Base port of the TCP sockets (default 5557: AIPerf's ports).
+    /// Base port of the TCP sockets (AIPerf's ports).
     #[arg(long, help_heading = "Services")]
     pub zmq_base_port: Option<u16>,
     /// Directory of the IPC socket files (default: a fresh temp dir).
@@ -187,6 +216,9 @@ pub struct ProfileArgs {
     /// Debug logging.
     #[arg(short = 'v', long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "UI")]
     pub verbose: Option<bool>,
+    /// Trace logging (`-vv` is accepted too).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "UI")]
+    pub extra_verbose: Option<bool>,
 
     // ---------------- dataset sources (datasets.md §2–§4)
     /// Dataset file: JSONL for single_turn/multi_turn/mooncake_trace, CSV for azure_trace,
@@ -214,6 +246,12 @@ pub struct ProfileArgs {
     /// Tokens of one system prompt shared by every conversation.
     #[arg(long, help_heading = "Input")]
     pub shared_system_prompt_length: Option<usize>,
+    /// A system message sent verbatim at the start of every conversation.
+    #[arg(long, value_name = "TEXT", help_heading = "Input")]
+    pub system_prompt: Option<String>,
+    /// File whose text is the system message of every conversation (like --system-prompt).
+    #[arg(long, value_name = "PATH", help_heading = "Input")]
+    pub system_prompt_file: Option<PathBuf>,
     /// Tokens of a per-conversation user context message (needs --num-dataset-entries).
     #[arg(long, help_heading = "Input")]
     pub user_context_prompt_length: Option<usize>,
@@ -270,6 +308,10 @@ pub struct ProfileArgs {
     /// Divide trace timestamps by this (2.0 = twice as fast).
     #[arg(long, help_heading = "Fixed schedule")]
     pub synthesis_speedup_ratio: Option<f64>,
+    /// Replay --input-file this many times faster: timestamps and inter-turn delays are
+    /// divided by it (excludes --synthesis-speedup-ratio).
+    #[arg(long, value_name = "FACTOR", help_heading = "Fixed schedule")]
+    pub replay_speedup: Option<f64>,
     /// Scale the shared prefix of mooncake rows.
     #[arg(long, help_heading = "Fixed schedule")]
     pub synthesis_prefix_len_multiplier: Option<f64>,
@@ -290,11 +332,10 @@ pub struct ProfileArgs {
     pub synthesis_max_osl: Option<u64>,
 
     // ---------------- metrics and exports (metrics.md §2.2, §4.8; exports.md §5)
-    /// Goodput SLOs: space-separated `TAG:VALUE` pairs in each metric's display unit,
-    /// e.g. `"time_to_first_token:300 inter_token_latency:10"`. A request is good when it
-    /// meets every SLO; adds `goodput`, `good_request_count` and `good_request_fraction`.
-    #[arg(long, value_name = "TAG:VALUE ...", help_heading = "Metrics")]
-    pub goodput: Option<String>,
+    /// Goodput SLOs (`--goodput`).
+    #[command(flatten)]
+    #[serde(default)]
+    pub goodput: Option<Goodput>,
     /// Token counts (ISL, output, reasoning) from the server's `usage` object instead of
     /// the client-side tokenizer; disables the usage-discrepancy metrics.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Metrics")]
@@ -303,6 +344,30 @@ pub struct ProfileArgs {
     /// (`profile_export_aiperf_timeslices.{csv,json}`).
     #[arg(long, value_name = "SECONDS", help_heading = "Output")]
     pub slice_duration: Option<f64>,
+    /// Plot the run afterwards (accepted; plots are not implemented yet).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "no_auto_plot", help_heading = "Output")]
+    pub auto_plot: Option<bool>,
+    /// Do not plot the run afterwards.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "auto_plot", help_heading = "Output")]
+    pub no_auto_plot: Option<bool>,
+    // ---------------- server metrics and GPU telemetry (accepted; not collected yet)
+    /// Extra Prometheus endpoints to scrape besides `<url>/metrics` (`host:port` or a
+    /// URL; repeatable). Accepted; server metrics are not collected yet.
+    #[arg(long, num_args = 0.., value_name = "URL", overrides_with = "no_server_metrics", help_heading = "Server metrics and GPU telemetry")]
+    pub server_metrics: Option<Vec<String>>,
+    /// Do not scrape server metrics.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "server_metrics", help_heading = "Server metrics and GPU telemetry")]
+    pub no_server_metrics: Option<bool>,
+    /// Export formats of the server metrics.
+    #[arg(long, num_args = 1.., value_enum, help_heading = "Server metrics and GPU telemetry")]
+    pub server_metrics_formats: Option<Vec<ServerMetricsFormat>>,
+    /// GPU telemetry sources: `pynvml`, `amdsmi`, `dashboard`, DCGM exporter URLs or a
+    /// metrics CSV. Accepted; GPU telemetry is not collected yet.
+    #[arg(long, num_args = 0.., value_name = "SOURCE", overrides_with = "no_gpu_telemetry", help_heading = "Server metrics and GPU telemetry")]
+    pub gpu_telemetry: Option<Vec<String>>,
+    /// Do not collect GPU telemetry.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "gpu_telemetry", help_heading = "Server metrics and GPU telemetry")]
+    pub no_gpu_telemetry: Option<bool>,
     // ---------------- load modes (timing.md §3–§8, cli.md §1.5–§1.8)
     /// Max requests waiting for their first token (streaming only; at most --concurrency).
     #[arg(long, help_heading = "Load")]
@@ -349,7 +414,7 @@ pub struct ProfileArgs {
     /// Percentage (0–100) of profiling requests cancelled by the client on purpose.
     #[arg(long, value_name = "PERCENT", help_heading = "Request cancellation")]
     pub request_cancellation_rate: Option<f64>,
-    /// Seconds after the request was fully sent before a selected request is aborted (default 0).
+    /// Seconds after the request was fully sent before a selected request is aborted.
     #[arg(long, value_name = "SECONDS", help_heading = "Request cancellation")]
     pub request_cancellation_delay: Option<f64>,
     /// User-centric timing: total requests/second spread over --num-users users.
@@ -358,9 +423,103 @@ pub struct ProfileArgs {
     /// Number of simulated users (with --user-centric-rate).
     #[arg(long, help_heading = "Multi-turn")]
     pub num_users: Option<usize>,
-    /// GPUs serving the model, for the TPS/GPU column of sweeps (default 1).
+    /// GPUs serving the model, for the TPS/GPU column of sweeps.
     #[arg(long, help_heading = "Output")]
     pub num_gpus: Option<usize>,
+
+    /// AIPerf 0.13 options accepted without effect (hidden; see [`crate::compat`]).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub inert: InertArgs,
+}
+
+impl ProfileArgs {
+    /// The `profile` command as `aiperf-rs` parses it (the same arguments, settings
+    /// and help as the `profile` subcommand).
+    pub fn command() -> clap::Command {
+        <ProfileArgs as Args>::augment_args(clap::Command::new("profile"))
+    }
+
+    /// Parses the arguments of `profile` (without the program and subcommand names),
+    /// after [`crate::compat::expand_shorthands`].
+    pub fn try_parse_args<I, T>(args: I) -> Result<ProfileArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        let argv = std::iter::once(std::ffi::OsString::from("profile"))
+            .chain(crate::compat::expand_shorthands(args));
+        let matches = ProfileArgs::command().try_get_matches_from(argv)?;
+        <ProfileArgs as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+
+    /// The server URL given: the first `--url`, else the config file's `url`.
+    pub fn first_url(&self) -> Option<&str> {
+        self.urls
+            .as_ref()
+            .and_then(|u| u.first())
+            .or(self.url.as_ref())
+            .map(String::as_str)
+    }
+}
+
+/// `--goodput` SLOs: `TAG:VALUE` words in each metric's display unit. Given as one
+/// quoted string or several words, repeatable; a config file gives one string.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct Goodput {
+    /// Goodput SLOs: space-separated `TAG:VALUE` pairs in each metric's display unit,
+    /// e.g. `"time_to_first_token:300 inter_token_latency:10"`. A request is good when it
+    /// meets every SLO; adds `goodput`, `good_request_count` and `good_request_fraction`.
+    #[arg(
+        long = "goodput",
+        num_args = 1..,
+        value_name = "TAG:VALUE",
+        help_heading = "Metrics"
+    )]
+    pub slos: Vec<String>,
+}
+
+impl Goodput {
+    /// The SLOs as one space-separated string (`None` when there are none).
+    pub fn spec(&self) -> Option<String> {
+        let words: Vec<&str> = self
+            .slos
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .collect();
+        (!words.is_empty()).then(|| words.join(" "))
+    }
+}
+
+impl From<&str> for Goodput {
+    fn from(s: &str) -> Goodput {
+        Goodput {
+            slos: vec![s.to_string()],
+        }
+    }
+}
+
+impl Serialize for Goodput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.spec().unwrap_or_default())
+    }
+}
+
+impl<'de> Deserialize<'de> for Goodput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Goodput, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(Goodput {
+            slos: match Form::deserialize(d)? {
+                Form::One(s) => vec![s],
+                Form::Many(v) => v,
+            },
+        })
+    }
 }
 
 /// Accepts one value, a list, or a comma-separated string (`"10,50,100"`) for the

@@ -3,6 +3,7 @@
 //! trace synthesis. Resolved from [`ProfileArgs`] into [`DatasetConfig`]
 //! (`ProfileConfig::dataset`). See `docs/datasets.md` for the user documentation.
 
+use crate::defaults as defs;
 use crate::{ConfigError, ProfileArgs, TokenDistribution};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -84,7 +85,7 @@ pub struct SequencePair {
     pub probability: f64,
 }
 
-/// A mixture of (ISL, OSL) pairs (`--seq-dist`, datasets.md §6).
+/// A mixture of (ISL, OSL) pairs (`--seq-dist`, `docs/datasets.md` §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequenceDistribution {
     /// The pairs in the order given.
@@ -99,7 +100,7 @@ ISL|SD,OSL|SD:PERCENT;..., [(ISL,OSL):PERCENT,...] or \
 {\"pairs\":[{\"isl\":256,\"isl_stddev\":10,\"osl\":128,\"osl_stddev\":5,\"prob\":40},...]}";
 
 impl SequenceDistribution {
-    /// Parses any of the four formats of datasets.md §6 (semicolon, semicolon with
+    /// Parses any of the four formats of `--seq-dist` (semicolon, semicolon with
     /// `|stddev`, bracket, JSON). Probabilities are percentages that must sum to 100
     /// (± [`SEQ_DIST_TOLERANCE`]); lengths must be ≥ 1 and stddevs ≥ 0.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
@@ -270,7 +271,7 @@ fn parse_json_pairs(s: &str) -> Result<Vec<SequencePair>, String> {
         .collect()
 }
 
-/// Trace synthesis parameters (`--synthesis-*`, datasets.md §5).
+/// Trace synthesis parameters (`--synthesis-*`, `docs/datasets.md` §6).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SynthesisConfig {
     /// Divide trace timestamps by this (2.0 = twice as fast).
@@ -292,11 +293,11 @@ pub struct SynthesisConfig {
 impl Default for SynthesisConfig {
     fn default() -> Self {
         SynthesisConfig {
-            speedup_ratio: 1.0,
-            prefix_len_multiplier: 1.0,
-            prefix_root_multiplier: 1,
-            prompt_len_multiplier: 1.0,
-            output_len_multiplier: 1.0,
+            speedup_ratio: defs::SYNTHESIS_MULTIPLIER,
+            prefix_len_multiplier: defs::SYNTHESIS_MULTIPLIER,
+            prefix_root_multiplier: defs::SYNTHESIS_ROOT_MULTIPLIER,
+            prompt_len_multiplier: defs::SYNTHESIS_MULTIPLIER,
+            output_len_multiplier: defs::SYNTHESIS_MULTIPLIER,
             max_isl: None,
             max_osl: None,
         }
@@ -344,6 +345,9 @@ pub struct DatasetConfig {
     pub shared_system_prompt_length: Option<usize>,
     /// `--user-context-prompt-length`: tokens of the per-conversation user context.
     pub user_context_prompt_length: Option<usize>,
+    /// `--system-prompt` (or the text of `--system-prompt-file`): a system message
+    /// sent verbatim at the start of every conversation.
+    pub system_prompt: Option<String>,
     /// Turns per synthetic conversation (`--session-turns-mean/-stddev`).
     pub turns: TokenDistribution,
     /// Think time in ms before synthetic turns ≥ 1 (`--session-turn-delay-mean/-stddev`).
@@ -370,6 +374,9 @@ pub struct DatasetConfig {
     pub synthesis: SynthesisConfig,
     /// `--ignore-trace-delays`: drop timestamps and delays of files.
     pub ignore_trace_delays: bool,
+    /// `--replay-speedup`: the timestamps and inter-turn delays of `--input-file` rows
+    /// are divided by it (`None` = recorded speed).
+    pub replay_speedup: Option<f64>,
 }
 
 impl Default for DatasetConfig {
@@ -379,19 +386,20 @@ impl Default for DatasetConfig {
             custom_dataset_type: None,
             public_dataset: None,
             sampling_strategy: None,
-            prefix_prompt_pool_size: 0,
-            prefix_prompt_length: 0,
+            prefix_prompt_pool_size: defs::PREFIX_POOL_SIZE,
+            prefix_prompt_length: defs::PREFIX_LENGTH,
             shared_system_prompt_length: None,
             user_context_prompt_length: None,
+            system_prompt: None,
             turns: TokenDistribution {
-                mean: 1.0,
-                stddev: 0.0,
+                mean: defs::TURN_MEAN,
+                stddev: defs::TURN_STDDEV,
             },
             turn_delay_ms: TokenDistribution {
-                mean: 0.0,
-                stddev: 0.0,
+                mean: defs::TURN_DELAY_MEAN_MS,
+                stddev: defs::TURN_DELAY_STDDEV_MS,
             },
-            turn_delay_ratio: 1.0,
+            turn_delay_ratio: defs::TURN_DELAY_RATIO,
             num_conversations: None,
             seq_dist: None,
             fixed_schedule: None,
@@ -400,6 +408,7 @@ impl Default for DatasetConfig {
             fixed_schedule_end_offset_ms: None,
             synthesis: SynthesisConfig::default(),
             ignore_trace_delays: false,
+            replay_speedup: None,
         }
     }
 }
@@ -423,6 +432,12 @@ impl DatasetConfig {
         } else {
             DatasetSamplingStrategy::Sequential
         })
+    }
+
+    /// The factor file timestamps are divided by: `--synthesis-speedup-ratio` or
+    /// `--replay-speedup` (they exclude each other).
+    pub fn timestamp_speedup(&self) -> f64 {
+        self.synthesis.speedup_ratio * self.replay_speedup.unwrap_or(1.0)
     }
 
     /// Whether the fixed schedule starts at the first timestamp: as given, else on
@@ -599,18 +614,18 @@ pub(crate) fn resolve_dataset(a: &ProfileArgs) -> Result<DatasetConfig, ConfigEr
             0.0,
             true,
         )?
-        .unwrap_or(1.0),
+        .unwrap_or(defs::SYNTHESIS_MULTIPLIER),
         prefix_len_multiplier: finite_at_least(
             "--synthesis-prefix-len-multiplier",
             a.synthesis_prefix_len_multiplier,
             0.0,
             true,
         )?
-        .unwrap_or(1.0),
+        .unwrap_or(defs::SYNTHESIS_MULTIPLIER),
         prefix_root_multiplier: match a.synthesis_prefix_root_multiplier {
             Some(0) => return err("--synthesis-prefix-root-multiplier must be at least 1"),
             Some(n) => n,
-            None => 1,
+            None => defs::SYNTHESIS_ROOT_MULTIPLIER,
         },
         prompt_len_multiplier: finite_at_least(
             "--synthesis-prompt-len-multiplier",
@@ -618,14 +633,14 @@ pub(crate) fn resolve_dataset(a: &ProfileArgs) -> Result<DatasetConfig, ConfigEr
             0.0,
             true,
         )?
-        .unwrap_or(1.0),
+        .unwrap_or(defs::SYNTHESIS_MULTIPLIER),
         output_len_multiplier: finite_at_least(
             "--synthesis-output-len-multiplier",
             a.synthesis_output_len_multiplier,
             0.0,
             true,
         )?
-        .unwrap_or(1.0),
+        .unwrap_or(defs::SYNTHESIS_MULTIPLIER),
         max_isl: match a.synthesis_max_isl {
             Some(0) => return err("--synthesis-max-isl must be at least 1"),
             other => other,
@@ -651,10 +666,23 @@ pub(crate) fn resolve_dataset(a: &ProfileArgs) -> Result<DatasetConfig, ConfigEr
         );
     }
     d.synthesis = s;
+    d.replay_speedup = finite_at_least("--replay-speedup", a.replay_speedup, 0.0, true)?;
+    if d.replay_speedup.is_some() {
+        if !has_file {
+            return err(
+                "--replay-speedup speeds up the timestamps and delays of an --input-file; give the file",
+            );
+        }
+        if a.synthesis_speedup_ratio.is_some() {
+            return err(
+                "--replay-speedup and --synthesis-speedup-ratio are mutually exclusive; give one speed-up",
+            );
+        }
+    }
 
     // --- synthetic shape
-    let pool = a.prompt_prefix_pool_size.unwrap_or(0);
-    let pool_len = a.prompt_prefix_length.unwrap_or(0);
+    let pool = a.prompt_prefix_pool_size.unwrap_or(defs::PREFIX_POOL_SIZE);
+    let pool_len = a.prompt_prefix_length.unwrap_or(defs::PREFIX_LENGTH);
     if (pool > 0) != (pool_len > 0) {
         return err(
             "--prompt-prefix-pool-size and --prompt-prefix-length go together: give both (number of \
@@ -676,6 +704,13 @@ pub(crate) fn resolve_dataset(a: &ProfileArgs) -> Result<DatasetConfig, ConfigEr
     }
     d.shared_system_prompt_length = a.shared_system_prompt_length;
     d.user_context_prompt_length = a.user_context_prompt_length;
+    d.system_prompt = system_prompt(a)?;
+    if d.system_prompt.is_some() && d.shared_system_prompt_length.is_some() {
+        return err(
+            "--system-prompt/--system-prompt-file and --shared-system-prompt-length both set the system \
+             message; give one of them",
+        );
+    }
     if pool > 0
         && (d.shared_system_prompt_length.is_some() || d.user_context_prompt_length.is_some())
     {
@@ -720,14 +755,14 @@ pub(crate) fn resolve_dataset(a: &ProfileArgs) -> Result<DatasetConfig, ConfigEr
         false,
     )?;
     d.turns = TokenDistribution {
-        mean: turn_mean.unwrap_or(1.0),
-        stddev: turn_sd.unwrap_or(0.0),
+        mean: turn_mean.unwrap_or(defs::TURN_MEAN),
+        stddev: turn_sd.unwrap_or(defs::TURN_STDDEV),
     };
     d.turn_delay_ms = TokenDistribution {
-        mean: delay_mean.unwrap_or(0.0),
-        stddev: delay_sd.unwrap_or(0.0),
+        mean: delay_mean.unwrap_or(defs::TURN_DELAY_MEAN_MS),
+        stddev: delay_sd.unwrap_or(defs::TURN_DELAY_STDDEV_MS),
     };
-    d.turn_delay_ratio = ratio.unwrap_or(1.0);
+    d.turn_delay_ratio = ratio.unwrap_or(defs::TURN_DELAY_RATIO);
     if let Some(text) = &a.seq_dist {
         d.seq_dist = Some(SequenceDistribution::parse(text)?);
     }
@@ -787,6 +822,34 @@ pub(crate) fn resolve_dataset(a: &ProfileArgs) -> Result<DatasetConfig, ConfigEr
         d.check_type(t)?;
     }
     Ok(d)
+}
+
+/// The verbatim system message: `--system-prompt TEXT`, or the text of
+/// `--system-prompt-file` without its final line break.
+fn system_prompt(a: &ProfileArgs) -> Result<Option<String>, ConfigError> {
+    let text = match (&a.system_prompt, &a.system_prompt_file) {
+        (Some(_), Some(_)) => {
+            return err(
+                "--system-prompt and --system-prompt-file are mutually exclusive; give the text or the file",
+            );
+        }
+        (Some(t), None) => t.clone(),
+        (None, Some(path)) => {
+            let t = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(format!(
+                    "--system-prompt-file {}: cannot read it: {e}",
+                    path.display()
+                ))
+            })?;
+            let t = t.strip_suffix('\n').unwrap_or(&t);
+            t.strip_suffix('\r').unwrap_or(t).to_string()
+        }
+        (None, None) => return Ok(None),
+    };
+    if text.trim().is_empty() {
+        return err("--system-prompt/--system-prompt-file: the system prompt is empty");
+    }
+    Ok(Some(text))
 }
 
 #[cfg(test)]

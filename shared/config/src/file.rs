@@ -1,9 +1,11 @@
 //! `-f/--config FILE`: options from a YAML or TOML file, overridden by flags.
 
-use crate::{ConfigError, args::ProfileArgs};
+use crate::{ConfigError, args::ProfileArgs, compat::InertArgs};
 use std::path::Path;
 
-/// Reads a config file into [`ProfileArgs`]; unknown keys are errors.
+/// Reads a config file into [`ProfileArgs`]. Keys naming AIPerf options that have no
+/// effect in aiperf-rs are kept in [`ProfileArgs::inert`] (warned about like the
+/// flags); other unknown keys are errors.
 pub fn load(path: &Path) -> Result<ProfileArgs, ConfigError> {
     let format = match path
         .extension()
@@ -30,12 +32,20 @@ pub fn load(path: &Path) -> Result<ProfileArgs, ConfigError> {
         .add_source(config::File::from(path).format(format))
         .build()
         .map_err(|e| ConfigError::new(format!("config file {}: {e}", path.display())))?;
-    cfg.try_deserialize::<ProfileArgs>().map_err(|e| {
+    let in_file = |e: &dyn std::fmt::Display| {
         ConfigError::new(format!(
             "config file {}: {e} (keys are the long flag names in snake_case)",
             path.display()
         ))
-    })
+    };
+    let mut map = cfg
+        .try_deserialize::<serde_json::Map<String, serde_json::Value>>()
+        .map_err(|e| in_file(&e))?;
+    let inert = InertArgs::take_from_map(&mut map).map_err(|e| in_file(&e))?;
+    let mut args: ProfileArgs =
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| in_file(&e))?;
+    args.inert = inert;
+    Ok(args)
 }
 
 /// Flags win over the file: every option set in `flags` replaces the file's value.
@@ -52,7 +62,10 @@ pub fn merge(file: ProfileArgs, flags: ProfileArgs) -> ProfileArgs {
     }
     let mut out: ProfileArgs =
         serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or(flags.clone());
+    // Not config-file keys (serde skips them): taken from the flags.
     out.config_file = flags.config_file;
+    out.urls = flags.urls;
+    out.inert = file.inert.overridden_by(&flags.inert);
     out
 }
 
@@ -131,5 +144,40 @@ mod tests {
         let f = write("yaml", "concurency: 8\n");
         let err = load(&f.0).unwrap_err().to_string();
         assert!(err.contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn inert_aiperf_keys_are_accepted_with_a_warning() {
+        let f = write(
+            "yaml",
+            "model: [m1]\nwandb_project: proj\nno_open_loop_replay: true\naudio_depths: [16, 24]\n",
+        );
+        let file = load(&f.0).unwrap();
+        assert_eq!(file.models, Some(vec!["m1".to_string()]));
+        let w = crate::warnings(&file);
+        assert_eq!(w.len(), 3, "{w:?}");
+        for flag in [
+            "--wandb-project ",
+            "--no-open-loop-replay ",
+            "--audio-depths ",
+        ] {
+            assert!(
+                w.iter()
+                    .any(|l| l.starts_with(flag) && l.contains("no effect")),
+                "{flag}: {w:?}"
+            );
+        }
+        // A flag given on the command line replaces the file's value.
+        let flags = ProfileArgs::try_parse_args(["--wandb-project", "other", "--open-loop-replay"])
+            .unwrap();
+        let merged = merge(file, flags);
+        assert_eq!(
+            merged.inert.get("wandb-project"),
+            Some(&crate::compat::InertValue::Values(vec!["other".into()]))
+        );
+        assert_eq!(
+            merged.inert.get("open-loop-replay"),
+            Some(&crate::compat::InertValue::Flag(true))
+        );
     }
 }

@@ -5,23 +5,30 @@
 //!   `-f/--config` file; every field is optional so a file and flags can be merged.
 //! - [`file`]: loading a YAML/TOML config file and merging flags over it.
 //! - [`ProfileConfig`]: the resolved, validated configuration every service receives.
+//!
+//! [`compat`] accepts the AIPerf 0.13 options aiperf-rs does not act on, [`defaults`]
+//! holds every default value (shared by resolution and `--help`).
 
 pub mod args;
+pub mod compat;
 pub mod dataset;
+pub mod defaults;
 pub mod file;
 pub mod load;
 mod resolve;
+pub mod telemetry;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub use args::ProfileArgs;
+pub use args::{Goodput, ProfileArgs};
 pub use dataset::{
     CustomDatasetType, DatasetConfig, DatasetSamplingStrategy, PublicDataset, SequenceDistribution,
     SequencePair, SynthesisConfig,
 };
 pub use load::{LoadConfig, SweepPoint, SweepRun, WarmupConfig, expand_sweep};
-pub use resolve::{Context, artifact_dir_name, normalize_url, resolve};
+pub use resolve::{Context, artifact_dir_name, normalize_url, resolve, warnings};
+pub use telemetry::{GpuTelemetryConfig, ServerMetricsConfig, ServerMetricsFormat};
 
 /// A configuration error: names the option and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,27 @@ impl EndpointType {
             EndpointType::Chat => "chat",
             EndpointType::Completions => "completions",
         }
+    }
+}
+
+/// HTTP connection reuse (`--connection-reuse-strategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionReuseStrategy {
+    /// Connections are kept open and reused by later requests.
+    #[default]
+    Pooled,
+    /// A new connection for every request, closed after the response.
+    Never,
+    /// One connection per multi-turn conversation (accepted; behaves as `pooled` for now).
+    #[value(name = "sticky-user-sessions", alias = "sticky_user_sessions")]
+    StickyUserSessions,
+}
+
+impl ConnectionReuseStrategy {
+    /// True for the default (`pooled`).
+    pub fn is_default(&self) -> bool {
+        *self == ConnectionReuseStrategy::default()
     }
 }
 
@@ -172,6 +200,9 @@ pub struct ProfileConfig {
     pub extra_inputs_json: String,
     /// Send `max_tokens` instead of `max_completion_tokens` for chat.
     pub use_legacy_max_tokens: bool,
+    /// `--connection-reuse-strategy`.
+    #[serde(default, skip_serializing_if = "ConnectionReuseStrategy::is_default")]
+    pub connection_reuse: ConnectionReuseStrategy,
 
     // --- dataset
     /// Tokenizer name or path (`None` = built-in).
@@ -255,6 +286,17 @@ pub struct ProfileConfig {
     /// when everything is default).
     #[serde(default, skip_serializing_if = "LoadConfig::is_default")]
     pub load: LoadConfig,
+
+    // --- accepted, not acted on yet (see `telemetry`)
+    /// `--server-metrics`, `--no-server-metrics`, `--server-metrics-formats`.
+    #[serde(default, skip_serializing_if = "ServerMetricsConfig::is_default")]
+    pub server_metrics: ServerMetricsConfig,
+    /// `--gpu-telemetry`, `--no-gpu-telemetry`.
+    #[serde(default, skip_serializing_if = "GpuTelemetryConfig::is_default")]
+    pub gpu_telemetry: GpuTelemetryConfig,
+    /// `--auto-plot`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_plot: bool,
 }
 
 impl ProfileConfig {

@@ -1,5 +1,7 @@
-//! Defaults and validation: [`ProfileArgs`] → [`ProfileConfig`].
+//! Defaults and validation: [`ProfileArgs`] → [`ProfileConfig`]; [`warnings`] for
+//! options that are accepted but have no effect.
 
+use crate::defaults as d;
 use crate::*;
 
 /// Facts about the machine and invocation that defaults depend on.
@@ -201,26 +203,26 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
             "no model given: pass -m/--model NAME (the name put in each request's `model` field)",
         );
     }
-    let url = normalize_url(a.url.as_deref().unwrap_or("localhost:8000"))?;
-    let endpoint_type = a.endpoint_type.unwrap_or(EndpointType::Chat);
+    let url = normalize_url(a.first_url().unwrap_or(d::URL))?;
+    let endpoint_type = a.endpoint_type.unwrap_or(d::ENDPOINT_TYPE);
     let endpoint_path = match &a.custom_endpoint {
         Some(p) if p.starts_with('/') => p.clone(),
         Some(p) => format!("/{p}"),
         None => endpoint_type.default_path().to_string(),
     };
-    let request_timeout_s =
-        positive("--request-timeout-seconds", a.request_timeout_seconds)?.unwrap_or(600.0);
+    let request_timeout_s = positive("--request-timeout-seconds", a.request_timeout_seconds)?
+        .unwrap_or(d::REQUEST_TIMEOUT_S);
 
     let isl_mean = positive(
         "--prompt-input-tokens-mean/--isl",
         a.prompt_input_tokens_mean,
     )?
-    .unwrap_or(550.0);
+    .unwrap_or(d::ISL_MEAN);
     let isl_std = non_negative(
         "--prompt-input-tokens-stddev/--isl-stddev",
         a.prompt_input_tokens_stddev,
     )?
-    .unwrap_or(0.0);
+    .unwrap_or(d::ISL_STDDEV);
     let osl_mean = positive(
         "--prompt-output-tokens-mean/--osl",
         a.prompt_output_tokens_mean,
@@ -229,15 +231,17 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         "--prompt-output-tokens-stddev/--osl-stddev",
         a.prompt_output_tokens_stddev,
     )?
-    .unwrap_or(0.0);
+    .unwrap_or(d::OSL_STDDEV);
     if osl_mean.is_none() && a.prompt_output_tokens_stddev.is_some() {
         return err("--osl-stddev needs --osl (the mean output length)");
     }
-    let block = a.prompt_input_tokens_block_size.unwrap_or(512);
+    let block = a
+        .prompt_input_tokens_block_size
+        .unwrap_or(d::ISL_BLOCK_SIZE);
     if block == 0 {
         return err("--isl-block-size must be at least 1");
     }
-    let num_dataset_entries = a.num_dataset_entries.unwrap_or(100);
+    let num_dataset_entries = a.num_dataset_entries.unwrap_or(d::NUM_DATASET_ENTRIES);
     if num_dataset_entries == 0 {
         return err("--num-dataset-entries must be at least 1");
     }
@@ -282,14 +286,14 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
             ));
         }
         Some(g) => g,
-        None => 30.0,
+        None => d::BENCHMARK_GRACE_PERIOD_S,
     };
     let request_count = match (a.request_count, benchmark_duration_s) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
         // --num-sessions is a stop condition of its own.
         (None, None) if a.conversation_num.is_some() => None,
-        (None, None) => Some(10),
+        (None, None) => Some(d::REQUEST_COUNT),
     };
 
     let workers = match a.workers_max {
@@ -305,7 +309,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     let zmq = match &a.zmq_host {
         Some(host) => ZmqTransport::Tcp {
             host: host.clone(),
-            base_port: a.zmq_base_port.unwrap_or(5557),
+            base_port: a.zmq_base_port.unwrap_or(d::ZMQ_BASE_PORT),
         },
         None => {
             if a.zmq_base_port.is_some() {
@@ -347,15 +351,15 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     let prefix = a
         .profile_export_prefix
         .clone()
-        .unwrap_or_else(|| "profile_export".to_string());
+        .unwrap_or_else(|| d::PROFILE_EXPORT_PREFIX.to_string());
     let prefix = prefix.strip_suffix(".jsonl").unwrap_or(&prefix).to_string();
     if prefix.is_empty() || prefix.contains('/') {
         return err(format!(
             "--profile-export-prefix {prefix:?}: must be a plain file name prefix"
         ));
     }
-    let log_level = match (&a.log_level, a.verbose) {
-        (Some(l), _) => {
+    let log_level = match (&a.log_level, a.extra_verbose, a.verbose) {
+        (Some(l), _, _) => {
             let l = l.to_ascii_lowercase();
             let l = if l == "warning" {
                 "warn".to_string()
@@ -373,8 +377,9 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
                 l
             }
         }
-        (None, Some(true)) => "debug".to_string(),
-        _ => "info".to_string(),
+        (None, Some(true), _) => "trace".to_string(),
+        (None, _, Some(true)) => "debug".to_string(),
+        _ => d::LOG_LEVEL.to_string(),
     };
     let ui = a.ui_type.unwrap_or(if ctx.stdout_is_tty {
         UiType::Simple
@@ -394,6 +399,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         headers,
         extra_inputs_json: serde_json::Value::Object(extra).to_string(),
         use_legacy_max_tokens: a.use_legacy_max_tokens.unwrap_or(false),
+        connection_reuse: a.connection_reuse_strategy.unwrap_or(d::CONNECTION_REUSE),
         tokenizer: a.tokenizer.clone(),
         random_seed: a.random_seed,
         isl: TokenDistribution {
@@ -411,11 +417,11 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         concurrency_defaulted: a_concurrency.is_none() && concurrency.is_some(),
         request_rate,
         arrival_pattern,
-        arrival_smoothness: arrival_smoothness.unwrap_or(1.0),
+        arrival_smoothness: arrival_smoothness.unwrap_or(d::ARRIVAL_SMOOTHNESS),
         request_count,
         benchmark_duration_s,
         benchmark_grace_period_s: grace,
-        warmup_request_count: a.warmup_request_count.unwrap_or(0),
+        warmup_request_count: a.warmup_request_count.unwrap_or(d::WARMUP_REQUEST_COUNT),
         service_mode: a.service_mode.unwrap_or(ServiceMode::InProcess),
         workers,
         record_processors,
@@ -423,21 +429,75 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         external_services,
         artifact_dir,
         profile_export_prefix: prefix,
-        export_level: a.export_level.unwrap_or(ExportLevel::Records),
+        export_level: a.export_level.unwrap_or(d::EXPORT_LEVEL),
         ui,
         log_level,
         cli_command: ctx.cli_command.clone(),
-        goodput: a
-            .goodput
-            .as_deref()
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(str::to_string),
+        goodput: a.goodput.as_ref().and_then(Goodput::spec),
         use_server_token_count: a.use_server_token_count.unwrap_or(false),
         slice_duration_s: positive("--slice-duration", a.slice_duration)?,
         load: LoadConfig::default(),
+        server_metrics: telemetry::resolve_server_metrics(a)?,
+        gpu_telemetry: telemetry::resolve_gpu_telemetry(a),
+        auto_plot: telemetry::resolve_auto_plot(a),
     }
     .with_load(a)
+}
+
+/// One line per option that is accepted but has no effect in aiperf-rs (the AIPerf
+/// 0.13 options of [`crate::compat`], server metrics, GPU telemetry, plots), or is
+/// only partly honoured (several `--url`s, `sticky-user-sessions`). Printed once per
+/// invocation; never contains option values (they may be secrets).
+pub fn warnings(a: &ProfileArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut not_yet = |given: bool, flag: &str, what: &str| {
+        if given {
+            out.push(format!(
+                "{flag} has no effect in aiperf-rs yet: {what} are not implemented"
+            ));
+        }
+    };
+    not_yet(
+        a.server_metrics.is_some(),
+        "--server-metrics",
+        "server metrics",
+    );
+    not_yet(
+        a.no_server_metrics.is_some(),
+        "--no-server-metrics",
+        "server metrics",
+    );
+    not_yet(
+        a.server_metrics_formats.is_some(),
+        "--server-metrics-formats",
+        "server metrics",
+    );
+    not_yet(
+        a.gpu_telemetry.is_some(),
+        "--gpu-telemetry",
+        "GPU telemetry collectors",
+    );
+    not_yet(
+        a.no_gpu_telemetry.is_some(),
+        "--no-gpu-telemetry",
+        "GPU telemetry collectors",
+    );
+    not_yet(a.auto_plot.is_some(), "--auto-plot", "plots");
+    not_yet(a.no_auto_plot.is_some(), "--no-auto-plot", "plots");
+    if let Some(urls) = a.urls.as_ref().filter(|u| u.len() > 1) {
+        out.push(format!(
+            "--url was given {} times: aiperf-rs sends every request to the first one (no load balancing)",
+            urls.len()
+        ));
+    }
+    if a.connection_reuse_strategy == Some(ConnectionReuseStrategy::StickyUserSessions) {
+        out.push(
+            "--connection-reuse-strategy sticky-user-sessions behaves as pooled in aiperf-rs for now"
+                .to_string(),
+        );
+    }
+    out.extend(a.inert.warnings());
+    out
 }
 
 fn nanos_suffix() -> u32 {
