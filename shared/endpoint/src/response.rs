@@ -68,11 +68,7 @@ fn parse_error(v: &Value) -> ErrorDetails {
             .map(str::to_string)
             .unwrap_or_else(|| v.to_string()),
     };
-    ErrorDetails {
-        code,
-        kind,
-        message,
-    }
+    ErrorDetails::new(code, kind, message)
 }
 
 fn push_str(out: &mut String, v: Option<&Value>) {

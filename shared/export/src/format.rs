@@ -1,5 +1,6 @@
 //! Small formatting rules shared by the exporters: numbers, timestamps, CSV
-//! cells, statistic names and secret redaction.
+//! cells and statistic names (secret redaction is in [`crate::redact`], re-exported
+//! here).
 
 use aiperf_protocol::results::MetricResult;
 use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, Utc};
@@ -13,8 +14,7 @@ pub const STAT_KEYS: [&str; 14] = [
     "avg", "min", "max", "sum", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "std",
 ];
 
-/// Text replacing secrets (API keys, authorization headers) in exported files.
-pub const REDACTED: &str = "<redacted>";
+pub use crate::redact::{REDACTED, is_secret_header, redact_cli_command};
 
 /// The value of statistic `stat` (one of [`STAT_KEYS`], or `count`) of a metric,
 /// `None` when unset or not finite.
@@ -150,47 +150,6 @@ pub fn iso_datetime(wall_ns: u64, offset: Option<FixedOffset>) -> String {
     }
 }
 
-/// The command line with the value of `--api-key` replaced by [`REDACTED`]
-/// (both `--api-key VALUE` and `--api-key=VALUE`). Whitespace is kept as is.
-pub fn redact_cli_command(cmd: &str) -> String {
-    let mut out = String::with_capacity(cmd.len());
-    let mut redact_next = false;
-    let mut rest = cmd;
-    while !rest.is_empty() {
-        let ws_len = rest.len() - rest.trim_start().len();
-        out.push_str(&rest[..ws_len]);
-        rest = &rest[ws_len..];
-        if rest.is_empty() {
-            break;
-        }
-        let tok_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let tok = &rest[..tok_len];
-        rest = &rest[tok_len..];
-        if redact_next {
-            out.push_str(REDACTED);
-            redact_next = false;
-        } else if tok == "--api-key" {
-            out.push_str(tok);
-            redact_next = true;
-        } else if let Some(_value) = tok.strip_prefix("--api-key=") {
-            out.push_str("--api-key=");
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(tok);
-        }
-    }
-    out
-}
-
-/// Whether an HTTP header's value is a secret to redact in exports (its name
-/// mentions auth, key, token, secret, cookie or password).
-pub fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["auth", "key", "token", "secret", "cookie", "password"]
-        .iter()
-        .any(|w| n.contains(w))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,24 +273,6 @@ mod tests {
         let local = iso_datetime(1_795_898_777_874_572_000, None);
         assert_eq!(local.len(), "2026-11-28T20:46:17.874572".len());
         assert!(local.ends_with(":17.874572"));
-    }
-
-    #[test]
-    fn api_key_redaction() {
-        assert_eq!(
-            redact_cli_command("aiperf-rs profile --api-key sk-123 -m m"),
-            "aiperf-rs profile --api-key <redacted> -m m"
-        );
-        assert_eq!(
-            redact_cli_command("x --api-key=sk-1  --url u"),
-            "x --api-key=<redacted>  --url u"
-        );
-        assert_eq!(redact_cli_command("x --api-key"), "x --api-key");
-        assert_eq!(redact_cli_command(""), "");
-        assert_eq!(redact_cli_command("  a  b "), "  a  b ");
-        assert!(is_secret_header("Authorization"));
-        assert!(is_secret_header("X-API-Key"));
-        assert!(!is_secret_header("X-Team"));
     }
 
     #[test]

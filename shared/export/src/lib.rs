@@ -13,7 +13,9 @@
 //! | [`records_jsonl`] | `profile_export.jsonl` (one line per record) |
 //! | [`raw_jsonl`] | `profile_export_raw.jsonl` (`--export-level raw`) |
 //! | [`timeslices`] | `profile_export_aiperf_timeslices.{csv,json}` |
+//! | [`input_config`] | the `input_config` object of the summary and timeslices |
 //! | [`artifacts`] | the path of every file, `.aiperf_results_ready.json` |
+//! | [`redact`] | keeping API keys, secret headers and URL credentials out of files |
 //!
 //! Every value handed to this crate is already in its display unit (ms, tokens,
 //! tokens/sec, …): conversion from base units is the metrics crate's business.
@@ -23,8 +25,10 @@
 pub mod artifacts;
 pub mod console;
 pub mod format;
+pub mod input_config;
 pub mod raw_jsonl;
 pub mod records_jsonl;
+pub mod redact;
 pub mod summary_csv;
 pub mod summary_json;
 mod table;

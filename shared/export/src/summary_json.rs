@@ -13,7 +13,8 @@
 //! (AIPerf writes it with `orjson` `OPT_INDENT_2`). Unset or non-finite statistics
 //! are omitted, as are null fields (`random_seed` of `run_info` when unseeded).
 
-use crate::format::{self, PERCENTILES, REDACTED};
+use crate::format::{self, PERCENTILES};
+use crate::redact::Redactor;
 use aiperf_config::ProfileConfig;
 use aiperf_protocol::results::{MetricResult, ProfileResults};
 use chrono::FixedOffset;
@@ -71,7 +72,8 @@ pub const RESERVED_KEYS: [&str; 13] = [
 pub struct SummaryContext<'a> {
     /// Short hex id of the run (12 characters), see [`new_benchmark_id`].
     pub benchmark_id: String,
-    /// The resolved configuration, written as `input_config` (secrets redacted).
+    /// The resolved configuration, written as `input_config` (AIPerf's nested shape,
+    /// see [`crate::input_config`]; secrets redacted).
     pub config: &'a ProfileConfig,
     /// GPU telemetry summary (`telemetry_data`), when collected.
     pub telemetry_data: Option<Value>,
@@ -184,35 +186,7 @@ pub fn strip_nulls(v: &mut Value) {
     }
 }
 
-/// The configuration as written in `input_config`: every field of
-/// [`ProfileConfig`] except unset (`null`) ones, with `api_key`, secret-looking
-/// header values ([`format::is_secret_header`]) and `--api-key` in `cli_command`
-/// redacted.
-pub fn input_config_value(config: &ProfileConfig) -> Value {
-    let mut v = serde_json::to_value(config).unwrap_or(Value::Null);
-    strip_nulls(&mut v);
-    if let Value::Object(o) = &mut v {
-        if let Some(k) = o.get_mut("api_key")
-            && !k.is_null()
-        {
-            *k = Value::String(REDACTED.into());
-        }
-        if let Some(Value::Array(headers)) = o.get_mut("headers") {
-            for h in headers.iter_mut() {
-                if let Value::Array(pair) = h
-                    && pair.len() == 2
-                    && pair[0].as_str().is_some_and(format::is_secret_header)
-                {
-                    pair[1] = Value::String(REDACTED.into());
-                }
-            }
-        }
-        if let Some(Value::String(cmd)) = o.get_mut("cli_command") {
-            *cmd = format::redact_cli_command(cmd);
-        }
-    }
-    v
-}
+pub use crate::input_config::input_config_value;
 
 /// The summary as a JSON object (see the module doc for the key order).
 pub fn summary_value(ctx: &SummaryContext, results: &ProfileResults) -> Value {
@@ -239,7 +213,9 @@ pub fn summary_value(ctx: &SummaryContext, results: &ProfileResults) -> Value {
     }
     run_info.insert(
         "cli_command".into(),
-        format::redact_cli_command(&ctx.config.cli_command).into(),
+        Redactor::for_config(ctx.config)
+            .apply(&format::redact_cli_command(&ctx.config.cli_command))
+            .into(),
     );
     o.insert("run_info".into(), Value::Object(run_info));
 

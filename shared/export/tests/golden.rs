@@ -5,9 +5,12 @@
 //! `UPDATE_GOLDEN=1 cargo test -p aiperf-export --test golden`, inspect the diff
 //! against `docs/outputs.md`, and commit the new files.
 
-use aiperf_config::{Context, ProfileArgs, ProfileConfig, resolve};
+use aiperf_config::{
+    ArrivalPattern, Context, CustomDatasetType, ProfileArgs, ProfileConfig, resolve,
+};
 use aiperf_export::artifacts::{ArtifactPaths, DEFAULT_PREFIX};
 use aiperf_export::console::{ConsoleContext, render_console};
+use aiperf_export::input_config::input_config_value;
 use aiperf_export::records_jsonl::{DisplayValue, record_line};
 use aiperf_export::summary_csv::render_summary_csv;
 use aiperf_export::summary_json::{CLASSIC_METRIC_ORDER, SummaryContext, render_summary_json};
@@ -491,10 +494,144 @@ fn summary_json_key_order() {
     );
     assert_eq!(v["time_to_first_token"]["count"], serde_json::json!(37));
     assert!(v["adj_request_latency"].get("p99").is_none());
-    assert_eq!(v["input_config"]["api_key"], "<redacted>");
+    assert_eq!(v["input_config"]["endpoint"]["api_key"], "<redacted>");
+    assert_eq!(
+        v["input_config"]["endpoint"]["headers"],
+        serde_json::json!({"Authorization": "<redacted>", "X-Team": "llm"})
+    );
     assert_eq!(v["run_info"]["random_seed"], 42);
     assert!(!v.to_string().contains("sk-secret"));
     assert_eq!(v["start_time"], "2026-11-28T20:46:17.874572");
+}
+
+/// A representative configuration for `input_config`: warmup and profiling phases,
+/// a gamma request rate capped by a concurrency, goodput SLOs, a custom dataset
+/// file, a tokenizer, time slices, and secrets in the key, a header and the URL.
+fn rich_config() -> ProfileConfig {
+    let args = ProfileArgs {
+        models: Some(vec!["Qwen/Qwen3-0.6B".into()]),
+        url: Some("http://bob:hunter2@127.0.0.1:8000".into()),
+        streaming: Some(true),
+        api_key: Some("sk-secret".into()),
+        header: Some(vec![
+            "Authorization:Bearer tok-secret".into(),
+            "X-Team:llm".into(),
+        ]),
+        tokenizer: Some("builtin".into()),
+        random_seed: Some(7),
+        input_file: Some("data/prompts.jsonl".into()),
+        custom_dataset_type: Some(CustomDatasetType::SingleTurn),
+        request_rate: Some(vec![12.5]),
+        arrival_pattern: Some(ArrivalPattern::Gamma),
+        arrival_smoothness: Some(1.5),
+        concurrency: Some(vec![16]),
+        request_count: Some(200),
+        warmup_request_count: Some(10),
+        warmup_concurrency: Some(2),
+        goodput: Some("time_to_first_token:100 inter_token_latency:10".into()),
+        slice_duration: Some(0.5),
+        output_artifact_dir: Some("run2".into()),
+        zmq_ipc_path: Some("/tmp/aiperf-rs-golden".into()),
+        workers_max: Some(2),
+        ..Default::default()
+    };
+    let ctx = Context {
+        cpus: 4,
+        stdout_is_tty: false,
+        cli_command: "aiperf-rs profile (see input_config)".into(),
+    };
+    resolve(&args, &ctx).expect("rich fixture config resolves")
+}
+
+/// `input_config` pinned in AIPerf 0.13's nested shape (the golden file), with its
+/// key facts checked by name so a regenerated golden cannot drift unnoticed.
+#[test]
+fn golden_input_config() {
+    let v = input_config_value(&rich_config());
+    let text = serde_json::to_string_pretty(&v).unwrap();
+    for secret in ["sk-secret", "tok-secret", "hunter2"] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    let top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        top,
+        [
+            "models",
+            "endpoint",
+            "datasets",
+            "phases",
+            "artifacts",
+            "slos",
+            "tokenizer",
+            "gpu_telemetry",
+            "server_metrics",
+            "runtime",
+            "logging",
+            "aiperf_rs"
+        ]
+    );
+    assert_eq!(v["models"]["items"][0]["name"], "Qwen/Qwen3-0.6B");
+    let e = &v["endpoint"];
+    assert_eq!(
+        e["urls"],
+        serde_json::json!(["http://<redacted>@127.0.0.1:8000"])
+    );
+    assert_eq!(
+        (e["type"].as_str(), e["streaming"].as_bool()),
+        (Some("chat"), Some(true))
+    );
+    assert_eq!(e["api_key"], "<redacted>");
+    assert_eq!(e["headers"]["Authorization"], "<redacted>");
+    assert_eq!(e["headers"]["X-Team"], "llm");
+    let d = &v["datasets"][0];
+    assert_eq!(
+        (d["type"].as_str(), d["format"].as_str(), d["path"].as_str()),
+        (
+            Some("file"),
+            Some("single_turn"),
+            Some("data/prompts.jsonl")
+        )
+    );
+    assert_eq!(d["random_seed"], 7);
+    let phases = v["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    let (w, p) = (&phases[0], &phases[1]);
+    assert_eq!(
+        (w["name"].as_str(), w["kind"].as_str()),
+        (Some("warmup"), Some("warmup"))
+    );
+    assert_eq!(w["exclude_from_results"], true);
+    // The warmup inherits the rate and uses its own concurrency.
+    assert_eq!(
+        (w["type"].as_str(), w["rate"].as_f64()),
+        (Some("gamma"), Some(12.5))
+    );
+    assert_eq!(
+        (w["requests"].as_u64(), w["concurrency"].as_u64()),
+        (Some(10), Some(2))
+    );
+    assert_eq!(
+        (p["name"].as_str(), p["type"].as_str()),
+        (Some("profiling"), Some("gamma"))
+    );
+    assert_eq!(p["exclude_from_results"], false);
+    assert_eq!(
+        (
+            p["rate"].as_f64(),
+            p["smoothness"].as_f64(),
+            p["concurrency"].as_u64()
+        ),
+        (Some(12.5), Some(1.5), Some(16))
+    );
+    assert_eq!(p["requests"], 200);
+    assert_eq!(
+        v["slos"],
+        serde_json::json!({"time_to_first_token": 100.0, "inter_token_latency": 10.0})
+    );
+    assert_eq!(v["tokenizer"], serde_json::json!({"name": "builtin"}));
+    assert_eq!(v["artifacts"]["slice_duration"], 0.5);
+    assert_eq!(v["artifacts"]["dir"], "run2");
+    check_golden("input_config.json", &text);
 }
 
 #[test]

@@ -21,12 +21,14 @@ pub mod control;
 pub mod credit;
 pub mod dataset;
 pub mod endpoints;
+pub mod error;
 pub mod events;
 pub mod record;
 pub mod results;
 
 pub use codec::{CodecError, decode, encode};
 pub use endpoints::Endpoints;
+pub use error::ErrorDetails;
 
 /// Version of the message schema. Bumped on any incompatible change; a service
 /// whose version differs is refused at registration.
@@ -138,27 +140,4 @@ pub fn short_hex_id(n: usize) -> String {
     }
     out.truncate(n);
     out
-}
-
-/// An error attached to a request record (`error` in `profile_export.jsonl`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ErrorDetails {
-    /// HTTP status, 499 for a client-side cancellation, `None` for transport errors.
-    pub code: Option<u16>,
-    /// Reason phrase or error class, e.g. `Internal Server Error`, `RequestCancellationError`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Human-readable message (response body for HTTP errors).
-    pub message: String,
-}
-
-impl ErrorDetails {
-    /// Builds an error with the given code, type and message.
-    pub fn new(code: Option<u16>, kind: impl Into<String>, message: impl Into<String>) -> Self {
-        ErrorDetails {
-            code,
-            kind: kind.into(),
-            message: message.into(),
-        }
-    }
 }
