@@ -12,10 +12,6 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(240);
 
-fn data(path: &str) -> String {
-    format!("{}/../shared/data/{path}", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn messages(body: &Value) -> Vec<(String, String)> {
     body["messages"]
         .as_array()
@@ -131,7 +127,7 @@ async fn mooncake_trace_replays_on_schedule_with_exact_lengths() {
     let server = mock(MockConfig::fast()).await;
     let dir = temp_dir("mooncake");
     let trace: Vec<Value> =
-        std::fs::read_to_string(data("mooncake/conversation_trace.head2000.jsonl"))
+        std::fs::read_to_string(fixture("mooncake/conversation_trace.head1000.jsonl"))
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -145,7 +141,7 @@ async fn mooncake_trace_replays_on_schedule_with_exact_lengths() {
         &[
             "--streaming",
             "--input-file",
-            &data("mooncake/conversation_trace.head2000.jsonl"),
+            &fixture("mooncake/conversation_trace.head1000.jsonl"),
             "--custom-dataset-type",
             "mooncake_trace",
             "--fixed-schedule-end-offset",
@@ -264,7 +260,8 @@ async fn azure_trace_replays_with_its_lengths() {
     let server = mock(MockConfig::fast()).await;
     let dir = temp_dir("azure");
     // The first 40 rows of the real code trace (header + rows).
-    let src = std::fs::read_to_string(data("azure/AzureLLMInferenceTrace_code.csv")).unwrap();
+    let src =
+        std::fs::read_to_string(fixture("azure/AzureLLMInferenceTrace_code.head200.csv")).unwrap();
     let head: Vec<&str> = src.lines().take(41).collect();
     let file = dir.path().join("azure.csv");
     std::fs::write(&file, head.join("\n") + "\n").unwrap();

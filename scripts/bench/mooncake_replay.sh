@@ -7,13 +7,29 @@
 #   REPEAT=N     runs N times and ends with the spread of p99 and max (default 1)
 #   MOCK_ARGS=…  mock latency (default `--fast`: every token at once, the hardest case
 #                for a client that shares its CPUs with the mock)
+#   TRACE=FILE   the trace to replay (absolute, or relative to the repository). Default: the excerpt in tests/fixtures (the first
+#                1,000 rows, every request of the first 330 s), enough for MINUTES ≤ 5.
+#                Longer replays need the full conversation_trace.jsonl (12,031 rows,
+#                1 h; where to get it: tests/fixtures/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MINUTES=${1:-5}; SPEEDUP=${2:-5}; shift $(( $# > 2 ? 2 : $# )) || true
+EXCERPT=tests/fixtures/mooncake/conversation_trace.head1000.jsonl
+TRACE=${TRACE:-$EXCERPT}
+TOK=tests/fixtures/tokenizers/qwen3-0.6b
+if [ "$TRACE" = "$EXCERPT" ]; then
+  # The excerpt ends inside the batch sent at its last timestamp.
+  LAST_MS=$(tail -n 1 "$EXCERPT" | sed -E 's/.*"timestamp": *([0-9]+).*/\1/')
+  if (( MINUTES * 60000 >= LAST_MS )); then
+    echo "error: the trace excerpt in tests/fixtures covers only the first $((LAST_MS / 1000)) s;" \
+      "for $MINUTES minutes set TRACE to the full Mooncake conversation_trace.jsonl" \
+      "(source: tests/fixtures/README.md)" >&2
+    exit 2
+  fi
+fi
+[ -f "$TRACE" ] || { echo "error: trace $TRACE not found" >&2; exit 2; }
 BIN=${AIPERF_RS_BIN:-target/release/aiperf-rs}
 [ -x "$BIN" ] || cargo build --release --locked
-TRACE=../shared/data/mooncake/conversation_trace.jsonl
-TOK=../shared/data/tokenizers/qwen3-0.6b
 PORT=${PORT:-18731}
 OUT=$(mktemp -d)
 # shellcheck disable=SC2086

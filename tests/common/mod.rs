@@ -12,12 +12,14 @@ use std::time::Duration;
 /// The `aiperf-rs` binary built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_aiperf-rs");
 
-/// The real Qwen3-0.6B tokenizer from the reference data beside the checkout.
+/// A file or directory of the real data vendored in `tests/fixtures` (see its README).
+pub fn fixture(rel: &str) -> String {
+    format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real Qwen3-0.6B tokenizer (a directory holding `tokenizer.json.gz`).
 pub fn qwen_tokenizer() -> String {
-    format!(
-        "{}/../shared/data/tokenizers/qwen3-0.6b",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    fixture("tokenizers/qwen3-0.6b")
 }
 
 /// End-to-end runs share 2 cores: timing assertions need them one at a time.

@@ -134,11 +134,11 @@ fn benches(c: &mut Criterion) {
 }
 
 /// A ~500 KB prompt of real ShareGPT text (quotes, newlines and non-ASCII to escape),
-/// the size of the longest Mooncake prompts.
+/// the size of the longest Mooncake prompts: the repository's ShareGPT excerpt, repeated.
 fn long_prompt() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/sharegpt/sample.json"
+        "/../../tests/fixtures/sharegpt/sample.head200.json"
     );
     let sample: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("ShareGPT sample")).unwrap();

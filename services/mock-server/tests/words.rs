@@ -2,23 +2,19 @@
 //! concatenated, so a client counts exactly `max_tokens` output tokens.
 
 use aiperf_mock_server::OUTPUT_WORDS;
-use tokenizers::Tokenizer;
+use aiperf_tokenizer::Tokenizer;
+use std::sync::Arc;
 
-const TOKENIZERS: &[&str] = &[
-    "/work/shared/data/tokenizers/qwen3-0.6b/tokenizer.json",
-    "/work/shared/data/tokenizers/gpt2/tokenizer.json",
-];
+/// The real tokenizers vendored in the repository's `tests/fixtures`.
+const TOKENIZERS: &[&str] = &["qwen3-0.6b", "gpt2"];
 
-fn load(path: &str) -> Option<Tokenizer> {
-    if !std::path::Path::new(path).exists() {
-        eprintln!("skipping: {path} not found");
-        return None;
-    }
-    Some(Tokenizer::from_file(path).unwrap_or_else(|e| panic!("loading {path}: {e}")))
-}
-
-fn count(tok: &Tokenizer, text: &str) -> usize {
-    tok.encode(text, false).unwrap().get_ids().len()
+/// Loads a fixture tokenizer; a missing or broken fixture fails the test.
+fn load(name: &str) -> Arc<Tokenizer> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/tokenizers")
+        .join(name);
+    Tokenizer::load(Some(dir.to_str().unwrap()))
+        .unwrap_or_else(|e| panic!("fixture tokenizer {name}: {e}"))
 }
 
 /// A small deterministic PRNG (xorshift64*).
@@ -35,13 +31,14 @@ fn output_words_are_single_tokens_even_when_concatenated() {
     let distinct: std::collections::HashSet<_> = OUTPUT_WORDS.iter().collect();
     assert_eq!(distinct.len(), OUTPUT_WORDS.len());
     for path in TOKENIZERS {
-        let Some(tok) = load(path) else { continue };
+        let tok = load(path);
+        assert!(!tok.is_builtin());
         for w in OUTPUT_WORDS {
             assert!(w.starts_with(' ') && !w[1..].contains(' '), "{w:?}");
-            assert_eq!(count(&tok, w), 1, "{w:?} is not one token in {path}");
+            assert_eq!(tok.count(w), 1, "{w:?} is not one token in {path}");
         }
         let all: String = OUTPUT_WORDS.concat();
-        assert_eq!(count(&tok, &all), OUTPUT_WORDS.len(), "{path}");
+        assert_eq!(tok.count(&all), OUTPUT_WORDS.len(), "{path}");
 
         let mut state = 0x1234_5678_9abc_def1u64;
         for len in [1usize, 2, 3, 10, 100, 1000] {
@@ -49,13 +46,13 @@ fn output_words_are_single_tokens_even_when_concatenated() {
                 let text: String = (0..len)
                     .map(|_| OUTPUT_WORDS[(next(&mut state) % 64) as usize])
                     .collect();
-                assert_eq!(count(&tok, &text), len, "{path}: {text:?}");
+                assert_eq!(tok.count(&text), len, "{path}: {text:?}");
             }
         }
         // Every ordered pair (catches merges across word boundaries).
         for a in OUTPUT_WORDS {
             for b in OUTPUT_WORDS {
-                assert_eq!(count(&tok, &format!("{a}{b}")), 2, "{path}: {a:?}{b:?}");
+                assert_eq!(tok.count(&format!("{a}{b}")), 2, "{path}: {a:?}{b:?}");
             }
         }
     }

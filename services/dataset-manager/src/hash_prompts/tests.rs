@@ -4,26 +4,19 @@ use crate::loaders::mooncake::parse_rows;
 use crate::synthesis::TraceInput;
 use std::path::{Path, PathBuf};
 
+/// Real data vendored in the repository's `tests/fixtures`.
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../tests/fixtures")
         .join(rel)
 }
 
 fn qwen3() -> Arc<Tokenizer> {
-    Tokenizer::load(Some(
-        data("tokenizers/qwen3-0.6b/tokenizer.json")
-            .to_str()
-            .unwrap(),
-    ))
-    .unwrap()
+    Tokenizer::load(Some(data("tokenizers/qwen3-0.6b").to_str().unwrap())).unwrap()
 }
 
 fn gpt2() -> Arc<Tokenizer> {
-    Tokenizer::load(Some(
-        data("tokenizers/gpt2/tokenizer.json").to_str().unwrap(),
-    ))
-    .unwrap()
+    Tokenizer::load(Some(data("tokenizers/gpt2").to_str().unwrap())).unwrap()
 }
 
 /// (input_length, hash_ids) of the first `n` rows of a trace.
@@ -273,7 +266,7 @@ fn measure(tok: &Arc<Tokenizer>, rel: &str) -> (usize, std::collections::BTreeMa
 /// that every prompt has `input_length` tokens within the documented bound.
 #[test]
 fn real_trace_isl_is_exact_within_the_bound() {
-    let (worst, hist) = measure(&qwen3(), "mooncake/conversation_trace.head2000.jsonl");
+    let (worst, hist) = measure(&qwen3(), "mooncake/conversation_trace.head1000.jsonl");
     println!("Qwen3 ISL deviation histogram over 200 rows: {hist:?} (max {worst})");
     // The documented bound is 0: every prompt re-encodes to exactly `input_length`.
     assert_eq!(
@@ -288,8 +281,8 @@ fn real_trace_isl_is_exact_within_the_bound() {
 fn isl_report() {
     for tok in [gpt2(), Tokenizer::builtin()] {
         for rel in [
-            "mooncake/conversation_trace.head2000.jsonl",
-            "mooncake/synthetic_trace.jsonl",
+            "mooncake/conversation_trace.head1000.jsonl",
+            "mooncake/synthetic_trace.head200.jsonl",
         ] {
             let (worst, hist) = measure(&tok, rel);
             println!("{} {rel}: max {worst}, histogram {hist:?}", tok.name());

@@ -3,17 +3,13 @@ use std::path::Path;
 
 fn hf(rel: &str) -> Arc<Tokenizer> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/tokenizers")
+        .join("../../tests/fixtures/tokenizers")
         .join(rel);
     Tokenizer::load(Some(p.to_str().unwrap())).unwrap()
 }
 
 fn tokenizers() -> Vec<Arc<Tokenizer>> {
-    vec![
-        hf("qwen3-0.6b/tokenizer.json"),
-        hf("gpt2/tokenizer.json"),
-        Tokenizer::builtin(),
-    ]
+    vec![hf("qwen3-0.6b"), hf("gpt2"), Tokenizer::builtin()]
 }
 
 #[test]
@@ -41,7 +37,7 @@ fn longer_than_the_corpus_wraps_around() {
 
 #[test]
 fn seeded_generation_is_deterministic() {
-    let tok = hf("gpt2/tokenizer.json");
+    let tok = hf("gpt2");
     let run = |seed| {
         let mut g = PromptGenerator::new(Arc::clone(&tok), Some(seed));
         (0..5).map(|i| g.generate(50 + i * 10)).collect::<Vec<_>>()

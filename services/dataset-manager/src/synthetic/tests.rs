@@ -30,8 +30,8 @@ fn fixed(mean: f64) -> TokenDistribution {
 }
 
 fn qwen3() -> Arc<Tokenizer> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/tokenizers/qwen3-0.6b/tokenizer.json");
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tokenizers/qwen3-0.6b");
     Tokenizer::load(Some(p.to_str().unwrap())).unwrap()
 }
 
