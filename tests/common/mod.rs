@@ -42,10 +42,23 @@ pub fn temp_dir(name: &str) -> tempfile::TempDir {
 
 /// Runs `aiperf-rs <args>` to completion (bounded by `timeout`).
 pub async fn run(args: &[String], timeout: Duration) -> Output {
-    let child = tokio::process::Command::new(BIN)
-        .args(args)
-        .kill_on_drop(true)
-        .output();
+    run_with_env(args, &[], timeout).await
+}
+
+/// [`run`] with environment variables set (`Some`) or removed (`None`) for the child.
+pub async fn run_with_env(
+    args: &[String],
+    env: &[(&str, Option<&Path>)],
+    timeout: Duration,
+) -> Output {
+    let mut cmd = tokio::process::Command::new(BIN);
+    for (key, value) in env {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    let child = cmd.args(args).kill_on_drop(true).output();
     tokio::time::timeout(timeout, child)
         .await
         .expect("aiperf-rs finished in time")

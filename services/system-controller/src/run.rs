@@ -57,6 +57,13 @@ pub struct ProfileRun {
 
 /// Runs a whole profile: preflight, services, exports, console.
 pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
+    // No --tokenizer: the model's own when it is cached locally, else builtin (with a note).
+    let mut config = config;
+    if config.tokenizer.is_none() {
+        let default = aiperf_tokenizer::default_for_model(config.model());
+        eprintln!("{}", default.note);
+        config.tokenizer = Some(default.spec);
+    }
     let fail = |msg: String| ProfileRun {
         code: ExitCode::FAILURE,
         interrupted: false,
