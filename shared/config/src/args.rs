@@ -87,7 +87,8 @@ pub struct ProfileArgs {
     pub connection_reuse_strategy: Option<ConnectionReuseStrategy>,
 
     // ---------------- input
-    /// Tokenizer: a `tokenizer.json` file, a directory holding one, or `builtin`.
+    /// Tokenizer: `builtin`, a `tokenizer.json` (or `.json.gz`) file or its directory, or a model
+    /// name in the local Hugging Face cache. Default: the model's own if cached, else `builtin`.
     #[arg(long, help_heading = "Input")]
     pub tokenizer: Option<String>,
     /// Seed for prompts, lengths and sampling (reproducible runs).
