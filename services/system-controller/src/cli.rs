@@ -1,7 +1,7 @@
 //! The `aiperf-rs` command line: `profile`, `mock-server`, `service`.
 
 use crate::run::profile;
-use aiperf_config::{Context, ProfileArgs, file, resolve};
+use aiperf_config::{Context, ProfileArgs, file, resolve, warnings};
 use aiperf_protocol::{Endpoints, ServiceType};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,7 +16,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Benchmark an OpenAI-compatible server.
+    /// Benchmark an OpenAI-compatible server (accepts every AIPerf 0.13 `profile` option).
     Profile(Box<ProfileArgs>),
     /// Run the built-in OpenAI-compatible mock LLM server.
     MockServer(aiperf_mock_server::MockArgs),
@@ -52,7 +52,7 @@ struct ServiceArgs {
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(argv()) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -85,6 +85,10 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // AIPerf options accepted without effect: one line each, once per invocation.
+            for w in warnings(&args) {
+                eprintln!("warning: {w}");
+            }
             // A comma list (`--concurrency 10,50,100`) is a sweep: one profile per value.
             match crate::sweep::plan(&args, &ctx) {
                 Ok(Some(plan)) => return runtime.block_on(crate::sweep::run(plan)),
@@ -117,6 +121,17 @@ pub fn main() -> ExitCode {
         },
         Cmd::Service(args) => runtime.block_on(service(args)),
     }
+}
+
+/// The process arguments, with AIPerf spellings clap cannot parse rewritten in the
+/// arguments of `profile` (`-vv`, see `aiperf_config::compat::expand_shorthands`).
+fn argv() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() > 2 && args[1] == "profile" {
+        let rest = aiperf_config::compat::expand_shorthands(args.split_off(2));
+        args.extend(rest);
+    }
+    args
 }
 
 fn command_line() -> String {
