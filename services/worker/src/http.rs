@@ -9,10 +9,12 @@
 //! request has been **fully sent**; see [`crate::sent`] for how that is observed.
 //! When the timer fires the exchange future is dropped, which closes the connection.
 
-use crate::sent::{DirectError, SentBody, SentSignal};
+use crate::errors;
+use crate::sent::{SentBody, SentSignal};
 use crate::sse::SseParser;
 use aiperf_clock::{mono_ns, wall_ns};
 use aiperf_config::ProfileConfig;
+use aiperf_export::redact::Redactor;
 use aiperf_protocol::{ErrorDetails, record::RawResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -49,6 +51,8 @@ pub struct HttpClient {
     url: String,
     headers: HeaderMap,
     timeout: Duration,
+    /// Keeps the run's secrets out of error records.
+    redact: Redactor,
 }
 
 /// The user agent sent with every request.
@@ -98,6 +102,7 @@ impl HttpClient {
             url: config.endpoint_url(),
             headers,
             timeout: Duration::from_secs_f64(config.request_timeout_s),
+            redact: Redactor::for_config(config),
         })
     }
 
@@ -148,7 +153,7 @@ impl HttpClient {
                         let req = self.client.post(&self.url).headers(headers).body(body);
                         ex.request_start_ns = wall_ns();
                         ex.start_perf_ns = mono_ns();
-                        run_exchange(req, streaming, &mut ex, on_first_token).await
+                        run_exchange(req, streaming, &mut ex, on_first_token, &self.redact).await
                     }
                 }
             };
@@ -177,26 +182,14 @@ impl HttpClient {
             Outcome::Done => {}
             Outcome::Cancelled => {
                 let now = mono_ns();
-                let delay = cancel_after.unwrap_or_default().as_secs_f64();
                 ex.was_cancelled = true;
                 ex.cancellation_perf_ns = Some(now);
                 ex.end_perf_ns = now;
-                ex.error = Some(ErrorDetails::new(
-                    Some(499),
-                    "RequestCancellationError",
-                    format!("Request cancelled {delay:.3}s after being sent"),
-                ));
+                ex.error = Some(errors::cancelled(cancel_after.unwrap_or_default()));
             }
             Outcome::TimedOut => {
                 ex.end_perf_ns = mono_ns();
-                ex.error = Some(ErrorDetails::new(
-                    None,
-                    "RequestTimeoutError",
-                    format!(
-                        "no complete response within {:.3} s (--request-timeout-seconds)",
-                        self.timeout.as_secs_f64()
-                    ),
-                ));
+                ex.error = Some(errors::timed_out(self.timeout));
             }
         }
         ex
@@ -226,7 +219,7 @@ impl HttpClient {
                     .body(reqwest::Body::wrap_stream(body));
                 ex.request_start_ns = wall_ns();
                 ex.start_perf_ns = mono_ns();
-                return run_exchange(req, streaming, ex, on_first_token).await;
+                return run_exchange(req, streaming, ex, on_first_token, &self.redact).await;
             }
         };
         // The start is stamped once connected, right before the request is written.
@@ -239,7 +232,7 @@ impl HttpClient {
             Ok(d) => {
                 let status = d.response.status();
                 let stream = http_body_util::BodyDataStream::new(d.response.into_body());
-                read_response(status, stream, streaming, ex, on_first_token).await;
+                read_response(status, stream, streaming, ex, on_first_token, &self.redact).await;
                 drop(d.connection);
             }
             Err(e) => {
@@ -248,10 +241,7 @@ impl HttpClient {
                     ex.start_perf_ns = mono_ns();
                 }
                 ex.end_perf_ns = mono_ns();
-                ex.error = Some(match e {
-                    DirectError::Connect(m) => ErrorDetails::new(None, "ConnectionError", m),
-                    DirectError::Transport(m) => ErrorDetails::new(None, "TransportError", m),
-                });
+                ex.error = Some(e.details(&self.redact));
             }
         }
     }
@@ -266,17 +256,26 @@ async fn run_exchange(
     streaming: bool,
     ex: &mut Exchange,
     on_first_token: Option<FirstTokenHook>,
+    redact: &Redactor,
 ) {
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
             ex.end_perf_ns = mono_ns();
-            ex.error = Some(transport_error(&e));
+            ex.error = Some(errors::transport(&e, redact));
             return;
         }
     };
     let status = resp.status();
-    read_response(status, resp.bytes_stream(), streaming, ex, on_first_token).await;
+    read_response(
+        status,
+        resp.bytes_stream(),
+        streaming,
+        ex,
+        on_first_token,
+        redact,
+    )
+    .await;
 }
 
 /// Reads a response body: SSE messages stamped as their chunk arrives (streaming),
@@ -287,19 +286,16 @@ async fn read_response<S, E>(
     streaming: bool,
     ex: &mut Exchange,
     mut on_first_token: Option<FirstTokenHook>,
+    redact: &Redactor,
 ) where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::error::Error,
+    E: std::error::Error + 'static,
 {
     ex.status = Some(status.as_u16());
     if !status.is_success() {
         let text = collect_text(&mut stream).await.unwrap_or_default();
         ex.end_perf_ns = mono_ns();
-        ex.error = Some(ErrorDetails::new(
-            Some(status.as_u16()),
-            status.canonical_reason().unwrap_or("HTTP Error"),
-            text,
-        ));
+        ex.error = Some(errors::http_status(status, &text, redact));
         return;
     }
     ex.ack_perf_ns = Some(mono_ns());
@@ -319,15 +315,7 @@ async fn read_response<S, E>(
                 }
                 Err(e) => {
                     ex.end_perf_ns = mono_ns();
-                    ex.error = Some(ErrorDetails::new(
-                        None,
-                        "StreamError",
-                        format!(
-                            "the response stream broke after {} messages: {}",
-                            ex.responses.len(),
-                            chain(&e)
-                        ),
-                    ));
+                    ex.error = Some(errors::stream_broke(&e, ex.responses.len(), redact));
                     return;
                 }
             }
@@ -347,24 +335,20 @@ async fn read_response<S, E>(
             }
             Err(e) => {
                 ex.end_perf_ns = mono_ns();
-                ex.error = Some(ErrorDetails::new(
-                    None,
-                    "StreamError",
-                    format!("reading the response body failed: {e}"),
-                ));
+                ex.error = Some(errors::body_read(&e, redact));
             }
         }
     }
 }
 
-async fn collect_text<S, E>(stream: &mut S) -> Result<String, String>
+async fn collect_text<S, E>(stream: &mut S) -> Result<String, E>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::error::Error,
 {
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
-        buf.extend_from_slice(&chunk.map_err(|e| chain(&e))?);
+        buf.extend_from_slice(&chunk?);
     }
     Ok(String::from_utf8(buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
@@ -384,30 +368,4 @@ fn push_event(ex: &mut Exchange, t: u64, ev: crate::sse::SseEvent) {
         ev.data
     };
     ex.responses.push(RawResponse { perf_ns: t, data });
-}
-
-/// The error and its sources, joined with `: `.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-fn transport_error(e: &reqwest::Error) -> ErrorDetails {
-    let kind = if e.is_connect() {
-        "ConnectionError"
-    } else if e.is_timeout() {
-        "RequestTimeoutError"
-    } else {
-        "TransportError"
-    };
-    ErrorDetails::new(None, kind, chain(e))
 }

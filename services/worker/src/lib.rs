@@ -1,6 +1,7 @@
 //! Worker pool: the [`WorkerManager`] sizes the pool, each [`Worker`] turns credits
 //! into HTTP requests and raw records.
 
+pub mod errors;
 pub mod http;
 pub mod manager;
 pub mod sent;

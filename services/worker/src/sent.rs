@@ -242,13 +242,51 @@ pub struct DirectResponse {
     pub connection: AbortOnDrop,
 }
 
-/// Why [`send_direct`] failed.
+/// Why [`send_direct`] failed: what was being done and the error that stopped it.
 #[derive(Debug)]
-pub enum DirectError {
-    /// Could not connect.
-    Connect(String),
-    /// The exchange failed after connecting.
-    Transport(String),
+pub struct DirectError {
+    /// The connection could not be opened (the request was never written).
+    pub connect: bool,
+    /// What failed, e.g. `cannot connect to 127.0.0.1:8000`.
+    pub context: String,
+    /// The underlying error, when there is one.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DirectError {
+    fn connect(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        DirectError {
+            connect: true,
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    fn transport(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        DirectError {
+            connect: false,
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The record's error (see [`crate::errors::direct`]).
+    pub fn details(
+        &self,
+        redact: &aiperf_export::redact::Redactor,
+    ) -> aiperf_protocol::ErrorDetails {
+        let source = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        crate::errors::direct(self.connect, &self.context, source, redact)
+    }
 }
 
 /// Opens a dedicated connection to `url`'s host and hands it to the caller through
@@ -263,18 +301,22 @@ pub async fn send_direct(
 ) -> Result<DirectResponse, DirectError> {
     let host = url
         .host_str()
-        .ok_or_else(|| DirectError::Connect(format!("{url}: no host")))?
+        .ok_or_else(|| DirectError {
+            connect: true,
+            context: format!("{url}: no host"),
+            source: None,
+        })?
         .to_string();
     let port = url.port_or_known_default().unwrap_or(80);
     let tcp =
         tokio::net::TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
             .await
-            .map_err(|e| DirectError::Connect(format!("cannot connect to {host}:{port}: {e}")))?;
+            .map_err(|e| DirectError::connect(format!("cannot connect to {host}:{port}"), e))?;
     let _ = tcp.set_nodelay(true);
     let io = hyper_util::rt::TokioIo::new(SentIo::new(tcp, signal.clone()));
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| DirectError::Connect(e.to_string()))?;
+        .map_err(|e| DirectError::connect("the HTTP/1 handshake failed", e))?;
     let connection = AbortOnDrop(tokio::spawn(async move {
         let _ = conn.await;
     }));
@@ -293,12 +335,12 @@ pub async fn send_direct(
     let req = req
         .header(hyper::header::CONTENT_LENGTH, body.len())
         .body(FlagBody::new(body, signal))
-        .map_err(|e| DirectError::Transport(e.to_string()))?;
+        .map_err(|e| DirectError::transport("the request could not be built", e))?;
     connected();
     let response = sender
         .send_request(req)
         .await
-        .map_err(|e| DirectError::Transport(crate::http::chain(&e)))?;
+        .map_err(|e| DirectError::transport("sending the request failed", e))?;
     Ok(DirectResponse {
         response,
         connection,

@@ -11,7 +11,8 @@
 //! * `details`: an object of extra facts about the failure.
 //!
 //! In Rust the chain is [`std::error::Error::source`]; [`ErrorDetails::from_error`]
-//! walks it. Errors without an error value behind them (an HTTP status, an error
+//! (the error itself) and [`ErrorDetails::caused_by`] (a failure caused by an
+//! error) walk it. Errors without an error value behind them (an HTTP status, an error
 //! event of the stream, a cancellation) carry none of the three.
 //!
 //! The three fields are optional in the MessagePack encoding too (absent when
@@ -76,35 +77,59 @@ impl ErrorDetails {
         }
     }
 
-    /// The error of a failure that has a Rust error value `err`:
+    /// The error `err` itself, classified as `kind` (e.g. a transport error of the
+    /// HTTP client named `ConnectionError`):
     ///
-    /// * `message`: `context` (when given) then the messages of `err` and its
-    ///   sources, joined with `: ` (see [`chain_message`]);
+    /// * `message`: the messages of `err` and its sources (see [`chain_message`]);
     /// * `cause`: the message of `err`'s immediate source, when it has one;
-    /// * `cause_chain`: `kind`, then the [`type_name`] of every source, outermost
-    ///   first.
+    /// * `cause_chain`: `kind`, then the [`type_name`] of every source of `err`,
+    ///   outermost first.
     ///
     /// Every text goes through `redact` (which removes secrets such as URL
     /// passwords) before it is stored.
     pub fn from_error(
         code: Option<u16>,
         kind: impl Into<String>,
-        context: Option<&str>,
         err: &(dyn Error + 'static),
         redact: &dyn Fn(&str) -> String,
     ) -> Self {
         let kind = kind.into();
-        let chained = chain_message(err);
-        let message = match context {
-            Some(c) if !c.is_empty() => format!("{c}: {chained}"),
-            _ => chained,
-        };
         let mut names = vec![kind.clone()];
         names.extend(sources(err).map(type_name));
         ErrorDetails {
             code,
-            message: redact(&message),
+            message: redact(&chain_message(err)),
             cause: err.source().map(|s| redact(&s.to_string())),
+            cause_chain: Some(names.iter().map(|n| redact(n)).collect()),
+            details: None,
+            kind,
+        }
+    }
+
+    /// A failure of type `kind` described by `what`, caused by the error `cause`
+    /// (e.g. `StreamError` "the response stream broke after 3 messages" caused by
+    /// a connection reset):
+    ///
+    /// * `message`: `what: ` followed by [`chain_message`] of `cause`;
+    /// * `cause`: the message of `cause`;
+    /// * `cause_chain`: `kind`, then the [`type_name`] of `cause` and of each of its
+    ///   sources, outermost first.
+    ///
+    /// Every text goes through `redact`.
+    pub fn caused_by(
+        code: Option<u16>,
+        kind: impl Into<String>,
+        what: &str,
+        cause: &(dyn Error + 'static),
+        redact: &dyn Fn(&str) -> String,
+    ) -> Self {
+        let kind = kind.into();
+        let mut names = vec![kind.clone(), type_name(cause)];
+        names.extend(sources(cause).map(type_name));
+        ErrorDetails {
+            code,
+            message: redact(&format!("{what}: {}", chain_message(cause))),
+            cause: Some(redact(&cause.to_string())),
             cause_chain: Some(names.iter().map(|n| redact(n)).collect()),
             details: None,
             kind,
@@ -209,7 +234,7 @@ mod tests {
     #[test]
     fn the_chain_runs_from_the_type_to_the_root_cause() {
         let e = refused();
-        let d = ErrorDetails::from_error(None, "ConnectionError", None, &e, &|s| s.to_string());
+        let d = ErrorDetails::from_error(None, "ConnectionError", &e, &|s| s.to_string());
         assert_eq!(
             d.cause_chain.as_deref().unwrap(),
             [
@@ -229,11 +254,24 @@ mod tests {
     }
 
     #[test]
+    fn a_wrapped_cause_heads_the_chain_below_the_type() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let d = ErrorDetails::caused_by(None, "StreamError", "the stream broke", &io, &|s| s.into());
+        assert_eq!(d.message, "the stream broke: reset by peer");
+        assert_eq!(d.cause.as_deref(), Some("reset by peer"));
+        assert_eq!(
+            d.cause_chain.as_deref().unwrap(),
+            ["StreamError", "io::Error(ConnectionReset)"]
+        );
+    }
+
+    #[test]
     fn every_text_is_redacted() {
         let e = refused();
         let redact = |s: &str| s.replace("hunter2", "<redacted>");
-        let d = ErrorDetails::from_error(None, "ConnectionError", Some("POST"), &e, &redact);
-        assert!(d.message.starts_with("POST: error sending request"));
+        let d = ErrorDetails::caused_by(None, "TransportError", "POST failed", &e, &redact);
+        assert!(d.message.starts_with("POST failed: error sending request"));
+        assert!(!d.cause.as_deref().unwrap().contains("hunter2"));
         assert!(!d.message.contains("hunter2"), "{}", d.message);
         let json = serde_json::to_string(&d).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
@@ -246,7 +284,7 @@ mod tests {
             msg: "deadline has elapsed",
             source: None,
         };
-        let d = ErrorDetails::from_error(None, "RequestTimeoutError", None, &e, &|s| s.into());
+        let d = ErrorDetails::from_error(None, "RequestTimeoutError", &e, &|s| s.into());
         assert_eq!(d.cause, None);
         assert_eq!(
             d.cause_chain.as_deref().unwrap(),
@@ -290,7 +328,7 @@ mod tests {
     #[test]
     fn msgpack_round_trip_keeps_every_field_and_reads_old_messages() {
         let e = refused();
-        let d = ErrorDetails::from_error(None, "ConnectionError", None, &e, &|s| s.into())
+        let d = ErrorDetails::from_error(None, "ConnectionError", &e, &|s| s.into())
             .with_detail("timeout_s", 1.5);
         let back: ErrorDetails = crate::decode(&crate::encode(&d).unwrap()).unwrap();
         assert_eq!(back.cause, d.cause);
