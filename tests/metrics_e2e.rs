@@ -130,8 +130,8 @@ async fn goodput_counts_exactly_the_requests_that_meet_every_slo() {
     ));
     assert_eq!(s["goodput"]["unit"], "requests/sec");
     assert_eq!(
-        s["input_config"]["goodput"],
-        "time_to_first_token:70 request_latency:1000"
+        s["input_config"]["slos"],
+        serde_json::json!({"time_to_first_token": 70.0, "request_latency": 1000.0})
     );
 
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -335,7 +335,7 @@ async fn time_slices_partition_the_profiling_records() {
             assert!(slice.get("is_complete").is_none(), "slice {k}");
         }
     }
-    assert!(ts["input_config"]["slice_duration_s"].as_f64() == Some(0.2));
+    assert!(ts["input_config"]["artifacts"]["slice_duration"].as_f64() == Some(0.2));
 
     // CSV: tidy rows, Timeslice = position, bounds as in the JSON.
     let csv =
@@ -585,7 +585,10 @@ async fn server_token_counts_replace_client_counts() {
         s.get("usage_discrepancy_count").is_none()
             && s.get("usage_prompt_tokens_diff_pct").is_none()
     );
-    assert_eq!(s["input_config"]["use_server_token_count"], true);
+    assert_eq!(
+        s["input_config"]["endpoint"]["use_server_token_count"],
+        true
+    );
     assert_eq!(stat(&s, "total_reasoning_tokens", "avg"), 72.0);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("usage token counts differ"));
 }
@@ -806,4 +809,118 @@ async fn bad_goodput_and_slice_duration_are_rejected_before_the_run() {
         assert!(!dir.exists(), "{extra:?}: nothing written");
     }
     assert_eq!(server.stats().requests, 0, "no request was sent");
+}
+
+/// Every file of an artifact directory, recursively, as text.
+fn all_files_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.push_str(&all_files_text(&p));
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+/// Error records carry AIPerf 0.13's `cause` and `cause_chain` when a Rust error
+/// lies behind them. A server that accepts the preflight connection and then stops
+/// listening refuses every request: each JSONL error is a `ConnectionError` whose
+/// chain runs from that type down to the OS error, with no secret anywhere in the
+/// artifacts. An HTTP 500 of the mock (the server answered) has neither field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_records_carry_their_cause_chain() {
+    let _serial = SERIAL.lock().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Accept the preflight's connection, then close it and the listener: from then
+    // on the port refuses connections.
+    let closer = std::thread::spawn(move || drop(listener.accept()));
+    let dir = temp_dir("refused");
+    let out = run(
+        &profile_args(
+            &url,
+            dir.path(),
+            &[
+                "--streaming",
+                "--concurrency",
+                "1",
+                "--request-count",
+                "3",
+                "--api-key",
+                "sk-e2e-secret",
+                "--header",
+                "X-Api-Key:hdr-e2e-secret",
+            ],
+        ),
+        LONG,
+    )
+    .await;
+    closer.join().unwrap();
+    assert!(!out.status.success(), "every request fails: {}", text(&out));
+    let lines = read_jsonl(dir.path().join("profile_export.jsonl"));
+    assert_eq!(lines.len(), 3, "{}", text(&out));
+    for l in &lines {
+        let e = &l["error"];
+        assert_eq!(e["type"], "ConnectionError", "{l}");
+        assert!(e["code"].is_null(), "{l}");
+        let chain: Vec<&str> = e["cause_chain"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no cause_chain: {l}"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(chain.first(), Some(&"ConnectionError"), "{l}");
+        assert_eq!(chain.last(), Some(&"io::Error(ConnectionRefused)"), "{l}");
+        assert!(chain.len() >= 3, "{l}");
+        assert!(e["cause"].as_str().is_some_and(|c| !c.is_empty()), "{l}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("Connection refused"),
+            "{l}"
+        );
+        assert!(e.get("details").is_none(), "{l}");
+    }
+    let s = read_json(dir.path().join("profile_export_aiperf.json"));
+    assert_eq!(s["error_summary"][0]["count"], 3);
+    assert_eq!(
+        s["error_summary"][0]["error_details"]["cause_chain"],
+        lines[0]["error"]["cause_chain"]
+    );
+    let everything = all_files_text(dir.path()) + &text(&out);
+    for secret in ["sk-e2e-secret", "hdr-e2e-secret"] {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+
+    // The server answered 500: code, type and message only.
+    let server = mock(MockConfig {
+        error_rate: 100.0,
+        ..MockConfig::fast()
+    })
+    .await;
+    let dir = temp_dir("http500");
+    let out = run(
+        &profile_args(
+            &server.url(),
+            dir.path(),
+            &["--streaming", "--request-count", "2"],
+        ),
+        LONG,
+    )
+    .await;
+    assert!(!out.status.success(), "{}", text(&out));
+    for l in read_jsonl(dir.path().join("profile_export.jsonl")) {
+        let keys: Vec<&str> = l["error"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no error: {l}"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["code", "type", "message"], "{l}");
+        assert_eq!(l["error"]["code"], 500);
+    }
 }
