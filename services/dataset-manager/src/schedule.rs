@@ -5,8 +5,9 @@
 //!    `[--fixed-schedule-start-offset, --fixed-schedule-end-offset]` (trace ms, bounds
 //!    kept) are dropped, untimed turns share the fate of the turn before them, then
 //!    conversations left without turns are dropped;
-//! 2. **speed-up**: `timestamp = int(timestamp / --synthesis-speedup-ratio)` (delays
-//!    are not scaled);
+//! 2. **speed-up**: `timestamp = int(timestamp / speedup)` with `speedup` =
+//!    `--synthesis-speedup-ratio` (delays are not scaled) or `--replay-speedup`
+//!    (delays are divided by it as well);
 //! 3. `--ignore-trace-delays` drops every timestamp and delay;
 //! 4. **decision**: fixed schedule is on with `--fixed-schedule`, off with
 //!    `--no-fixed-schedule`, and otherwise on iff the first turn of every conversation
@@ -75,7 +76,7 @@ pub fn apply(
         }
         convs.retain(|c| !c.turns.is_empty());
     }
-    let speedup = d.synthesis.speedup_ratio;
+    let speedup = d.timestamp_speedup();
     for t in convs.iter_mut().flat_map(|c| c.turns.iter_mut()) {
         if d.ignore_trace_delays {
             t.timestamp_ms = None;
@@ -83,6 +84,9 @@ pub fn apply(
         }
         if let Some(ts) = t.timestamp_ms.as_mut() {
             *ts = scale(*ts, speedup);
+        }
+        if let (Some(delay), Some(r)) = (t.delay_ms.as_mut(), d.replay_speedup) {
+            *delay /= r;
         }
     }
     if convs.is_empty() {

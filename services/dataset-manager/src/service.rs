@@ -3,7 +3,7 @@
 
 use crate::schedule::{self, protocol_sampling};
 use crate::{inputs_json::write_inputs_json, loaders, synthetic::generate_conversations};
-use aiperf_config::{CustomDatasetType, ProfileConfig, PublicDataset};
+use aiperf_config::{CustomDatasetType, DatasetConfig, ProfileConfig, PublicDataset};
 use aiperf_endpoint::PayloadBuilder;
 use aiperf_protocol::{
     ServiceType,
@@ -116,7 +116,9 @@ impl Dataset {
 /// `--input-file` in the format of `--custom-dataset-type` or detected
 /// ([`loaders::detect_type`]); otherwise the synthetic generator
 /// ([`generate_conversations`]). Sampling: `--dataset-sampling-strategy`, else
-/// `shuffle` for synthetic data and `sequential` for everything else.
+/// `shuffle` for synthetic data and `sequential` for everything else. With
+/// `--system-prompt`/`--system-prompt-file` every conversation of any source gets that
+/// text as its system message ([`apply_system_prompt`]).
 ///
 /// # Fixed-schedule contract (for the timing manager)
 ///
@@ -170,13 +172,16 @@ pub fn build_dataset(config: &ProfileConfig) -> Result<Dataset, String> {
             (convs, path.display().to_string(), kind.is_trace())
         }
         (None, None) => {
-            let convs = generate_conversations(config, tokenizer)?;
+            let mut convs = generate_conversations(config, tokenizer)?;
+            apply_system_prompt(&mut convs, d);
             return Ok(Dataset::new(
                 convs,
                 protocol_sampling(d.sampling_strategy_or_default()),
             ));
         }
     };
+    let mut conversations = conversations;
+    apply_system_prompt(&mut conversations, d);
     let scheduled = schedule::apply(conversations, d, &source)?;
     let mut dataset = Dataset::new(scheduled.conversations, scheduled.sampling);
     dataset.fixed_schedule = scheduled.fixed_schedule;
@@ -185,6 +190,17 @@ pub fn build_dataset(config: &ProfileConfig) -> Result<Dataset, String> {
         return Err(format!("{source}: conversation ids are not unique"));
     }
     Ok(dataset)
+}
+
+/// Sets the verbatim `--system-prompt` text as the system message of every
+/// conversation: the payload builder sends it first in `messages`, as it does the
+/// generated `--shared-system-prompt-length` prompt (the two exclude each other).
+pub fn apply_system_prompt(conversations: &mut [Conversation], d: &DatasetConfig) {
+    if let Some(text) = &d.system_prompt {
+        for c in conversations {
+            c.system_message = Some(text.clone());
+        }
+    }
 }
 
 impl DatasetManager {
