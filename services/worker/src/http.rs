@@ -13,7 +13,7 @@ use crate::errors;
 use crate::sent::{SentBody, SentSignal};
 use crate::sse::SseParser;
 use aiperf_clock::{mono_ns, wall_ns};
-use aiperf_config::ProfileConfig;
+use aiperf_config::{ConnectionReuseStrategy, ProfileConfig};
 use aiperf_export::redact::Redactor;
 use aiperf_protocol::{ErrorDetails, record::RawResponse};
 use bytes::Bytes;
@@ -60,9 +60,18 @@ pub const USER_AGENT: &str = concat!("aiperf-rs/", env!("CARGO_PKG_VERSION"));
 
 impl HttpClient {
     /// Builds a client for the run (one per worker, reused for every request).
+    ///
+    /// `--connection-reuse-strategy never` keeps no idle connection and asks the
+    /// server to close after each response, so every request opens a new connection;
+    /// `pooled` (and `sticky-user-sessions`, not yet distinct) reuse idle connections.
     pub fn new(config: &ProfileConfig) -> Result<HttpClient, String> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let pool = config.concurrency.unwrap_or(256).max(1);
+        let never = config.connection_reuse == ConnectionReuseStrategy::Never;
+        let pool = if never {
+            0
+        } else {
+            config.concurrency.unwrap_or(256).max(1)
+        };
         let client = reqwest::Client::builder()
             .http1_only()
             .tcp_nodelay(true)
@@ -85,6 +94,12 @@ impl HttpClient {
             "application/json"
         };
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static(accept));
+        if never {
+            headers.insert(
+                reqwest::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+        }
         if let Some(key) = &config.api_key {
             let v = HeaderValue::from_str(&format!("Bearer {key}"))
                 .map_err(|_| "--api-key contains characters not allowed in a header".to_string())?;
@@ -368,4 +383,120 @@ fn push_event(ex: &mut Exchange, t: u64, ev: crate::sse::SseEvent) {
         ev.data
     };
     ex.responses.push(RawResponse { perf_ns: t, data });
+}
+
+#[cfg(test)]
+mod connection_reuse_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A keep-alive HTTP/1.1 server answering every request with a small JSON body;
+    /// returns its URL and the number of connections it accepted.
+    async fn counting_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request: headers up to the blank line, then its body.
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + len {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..end + 4 + len);
+                        let close = head.contains("connection: close");
+                        let body = "{}";
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n{body}",
+                            body.len(),
+                            if close { "connection: close\r\n" } else { "" }
+                        );
+                        if sock.write_all(reply.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    fn config(url: &str, strategy: &str) -> ProfileConfig {
+        let args = aiperf_config::ProfileArgs::try_parse_args([
+            "-m",
+            "m",
+            "--url",
+            url,
+            "--connection-reuse-strategy",
+            strategy,
+        ])
+        .unwrap();
+        let ctx = aiperf_config::Context {
+            cpus: 2,
+            stdout_is_tty: false,
+            cli_command: String::new(),
+        };
+        aiperf_config::resolve(&args, &ctx).unwrap()
+    }
+
+    /// Connections the server accepted for three requests sent one after the other.
+    async fn connections_for_three_requests(strategy: &str) -> usize {
+        let (url, accepted) = counting_server().await;
+        let client = HttpClient::new(&config(&url, strategy)).unwrap();
+        for i in 0..3 {
+            let ex = client
+                .send(
+                    Bytes::from_static(b"{}"),
+                    &format!("r{i}"),
+                    "c",
+                    false,
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(ex.status, Some(200), "{:?}", ex.error);
+            assert!(ex.error.is_none(), "{:?}", ex.error);
+        }
+        accepted.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn pooled_reuses_one_connection() {
+        assert_eq!(connections_for_three_requests("pooled").await, 1);
+        assert_eq!(
+            connections_for_three_requests("sticky-user-sessions").await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn never_opens_a_connection_per_request() {
+        assert_eq!(connections_for_three_requests("never").await, 3);
+    }
 }
