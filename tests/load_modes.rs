@@ -461,8 +461,10 @@ async fn prefill_concurrency_releases_on_first_token() {
     );
 }
 
-/// A concurrency sweep: one run directory per value, the aggregate JSON/CSV and
-/// the Pareto table.
+/// A concurrency sweep: one run directory per value, AIPerf's per-value
+/// aggregates and sweep aggregate (checked against each run's own summary: the
+/// statistics, the best configurations and the Pareto set worked out here), and
+/// the TPS/GPU Pareto table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_runs_one_profile_per_value_and_aggregates() {
     let _serial = SERIAL.lock().await;
@@ -474,9 +476,9 @@ async fn sweep_runs_one_profile_per_value_and_aggregates() {
         &[
             "--streaming",
             "--concurrency",
-            "1,3",
+            "1,2,4",
             "--request-count",
-            "6",
+            "8",
             "--isl",
             "16",
             "--osl",
@@ -487,7 +489,9 @@ async fn sweep_runs_one_profile_per_value_and_aggregates() {
     );
     let out = run(&args, LONG).await;
     assert!(out.status.success(), "{}", text(&out));
-    for v in ["1", "3"] {
+    let values = [1u64, 2, 4];
+    let mut summaries = Vec::new();
+    for v in values {
         let run_dir = dir.path().join(format!("concurrency_{v}"));
         for f in [
             "profile_export_aiperf.json",
@@ -499,16 +503,41 @@ async fn sweep_runs_one_profile_per_value_and_aggregates() {
             assert!(run_dir.join(f).exists(), "{v}: {f} missing");
         }
         let cfg = read_json(run_dir.join("run_config.json"));
-        assert_eq!(cfg["concurrency"].as_u64().unwrap().to_string(), v);
+        assert_eq!(cfg["concurrency"].as_u64(), Some(v));
+        let s = read_json(run_dir.join("profile_export_aiperf.json"));
+        assert_eq!(stat(&s, "request_count", "avg"), 8.0);
+
+        // aggregate/concurrency_<v>/: a one-run confidence aggregate of that run.
+        let agg_dir = dir.path().join(format!("aggregate/concurrency_{v}"));
+        let a = read_json(agg_dir.join("profile_export_aiperf_aggregate.json"));
+        assert_eq!(a["metadata"]["aggregation_type"], "confidence");
+        assert_eq!(a["metadata"]["num_profile_runs"], 1);
         assert_eq!(
-            stat(
-                &read_json(run_dir.join("profile_export_aiperf.json")),
-                "request_count",
-                "avg"
-            ),
-            6.0
+            a["metadata"]["variation_values"],
+            serde_json::json!({"concurrency": v})
         );
+        let thr = &a["metrics"]["request_throughput_avg"];
+        assert_eq!(
+            thr["mean"].as_f64(),
+            Some(stat(&s, "request_throughput", "avg"))
+        );
+        assert_eq!(
+            (thr["std"].as_f64(), thr["se"].as_f64()),
+            (Some(0.0), Some(0.0))
+        );
+        assert_eq!(
+            a["metrics"]["time_to_first_token_p99"]["mean"].as_f64(),
+            Some(stat(&s, "time_to_first_token", "p99"))
+        );
+        let csv =
+            std::fs::read_to_string(agg_dir.join("profile_export_aiperf_aggregate.csv")).unwrap();
+        assert!(
+            csv.starts_with("metric,mean,std,min,max,cv,se,ci_low,ci_high,t_critical,unit\n"),
+            "{csv}"
+        );
+        summaries.push(s);
     }
+
     let agg = read_json(
         dir.path()
             .join("sweep_aggregate/profile_export_aiperf_sweep.json"),
@@ -519,19 +548,96 @@ async fn sweep_runs_one_profile_per_value_and_aggregates() {
             agg["num_profile_runs"].as_u64(),
             agg["num_successful_runs"].as_u64()
         ),
-        (Some(2), Some(2))
+        (Some(3), Some(3))
     );
+    assert_eq!(agg["failed_runs"], serde_json::json!([]));
     assert_eq!(
-        agg["metadata"]["sweep_parameters"][0]["name"],
-        "concurrency"
+        agg["metadata"]["sweep_parameters"],
+        serde_json::json!([{"name": "concurrency", "values": [1, 2, 4]}])
     );
-    assert_eq!(
-        agg["metadata"]["sweep_parameters"][0]["values"],
-        serde_json::json!([1, 3])
-    );
+    assert_eq!(agg["metadata"]["num_combinations"], 3);
+
+    // per_combination_metrics of each value = that run's own summary statistics.
     let per = agg["per_combination_metrics"].as_array().unwrap();
-    assert_eq!(per[1]["parameters"]["concurrency"], 3);
-    assert!(per[1]["metrics"]["output_token_throughput"]["mean"].is_number());
+    assert_eq!(per.len(), 3);
+    for ((combo, s), v) in per.iter().zip(&summaries).zip(values) {
+        assert_eq!(combo["parameters"], serde_json::json!({"concurrency": v}));
+        let m = &combo["metrics"];
+        let ttft = &m["time_to_first_token"];
+        for (key, stat_name) in [
+            ("mean", "avg"),
+            ("avg", "avg"),
+            ("min", "min"),
+            ("max", "max"),
+            ("p50", "p50"),
+            ("p99", "p99"),
+            ("sum", "sum"),
+        ] {
+            assert_eq!(
+                ttft[key].as_f64(),
+                Some(stat(s, "time_to_first_token", stat_name)),
+                "{v}: time_to_first_token.{key}"
+            );
+        }
+        assert_eq!(ttft["count"], s["time_to_first_token"]["count"]);
+        assert_eq!(ttft["std"].as_f64(), Some(0.0), "one trial: no spread");
+        assert_eq!(
+            m["request_throughput_avg"]["mean"].as_f64(),
+            Some(stat(s, "request_throughput", "avg"))
+        );
+        assert_eq!(
+            m["inter_token_latency_p90"]["mean"].as_f64(),
+            Some(stat(s, "inter_token_latency", "p90"))
+        );
+    }
+
+    // best_configurations and pareto_optimal, worked out from the run summaries:
+    // throughput (request_throughput avg) up, TTFT p99 down.
+    let thr: Vec<f64> = summaries
+        .iter()
+        .map(|s| stat(s, "request_throughput", "avg"))
+        .collect();
+    let lat: Vec<f64> = summaries
+        .iter()
+        .map(|s| stat(s, "time_to_first_token", "p99"))
+        .collect();
+    let argbest = |xs: &[f64], better: fn(f64, f64) -> bool| {
+        let mut best = 0;
+        for i in 1..xs.len() {
+            if better(xs[i], xs[best]) {
+                best = i;
+            }
+        }
+        best
+    };
+    let best_thr = argbest(&thr, |a, b| a > b);
+    let best_lat = argbest(&lat, |a, b| a < b);
+    let best = &agg["best_configurations"];
+    assert_eq!(
+        best["best_throughput"],
+        serde_json::json!({"parameters": {"concurrency": values[best_thr]}, "metric": thr[best_thr], "unit": "requests/sec"})
+    );
+    assert_eq!(
+        best["best_latency_p99"],
+        serde_json::json!({"parameters": {"concurrency": values[best_lat]}, "metric": lat[best_lat], "unit": "ms"})
+    );
+    let dominated = |i: usize| {
+        (0..3).any(|j| {
+            j != i && thr[j] >= thr[i] && lat[j] <= lat[i] && (thr[j] > thr[i] || lat[j] < lat[i])
+        })
+    };
+    let expected: Vec<serde_json::Value> = (0..3)
+        .filter(|&i| !dominated(i))
+        .map(|i| serde_json::json!({"concurrency": values[i]}))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        agg["pareto_optimal"],
+        serde_json::Value::Array(expected),
+        "throughput {thr:?}, TTFT p99 {lat:?}"
+    );
+
+    // Our TPS/GPU view: system TPS over --num-gpus.
     let p = &agg["pareto"][1];
     assert!(
         (p["tps_per_gpu"].as_f64().unwrap() * 2.0 - p["system_tps"].as_f64().unwrap()).abs() < 1e-6
@@ -541,12 +647,28 @@ async fn sweep_runs_one_profile_per_value_and_aggregates() {
             .join("sweep_aggregate/profile_export_aiperf_sweep.csv"),
     )
     .unwrap();
-    assert_eq!(csv.lines().count(), 3);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("concurrency,"), "{csv}");
+    assert!(lines[0].contains(",request_throughput_avg_mean,"), "{csv}");
+    assert!(
+        lines[1].starts_with("1,") && lines[3].starts_with("4,"),
+        "{csv}"
+    );
+    assert_eq!((lines[4], lines[5]), ("", "Best Configurations"), "{csv}");
+    assert!(
+        csv.contains("\nPareto Optimal Points\nconcurrency\n"),
+        "{csv}"
+    );
+    assert!(csv.ends_with("Number of Successful Runs,3\n"), "{csv}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("Sweep over concurrency")
             && stdout.contains("TPS/GPU")
-            && stdout.contains("Pareto"),
+            && stdout.contains("Pareto")
+            && stdout.contains(&format!(
+                "Best throughput: concurrency={}",
+                values[best_thr]
+            )),
         "{stdout}"
     );
 }

@@ -1,10 +1,22 @@
 //! Sweeps (`docs/load-modes.md` §10): `--concurrency 10,50,100` or `--request-rate 5,10,20`
 //! runs one full profile per value, each into `<artifact-dir>/<param>_<value>/`
-//! (a normal run directory plus `run_config.json`), then writes
-//! `<artifact-dir>/sweep_aggregate/profile_export_aiperf_sweep.{json,csv}` and
-//! prints the sweep table with the Pareto view: TPS/user (average
+//! (a normal run directory plus `run_config.json`), then writes AIPerf 0.13's
+//! aggregates (`docs/outputs.md`, [`aiperf_export::sweep_aggregate`]):
+//!
+//! * `<artifact-dir>/aggregate/<param>_<value>/profile_export_aiperf_aggregate.{json,csv}`
+//!   for every successful run;
+//! * `<artifact-dir>/sweep_aggregate/profile_export_aiperf_sweep.{json,csv}` with
+//!   `per_combination_metrics`, `best_configurations` and `pareto_optimal`
+//!   (throughput against p99 latency), plus our Pareto view (`pareto`,
+//!   `metadata.num_gpus`, `metadata.pareto_axes`);
+//!
+//! and prints the sweep table with that Pareto view: TPS/user (average
 //! `output_token_throughput_per_user`) against system TPS and TPS/GPU
-//! (`output_token_throughput / --num-gpus`), Pareto-optimal points marked.
+//! (`output_token_throughput / --num-gpus`), Pareto-optimal points marked, then
+//! the best configurations (also in `sweep_aggregate/profile_export_aiperf_sweep_console.txt`).
+//!
+//! Each run's statistics are read back from the `profile_export_aiperf.json` it
+//! wrote, so the aggregates hold exactly the numbers of the run files.
 //!
 //! The controller simply loops over the resolved configurations, one run at a
 //! time. A Ctrl-C stops the sweep after the current run's partial results; the
@@ -14,7 +26,8 @@ use crate::run::run_profile;
 use aiperf_config::{
     ConfigError, Context, ProfileArgs, ProfileConfig, SweepPoint, expand_sweep, resolve,
 };
-use serde_json::{Map, Value, json};
+use aiperf_export::sweep_aggregate::{self as agg, SweepRunSummary};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -67,6 +80,8 @@ pub struct SweepResult {
     pub summary: Option<Value>,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// The model of the run.
+    pub model: String,
 }
 
 /// Runs every profile of the sweep, then writes the aggregate and prints the table.
@@ -100,6 +115,7 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             );
         }
         let prefix = cfg.profile_export_prefix.clone();
+        let model = cfg.model().to_string();
         let outcome = run_profile(cfg).await;
         let summary = std::fs::read_to_string(dir.join(format!("{prefix}_aiperf.json")))
             .ok()
@@ -121,6 +137,7 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             point,
             summary,
             error,
+            model,
         });
         if outcome.interrupted {
             interrupted = true;
@@ -132,33 +149,19 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             break;
         }
     }
-    let agg_dir = plan.base_dir.join("sweep_aggregate");
-    let json = aggregate_json(&results, total, gpus);
-    let csv = aggregate_csv(&results);
-    let table = render_table(&results, gpus);
-    let written = std::fs::create_dir_all(&agg_dir)
-        .and_then(|_| {
-            std::fs::write(
-                agg_dir.join("profile_export_aiperf_sweep.json"),
-                serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-            )
-        })
-        .and_then(|_| std::fs::write(agg_dir.join("profile_export_aiperf_sweep.csv"), &csv))
-        .and_then(|_| {
-            std::fs::write(
-                agg_dir.join("profile_export_aiperf_sweep_console.txt"),
-                &table,
-            )
-        });
+    let json = aggregate_json(&results, gpus);
+    let table = render_table(&results, gpus) + &best_lines(&json);
+    let written = write_aggregates(&plan.base_dir, &results, &json, &table);
     println!("\n{table}");
+    let agg_dir = plan.base_dir.join("sweep_aggregate");
     match &written {
         Ok(()) => println!(
             "Sweep JSON Export: {}",
-            agg_dir.join("profile_export_aiperf_sweep.json").display()
+            agg_dir.join(agg::SWEEP_JSON).display()
         ),
         Err(e) => eprintln!(
-            "error: cannot write the sweep aggregate in {}: {e}",
-            agg_dir.display()
+            "error: cannot write the sweep aggregates in {}: {e}",
+            plan.base_dir.display()
         ),
     }
     let failed = results.iter().filter(|r| r.error.is_some()).count();
@@ -172,28 +175,6 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
     }
 }
 
-/// Metrics aggregated per sweep value (the scalar and distribution metrics of the run).
-const SWEEP_METRICS: [&str; 14] = [
-    "request_throughput",
-    "output_token_throughput",
-    "total_token_throughput",
-    "output_token_throughput_per_user",
-    "time_to_first_token",
-    "time_to_second_token",
-    "inter_token_latency",
-    "request_latency",
-    "effective_latency",
-    "schedule_lag",
-    "input_sequence_length",
-    "output_sequence_length",
-    "request_count",
-    "error_request_count",
-];
-
-const PERCENTILES: [&str; 9] = ["p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99"];
-
-/// One metric of one run in the sweep schema: `mean, avg, std, min, max, cv,
-/// ci_low, ci_high, unit, p1..p99, count, sum` (95 % confidence interval of the mean).
 /// Why a sweep point had no effect: a request-rate sweep over a timestamped trace
 /// replays the trace's own schedule every time (a fixed schedule wins over every other mode).
 fn ignored_sweep(point: &SweepPoint, summary: &Value) -> Option<String> {
@@ -204,34 +185,6 @@ fn ignored_sweep(point: &SweepPoint, summary: &Value) -> Option<String> {
          --synthesis-speedup-ratio, or pass --no-fixed-schedule to send its rows at each rate"
             .to_string()
     })
-}
-
-fn metric_entry(m: &Value) -> Option<Value> {
-    let avg = m["avg"].as_f64()?;
-    let std = m["std"].as_f64().unwrap_or(0.0);
-    let count = m["count"].as_f64();
-    let half = match count {
-        Some(n) if n > 1.0 => 1.96 * std / n.sqrt(),
-        _ => 0.0,
-    };
-    let mut o = Map::new();
-    o.insert("mean".into(), json!(avg));
-    o.insert("avg".into(), json!(avg));
-    o.insert("std".into(), json!(std));
-    o.insert("min".into(), m.get("min").cloned().unwrap_or(json!(avg)));
-    o.insert("max".into(), m.get("max").cloned().unwrap_or(json!(avg)));
-    o.insert("cv".into(), json!(if avg != 0.0 { std / avg } else { 0.0 }));
-    o.insert("ci_low".into(), json!(avg - half));
-    o.insert("ci_high".into(), json!(avg + half));
-    o.insert("unit".into(), m.get("unit").cloned().unwrap_or(Value::Null));
-    for p in PERCENTILES {
-        if let Some(v) = m.get(p) {
-            o.insert(p.into(), v.clone());
-        }
-    }
-    o.insert("count".into(), m.get("count").cloned().unwrap_or(json!(1)));
-    o.insert("sum".into(), m.get("sum").cloned().unwrap_or(json!(avg)));
-    Some(Value::Object(o))
 }
 
 fn param_value(p: &SweepPoint) -> Value {
@@ -264,12 +217,28 @@ pub fn pareto_optimal(points: &[Option<(f64, f64)>]) -> Vec<bool> {
         .collect()
 }
 
-/// `profile_export_aiperf_sweep.json`.
-pub fn aggregate_json(results: &[SweepResult], planned: usize, gpus: usize) -> Value {
-    let param = results
-        .first()
-        .map(|r| r.point.parameter.clone())
-        .unwrap_or_default();
+/// The runs as the aggregates see them.
+fn run_summaries(results: &[SweepResult]) -> Vec<SweepRunSummary<'_>> {
+    results
+        .iter()
+        .map(|r| SweepRunSummary {
+            label: r.point.dir_name(),
+            parameter: r.point.parameter.clone(),
+            value: param_value(&r.point),
+            summary: r.summary.as_ref(),
+            error: r.error.clone(),
+            model: r.model.clone(),
+        })
+        .collect()
+}
+
+/// `profile_export_aiperf_sweep.json`: AIPerf's sweep aggregate
+/// ([`agg::sweep_value`]) plus our Pareto view: `metadata.num_gpus`,
+/// `metadata.pareto_axes` and `pareto` (per successful run: its parameters,
+/// TPS/user, system TPS, TPS/GPU and whether it is Pareto-optimal on TPS/user vs
+/// TPS/GPU).
+pub fn aggregate_json(results: &[SweepResult], gpus: usize) -> Value {
+    let mut json = agg::sweep_value(&run_summaries(results));
     let points: Vec<Option<(f64, f64)>> = results
         .iter()
         .map(|r| {
@@ -280,78 +249,108 @@ pub fn aggregate_json(results: &[SweepResult], planned: usize, gpus: usize) -> V
         })
         .collect();
     let optimal = pareto_optimal(&points);
-    let mut per = Vec::new();
-    let mut pareto = Vec::new();
-    for (i, r) in results.iter().enumerate() {
-        let Some(s) = &r.summary else { continue };
-        if r.error.is_some() {
-            continue;
-        }
-        let mut metrics = Map::new();
-        for tag in SWEEP_METRICS {
-            if let Some(e) = s.get(tag).and_then(metric_entry) {
-                metrics.insert(tag.into(), e);
-            }
-        }
-        let mut params = Map::new();
-        params.insert(param.clone(), param_value(&r.point));
-        per.push(json!({"parameters": params, "metrics": metrics}));
-        if let Some((u, sys, g)) = pareto_point(s, gpus) {
-            pareto.push(json!({"parameters": {param.clone(): param_value(&r.point)}, "tps_per_user": u, "system_tps": sys, "tps_per_gpu": g, "pareto_optimal": optimal[i]}));
-        }
-    }
-    let failed: Vec<Value> = results
+    let pareto: Vec<Value> = results
         .iter()
-        .filter_map(|r| {
-            r.error
-                .as_ref()
-                .map(|e| json!({"parameters": {param.clone(): param_value(&r.point)}, "error": e}))
+        .enumerate()
+        .filter(|(_, r)| r.error.is_none())
+        .filter_map(|(i, r)| {
+            let (u, sys, g) = pareto_point(r.summary.as_ref()?, gpus)?;
+            Some(json!({
+                "parameters": {r.point.parameter.clone(): param_value(&r.point)},
+                "tps_per_user": u,
+                "system_tps": sys,
+                "tps_per_gpu": g,
+                "pareto_optimal": optimal[i],
+            }))
         })
         .collect();
-    json!({
-        "aggregation_type": "sweep",
-        "num_profile_runs": planned,
-        "num_successful_runs": results.iter().filter(|r| r.error.is_none()).count(),
-        "failed_runs": failed,
-        "metadata": {
-            "sweep_parameters": [{"name": param, "values": results.iter().map(|r| param_value(&r.point)).collect::<Vec<_>>()}],
-            "num_gpus": gpus,
-            "pareto_axes": {"x": "output_token_throughput_per_user (avg)", "y": "output_token_throughput / num_gpus"},
-        },
-        "per_combination_metrics": per,
-        "pareto": pareto,
-    })
+    if let Some(m) = json["metadata"].as_object_mut() {
+        m.insert("num_gpus".into(), gpus.into());
+        m.insert(
+            "pareto_axes".into(),
+            json!({"x": "output_token_throughput_per_user (avg)", "y": "output_token_throughput / num_gpus"}),
+        );
+    }
+    if let Some(o) = json.as_object_mut() {
+        o.insert("pareto".into(), Value::Array(pareto));
+    }
+    json
 }
 
-/// `profile_export_aiperf_sweep.csv`: one row per sweep value, columns
-/// `<tag>_mean,<tag>_std,<tag>_min,<tag>_max,<tag>_cv`.
-pub fn aggregate_csv(results: &[SweepResult]) -> String {
-    let param = results
-        .first()
-        .map(|r| r.point.parameter.clone())
-        .unwrap_or_default();
-    let mut header = vec![param];
-    for tag in SWEEP_METRICS {
-        for stat in ["mean", "std", "min", "max", "cv"] {
-            header.push(format!("{tag}_{stat}"));
+/// Writes `aggregate/<label>/profile_export_aiperf_aggregate.{json,csv}` of every
+/// successful run and `sweep_aggregate/profile_export_aiperf_sweep.{json,csv}`
+/// (from `json`, see [`aggregate_json`]) with the console `table`.
+pub fn write_aggregates(
+    base_dir: &Path,
+    results: &[SweepResult],
+    json: &Value,
+    table: &str,
+) -> std::io::Result<()> {
+    for run in run_summaries(results) {
+        let (Some(j), Some(c)) = (agg::aggregate_value(&run), agg::aggregate_csv(&run)) else {
+            continue;
+        };
+        let dir = base_dir.join("aggregate").join(&run.label);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join(agg::AGGREGATE_JSON),
+            serde_json::to_string_pretty(&j).unwrap_or_default(),
+        )?;
+        std::fs::write(dir.join(agg::AGGREGATE_CSV), c)?;
+    }
+    let dir = base_dir.join("sweep_aggregate");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join(agg::SWEEP_JSON),
+        serde_json::to_string_pretty(json).unwrap_or_default(),
+    )?;
+    std::fs::write(dir.join(agg::SWEEP_CSV), agg::sweep_csv(json))?;
+    std::fs::write(dir.join("profile_export_aiperf_sweep_console.txt"), table)
+}
+
+/// The best configurations and AIPerf's Pareto set (throughput vs p99 latency),
+/// one line each, for the console.
+pub fn best_lines(json: &Value) -> String {
+    let params = |p: &Value| {
+        p.as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    // The latency objective is TTFT when every run has it (AIPerf's rule).
+    let ttft = json["per_combination_metrics"].as_array().is_some_and(|p| {
+        p.iter()
+            .all(|c| c["metrics"].get("time_to_first_token_p99").is_some())
+    });
+    let latency = if ttft {
+        "Best latency (TTFT p99)"
+    } else {
+        "Best latency (request latency p99)"
+    };
+    let mut out = String::new();
+    for (key, label) in [
+        ("best_throughput", "Best throughput"),
+        ("best_latency_p99", latency),
+    ] {
+        let b = &json["best_configurations"][key];
+        if let Some(m) = b["metric"].as_f64() {
+            out.push_str(&format!(
+                "{label}: {} ({m:.2} {})\n",
+                params(&b["parameters"]),
+                b["unit"].as_str().unwrap_or("")
+            ));
         }
     }
-    let mut out = header.join(",") + "\n";
-    for r in results.iter().filter(|r| r.error.is_none()) {
-        let Some(s) = &r.summary else { continue };
-        let mut row = vec![aiperf_config::load::format_value(r.point.value)];
-        for tag in SWEEP_METRICS {
-            let e = s.get(tag).and_then(metric_entry);
-            for stat in ["mean", "std", "min", "max", "cv"] {
-                row.push(
-                    e.as_ref()
-                        .and_then(|e| e[stat].as_f64())
-                        .map(|v| format!("{v:.6}"))
-                        .unwrap_or_default(),
-                );
-            }
-        }
-        out.push_str(&(row.join(",") + "\n"));
+    if let Some(points) = json["pareto_optimal"].as_array().filter(|p| !p.is_empty()) {
+        let list: Vec<String> = points.iter().map(params).collect();
+        out.push_str(&format!(
+            "Pareto-optimal (throughput vs p99 latency): {}\n",
+            list.join("; ")
+        ));
     }
     out
 }
@@ -509,25 +508,28 @@ mod tests {
     }
 
     #[test]
-    fn aggregate_follows_the_sweep_schema() {
+    fn aggregate_adds_the_tps_per_gpu_view_and_writes_every_file() {
         let results = vec![
             SweepResult {
                 point: point(10.0, 0),
                 summary: Some(summary(100.0, 1000.0)),
                 error: None,
+                model: "m".into(),
             },
             SweepResult {
                 point: point(50.0, 1),
                 summary: Some(summary(60.0, 3000.0)),
                 error: None,
+                model: "m".into(),
             },
             SweepResult {
                 point: point(100.0, 2),
                 summary: None,
                 error: Some("boom".into()),
+                model: "m".into(),
             },
         ];
-        let j = aggregate_json(&results, 3, 2);
+        let j = aggregate_json(&results, 2);
         assert_eq!(j["aggregation_type"], "sweep");
         assert_eq!(
             (
@@ -536,20 +538,15 @@ mod tests {
             ),
             (Some(3), Some(2))
         );
-        assert_eq!(j["failed_runs"][0]["parameters"]["concurrency"], 100);
+        assert_eq!(
+            j["failed_runs"],
+            json!([{"label": "concurrency_100", "error": "boom"}])
+        );
         assert_eq!(
             j["metadata"]["sweep_parameters"][0]["values"],
             json!([10, 50, 100])
         );
-        let m = &j["per_combination_metrics"][0];
-        assert_eq!(m["parameters"]["concurrency"], 10);
-        let ttft = &m["metrics"]["time_to_first_token"];
-        for k in [
-            "mean", "avg", "std", "min", "max", "cv", "ci_low", "ci_high", "unit", "count", "sum",
-        ] {
-            assert!(!ttft[k].is_null(), "{k} missing: {ttft}");
-        }
-        assert!((ttft["ci_high"].as_f64().unwrap() - (20.0 + 1.96 * 1.0 / 10.0)).abs() < 1e-9);
+        assert_eq!(j["metadata"]["num_gpus"], 2);
         // TPS/GPU = system / 2 GPUs; both points are optimal (one wins per-user, one per-GPU).
         assert_eq!(j["pareto"][1]["tps_per_gpu"], 1500.0);
         assert!(
@@ -559,17 +556,37 @@ mod tests {
                 .iter()
                 .all(|p| p["pareto_optimal"] == true)
         );
-        let csv = aggregate_csv(&results);
-        let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines.len(), 3, "header + one row per successful run");
-        assert!(
-            lines[0].starts_with("concurrency,request_throughput_mean,request_throughput_std,")
+        // Equal throughput (3 req/s) and TTFT p99 absent: the first run is the best,
+        // AIPerf's Pareto set needs a p99 latency, the summaries have none.
+        assert_eq!(
+            j["best_configurations"]["best_throughput"]["parameters"]["concurrency"],
+            10
         );
-        assert!(lines[2].starts_with("50,3.000000,"));
-        let table = render_table(&results, 2);
+        assert_eq!(j["pareto_optimal"], json!([]));
+        let table = render_table(&results, 2) + &best_lines(&j);
         assert!(
             table.contains("TPS/GPU") && table.contains("failed") && table.contains('*'),
             "{table}"
+        );
+        assert!(
+            table.contains("Best throughput: concurrency=10 (3.00 requests/sec)"),
+            "{table}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        write_aggregates(dir.path(), &results, &j, &table).unwrap();
+        for f in [
+            "aggregate/concurrency_10/profile_export_aiperf_aggregate.json",
+            "aggregate/concurrency_50/profile_export_aiperf_aggregate.csv",
+            "sweep_aggregate/profile_export_aiperf_sweep.json",
+            "sweep_aggregate/profile_export_aiperf_sweep.csv",
+            "sweep_aggregate/profile_export_aiperf_sweep_console.txt",
+        ] {
+            assert!(dir.path().join(f).exists(), "{f}");
+        }
+        assert!(
+            !dir.path().join("aggregate/concurrency_100").exists(),
+            "no aggregate for a failed run"
         );
     }
 }
