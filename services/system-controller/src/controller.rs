@@ -30,6 +30,10 @@ const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(600);
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for partial results after a failure or cancel.
 const PARTIAL_RESULTS_TIMEOUT: Duration = Duration::from_secs(15);
+/// After partial results arrived, how long the phase's final counters (sent,
+/// cancelled) may still take: workers abort their requests at once, so they follow
+/// within milliseconds unless the timing manager is gone.
+const PHASE_END_WAIT: Duration = Duration::from_secs(2);
 
 /// How a run ended.
 #[derive(Debug)]
@@ -196,9 +200,11 @@ impl Controller {
         }
     }
 
+    /// Records the first failure; the log file gets it now (with its time), the
+    /// console once, when the run ends (`run::run_profile`).
     fn fail(&mut self, msg: String) {
         if self.failure.is_none() {
-            tracing::error!("{msg}");
+            tracing::error!(target: crate::logging::FILE_ONLY, "{msg}");
             self.failure = Some(msg);
         }
     }
@@ -286,9 +292,7 @@ impl Controller {
                 Ok(())
             }
             Input::Bus(ev) => {
-                tracing::debug!(topic = ev.topic(), "controller event");
-                self.progress.on_event(&ev);
-                self.load.on_event(&ev);
+                self.on_bus(&ev);
                 Ok(())
             }
             Input::Exit(exit) => {
@@ -313,6 +317,13 @@ impl Controller {
                 Err("the run was cancelled by the user (Ctrl-C)".into())
             }
         }
+    }
+
+    /// Feeds a bus event to the progress display and the load counters.
+    fn on_bus(&mut self, ev: &Event) {
+        tracing::debug!(topic = ev.topic(), "controller event");
+        self.progress.on_event(ev);
+        self.load.on_event(ev);
     }
 
     fn describe(&self, id: &str) -> String {
@@ -571,8 +582,18 @@ impl Controller {
                     .await;
             }
         }
-        let deadline = Instant::now() + PARTIAL_RESULTS_TIMEOUT;
-        while self.results.is_none() && Instant::now() < deadline {
+        let mut deadline = Instant::now() + PARTIAL_RESULTS_TIMEOUT;
+        let mut results_seen = false;
+        while Instant::now() < deadline {
+            if self.results.is_some() {
+                if !self.load.phase_running() {
+                    break;
+                }
+                if !results_seen {
+                    results_seen = true;
+                    deadline = deadline.min(Instant::now() + PHASE_END_WAIT);
+                }
+            }
             match tokio::time::timeout_at(deadline.into(), self.inputs.recv()).await {
                 Ok(Some(Input::Control(id, msg))) => {
                     let _ = self.on_control(&id, msg);
@@ -583,7 +604,9 @@ impl Controller {
                         std::process::exit(130);
                     }
                 }
-                Ok(Some(_)) => {}
+                // The phase's final counters (sent, cancelled) come after the cancel.
+                Ok(Some(Input::Bus(ev))) => self.on_bus(&ev),
+                Ok(Some(Input::Exit(_))) => {}
                 Ok(None) | Err(_) => break,
             }
         }

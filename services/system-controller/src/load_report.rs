@@ -47,6 +47,11 @@ impl LoadTracker {
         }
     }
 
+    /// Whether a phase started and has not completed yet.
+    pub fn phase_running(&self) -> bool {
+        self.phases.values().any(|s| s.end_ns.is_none())
+    }
+
     /// The latest counters of `phase`.
     pub fn stats(&self, phase: Phase) -> Option<&PhaseStats> {
         self.phases.get(&phase)
@@ -351,10 +356,26 @@ pub fn build(
         ),
     };
     let over = if open_loop { "sending" } else { "the phase" };
-    lines.push(format!(
+    let mut summary = format!(
         "{load}; achieved {} ({sent} sent, {window_s:.2} s of {over})",
         rate_txt(achieved)
-    ));
+    );
+    if cancelled {
+        // What became of the requests sent, in the table's own terms.
+        let p = &results.profiling;
+        let measured = metric(results, "request_count")
+            .and_then(|m| m.avg)
+            .map_or(p.records.saturating_sub(p.errors), |v| v as u64);
+        summary.push_str(&format!("; cancelled: {measured} requests measured"));
+        if p.errors > 0 {
+            summary.push_str(&format!(", {} errors", p.errors));
+        }
+        summary.push_str(&format!(
+            ", {} cancelled in flight",
+            sent.saturating_sub(p.records)
+        ));
+    }
+    lines.push(summary);
     if open_loop {
         lines.push(format!(
             "Schedule lag (actual send - intended send): p50 {}, p99 {}, max {}",
@@ -508,6 +529,38 @@ mod tests {
             None,
         );
         assert!(!r.client_bound, "{:?}", r.json);
+    }
+
+    #[test]
+    fn a_cancelled_run_says_what_became_of_the_requests_sent() {
+        let c = config(ProfileArgs {
+            concurrency: Some(vec![8]),
+            ..Default::default()
+        });
+        let mut r = results(0.5);
+        r.was_cancelled = true;
+        // 40 sent: 32 valid records, 2 error records, 6 cut off by the cancel.
+        r.profiling.records = 34;
+        r.profiling.errors = 2;
+        r.profiling.metrics.push(MetricResult {
+            tag: "request_count".into(),
+            avg: Some(32.0),
+            scalar: true,
+            ..Default::default()
+        });
+        let s = PhaseStats {
+            sent: 40,
+            start_ns: 1_000_000_000,
+            end_ns: Some(3_000_000_000),
+            load_mode: Some("concurrency".into()),
+            ..Default::default()
+        };
+        let r = build(&c, &r, Some(&s), None);
+        assert_eq!(
+            r.lines[0],
+            "Load: closed loop, concurrency 8; achieved 20.0 req/s (40 sent, 2.00 s of the phase); \
+             cancelled: 32 requests measured, 2 errors, 6 cancelled in flight"
+        );
     }
 
     #[test]

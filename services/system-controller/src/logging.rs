@@ -1,9 +1,19 @@
 //! Logging: warnings and errors on stderr; everything at the chosen level in
-//! `<artifact-dir>/logs/aiperf.log` for profile runs.
+//! `<artifact-dir>/logs/aiperf.log` for profile runs. Colours only on a terminal:
+//! a pipe, a file or a CI log gets plain text.
+//!
+//! In `--service-mode multi-process` the children log to their stderr, which is a
+//! pipe to this process: [`child_line`] copies each line into the run's log file and
+//! shows the warnings and errors on this process's stderr, as in-process services do.
 
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Target of events that go to the log file only: the caller already told the
+/// user on the console (see [`report_error`]).
+pub const FILE_ONLY: &str = "aiperf_rs::file_only";
 
 fn filter(level: &str) -> EnvFilter {
     // Quiet the HTTP and socket libraries unless asked for.
@@ -13,10 +23,16 @@ fn filter(level: &str) -> EnvFilter {
     .unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
+/// Whether stderr is a terminal (and so may get colours).
+fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
 /// Logs to stderr only (service processes).
 pub fn init_stderr(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_is_terminal())
         .with_env_filter(filter(level))
         .try_init();
 }
@@ -28,7 +44,7 @@ static LOG_FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 /// Writes to [`LOG_FILE`].
 struct CurrentLogFile;
 
-impl std::io::Write for CurrentLogFile {
+impl Write for CurrentLogFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match LOG_FILE
             .lock()
@@ -58,10 +74,11 @@ pub fn init_profile(level: &str, log_file: &Path) {
         *current = file;
     }
     // zeromq warns about socket files it cannot unlink at exit: not the user's concern.
-    let stderr_filter =
-        EnvFilter::try_new("warn,zeromq=error").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let stderr_filter = EnvFilter::try_new(format!("warn,zeromq=error,{FILE_ONLY}=off"))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_is_terminal())
         .with_target(false)
         .with_filter(stderr_filter);
     let file_layer = tracing_subscriber::fmt::layer()
@@ -72,4 +89,116 @@ pub fn init_profile(level: &str, log_file: &Path) {
         .with(stderr)
         .with(file_layer)
         .try_init();
+}
+
+/// Closes the current log file: nothing is written to it any more (before a run
+/// that produced nothing removes its artifact directory).
+pub fn close_profile_log() {
+    if let Ok(mut current) = LOG_FILE.lock() {
+        *current = None;
+    }
+}
+
+/// Prints `error: <message>` on stderr, once, and records it in the log file.
+pub fn report_error(message: &str) {
+    eprintln!("error: {message}");
+    tracing::error!(target: FILE_ONLY, "{message}");
+}
+
+/// Handles one stderr line of a child service process: into the log file (tagged
+/// with the service id, escape codes removed), and onto this process's stderr when
+/// it is a warning or an error, or not a log line at all (a panic message).
+pub fn child_line(service_id: &str, line: &str) {
+    let line = strip_ansi(line);
+    if let Ok(mut current) = LOG_FILE.lock()
+        && let Some(f) = current.as_mut()
+    {
+        let _ = writeln!(f, "[{service_id}] {line}");
+    }
+    if shown_on_console(&line) {
+        eprintln!("[{service_id}] {line}");
+    }
+}
+
+/// Whether a child's stderr line belongs on the console: the rule of the parent's
+/// own console layer (warnings and errors; zeromq's errors only), and every line
+/// that is not a log line.
+fn shown_on_console(line: &str) -> bool {
+    // `<timestamp> <LEVEL> <target>: <message>` (tracing's default format).
+    let mut words = line.split_whitespace();
+    let (Some(_time), Some(level), Some(target)) = (words.next(), words.next(), words.next())
+    else {
+        return !line.trim().is_empty();
+    };
+    match level {
+        "ERROR" => true,
+        "WARN" => !target.starts_with("zeromq"),
+        "INFO" | "DEBUG" | "TRACE" => false,
+        _ => true,
+    }
+}
+
+/// `text` without ANSI escape sequences: CSI (`ESC [`, parameters, one final byte
+/// in `@`..=`~`) and the other `ESC` sequences (intermediate bytes in ` `..=`/`,
+/// then one final byte).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(c) if (' '..='/').contains(&c) => {
+                for c in chars.by_ref() {
+                    if !(' '..='/').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_codes_are_removed() {
+        assert_eq!(
+            strip_ansi("\x1b[2m2025-01-01T00:00:00Z\x1b[0m \x1b[32m INFO\x1b[0m x: hi"),
+            "2025-01-01T00:00:00Z  INFO x: hi"
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
+        assert_eq!(strip_ansi("a\x1b(Bb"), "ab");
+    }
+
+    #[test]
+    fn console_shows_warnings_errors_and_non_log_lines() {
+        let t = "2025-01-01T00:00:00.000001Z";
+        assert!(shown_on_console(&format!(
+            "{t} ERROR aiperf_worker::http: boom"
+        )));
+        assert!(shown_on_console(&format!("{t}  WARN aiperf_worker: slow")));
+        assert!(!shown_on_console(&format!("{t}  WARN zeromq::ipc: unlink")));
+        assert!(!shown_on_console(&format!(
+            "{t}  INFO aiperf_worker: ready"
+        )));
+        assert!(!shown_on_console(&format!("{t} DEBUG aiperf_worker: x")));
+        assert!(shown_on_console(
+            "thread 'main' panicked at services/worker/src/lib.rs:1:1:"
+        ));
+        assert!(!shown_on_console("   "));
+    }
 }

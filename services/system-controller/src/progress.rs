@@ -56,7 +56,7 @@ impl Progress {
             | Event::PhaseSendingComplete { phase, stats }
             | Event::PhaseComplete { phase, stats } => {
                 let total = stats.expected_requests;
-                let line = format!(
+                let mut line = format!(
                     "{}: {} sent, {} completed, {} in flight, {} errors",
                     phase.as_str(),
                     stats.sent,
@@ -64,6 +64,9 @@ impl Progress {
                     stats.in_flight,
                     stats.errors
                 );
+                if stats.cancelled > 0 {
+                    line.push_str(&format!(", {} cancelled", stats.cancelled));
+                }
                 match self.ui {
                     UiType::Simple | UiType::Dashboard => {
                         let (_, sent, _) = self.bars_for(*phase, total);

@@ -3,6 +3,7 @@
 
 use crate::{controller::Controller, load_report, logging, output};
 use aiperf_config::ProfileConfig;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -56,6 +57,10 @@ pub struct ProfileRun {
 }
 
 /// Runs a whole profile: preflight, services, exports, console.
+///
+/// Every error is printed once, as `error: …`. A run that produced no results
+/// leaves no artifact directory behind when it created that directory and wrote
+/// nothing into it but its log.
 pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
     // No --tokenizer: the model's own when it is cached locally, else builtin (with a note).
     let mut config = config;
@@ -70,27 +75,31 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         failure: Some(msg),
         load_report: None,
     };
-    if let Err(e) = std::fs::create_dir_all(&config.artifact_dir) {
-        eprintln!(
-            "error: cannot create the artifact directory {}: {e}",
-            config.artifact_dir.display()
-        );
-        return fail(format!(
-            "cannot create {}: {e}",
-            config.artifact_dir.display()
-        ));
-    }
+    let dir = match ArtifactDir::create(&config.artifact_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            let msg = format!(
+                "cannot create the artifact directory {}: {e}",
+                config.artifact_dir.display()
+            );
+            logging::report_error(&msg);
+            return fail(msg);
+        }
+    };
     let paths = aiperf_export::artifacts::ArtifactPaths::from_config(&config);
     logging::init_profile(&config.log_level, &paths.log_file);
     if let Err(e) = preflight(&config.url).await {
-        eprintln!("error: {e}");
+        logging::report_error(&e);
+        dir.remove_if_unused(&paths.log_file);
         return fail(e);
     }
     let controller = match Controller::bind(config.clone()).await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            return fail(format!("{e:#}"));
+            let msg = format!("{e:#}");
+            logging::report_error(&msg);
+            dir.remove_if_unused(&paths.log_file);
+            return fail(msg);
         }
     };
     let cpu = load_report::CpuSampler::start(
@@ -108,8 +117,8 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         .results
         .as_ref()
         .map(|r| load_report::build(&config, r, profiling, usage));
-    match &outcome.results {
-        Some(results) => match output::write_all(
+    if let Some(results) = &outcome.results {
+        match output::write_all(
             &config,
             &paths,
             results,
@@ -118,23 +127,13 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         ) {
             Ok(console) => print!("{console}"),
             Err(e) => {
-                eprintln!("error: writing the results failed: {e}");
+                logging::report_error(&format!("writing the results failed: {e}"));
                 code = ExitCode::FAILURE;
             }
-        },
-        None => eprintln!(
-            "error: no results were produced; nothing was written besides {}",
-            paths.log_file.display()
-        ),
+        }
     }
     if let Some(f) = &outcome.failure {
-        eprintln!("error: the run failed: {f}");
-        if outcome.results.is_some() {
-            eprintln!(
-                "       partial results (what was measured before the failure) are in {}",
-                config.artifact_dir.display()
-            );
-        }
+        logging::report_error(&format!("the run failed: {f}"));
         code = if outcome.interrupted {
             ExitCode::from(130)
         } else {
@@ -142,14 +141,32 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         };
     } else if let Some(r) = &outcome.results {
         if r.profiling.records > 0 && r.profiling.records == r.profiling.errors {
-            eprintln!(
-                "error: every request failed ({} errors); see the error summary above",
+            logging::report_error(&format!(
+                "every request failed ({} errors); see the error summary above",
                 r.profiling.errors
-            );
+            ));
             code = ExitCode::FAILURE;
         } else if r.profiling.records == 0 {
-            eprintln!("error: no request completed: nothing was measured");
+            logging::report_error("no request completed: nothing was measured");
             code = ExitCode::FAILURE;
+        }
+    } else {
+        logging::report_error("no results were produced");
+        code = ExitCode::FAILURE;
+    }
+    match &outcome.results {
+        Some(_) if outcome.failure.is_some() => eprintln!(
+            "       partial results (what was measured before the failure) are in {}",
+            config.artifact_dir.display()
+        ),
+        Some(_) => {}
+        None => {
+            if !dir.remove_if_unused(&paths.log_file) {
+                eprintln!(
+                    "       no results were written; the log is {}",
+                    paths.log_file.display()
+                );
+            }
         }
     }
     ProfileRun {
@@ -158,6 +175,65 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         failure: outcome.failure,
         load_report: report,
     }
+}
+
+/// The artifact directory of a run, with the directories the run created for it.
+struct ArtifactDir {
+    /// The artifact directory first, then each ancestor the run created.
+    created: Vec<PathBuf>,
+}
+
+impl ArtifactDir {
+    /// Creates `dir` (and missing ancestors), remembering which ones were missing.
+    fn create(dir: &Path) -> std::io::Result<ArtifactDir> {
+        let created: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        std::fs::create_dir_all(dir)?;
+        Ok(ArtifactDir { created })
+    }
+
+    /// After a run without results: when this run created the artifact directory
+    /// and nothing but `log_file` is in it, closes and removes the log and every
+    /// directory the run created. Returns whether the directory is gone.
+    fn remove_if_unused(&self, log_file: &Path) -> bool {
+        let Some(root) = self.created.first() else {
+            return false;
+        };
+        if !holds_only(root, log_file) {
+            return false;
+        }
+        logging::close_profile_log();
+        let _ = std::fs::remove_file(log_file);
+        // Empty directories only: `remove_dir` refuses anything else.
+        let mut inner: Vec<&Path> = log_file
+            .ancestors()
+            .skip(1)
+            .take_while(|d| *d != root.as_path())
+            .collect();
+        inner.extend(self.created.iter().map(PathBuf::as_path));
+        for d in inner {
+            let _ = std::fs::remove_dir(d);
+        }
+        !root.exists()
+    }
+}
+
+/// Whether the only file under `dir` (at any depth) is `file`, if any.
+fn holds_only(dir: &Path, file: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => holds_only(&path, file),
+            Ok(_) => path == file,
+            Err(_) => false,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use aiperf_protocol::ServiceType;
 use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -73,6 +74,8 @@ pub struct ServiceSpawner {
     cancel: CancellationToken,
     exits_tx: mpsc::UnboundedSender<ServiceExit>,
     handles: Vec<(String, Handle)>,
+    /// Tasks copying the children's stderr into the log (multi-process mode).
+    log_readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl ServiceSpawner {
@@ -91,6 +94,7 @@ impl ServiceSpawner {
                 cancel: CancellationToken::new(),
                 exits_tx,
                 handles: Vec::new(),
+                log_readers: Vec::new(),
             },
             rx,
         )
@@ -114,10 +118,20 @@ impl ServiceSpawner {
                     &self.log_level,
                 ])
                 .stdin(Stdio::null())
+                .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| anyhow::anyhow!("cannot start a {service_type} process: {e}"))?;
             let pid = child.id().unwrap_or(0);
+            if let Some(stderr) = child.stderr.take() {
+                let sid = id.clone();
+                self.log_readers.push(tokio::spawn(async move {
+                    let mut lines = BufReader::new(stderr).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        crate::logging::child_line(&sid, &line);
+                    }
+                }));
+            }
             let tx = self.exits_tx.clone();
             let sid = id.clone();
             let cancel = self.cancel.clone();
@@ -176,13 +190,18 @@ impl ServiceSpawner {
             })
     }
 
-    /// Stops everything still running (after `shutdown` was sent).
+    /// Stops everything still running (after `shutdown` was sent), then waits for
+    /// the last log lines of the child processes.
     pub async fn stop_all(&mut self) {
         self.cancel.cancel();
         for (_, h) in self.handles.drain(..) {
             if let Handle::Task(t) = h {
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
             }
+        }
+        // A child's stderr closes when it exits (or is killed, 5 s after `shutdown`).
+        for r in self.log_readers.drain(..) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(6), r).await;
         }
     }
 }
