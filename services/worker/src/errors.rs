@@ -1,5 +1,5 @@
 //! Every error of a request, as it goes into the record (`error` of
-//! `profile_export.jsonl`, exports.md §2.3). One function per kind of failure:
+//! `profile_export.jsonl`, see `docs/outputs.md`). One function per kind of failure:
 //!
 //! | failure | `code` | `type` | `cause` / `cause_chain` |
 //! |---|---|---|---|

@@ -221,7 +221,7 @@ pub struct ProfileArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "UI")]
     pub extra_verbose: Option<bool>,
 
-    // ---------------- dataset sources (datasets.md §2–§4)
+    // ---------------- dataset sources (`docs/datasets.md` §2–§4)
     /// Dataset file: JSONL for single_turn/multi_turn/mooncake_trace, CSV for azure_trace,
     /// a file or directory for random_pool, the ShareGPT JSON with --public-dataset sharegpt.
     #[arg(long, value_name = "PATH", help_heading = "Input")]
@@ -264,7 +264,7 @@ pub struct ProfileArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Input")]
     pub ignore_trace_delays: Option<bool>,
 
-    // ---------------- multi-turn (datasets.md §1.3)
+    // ---------------- multi-turn (`docs/datasets.md` §1)
     /// Mean turns per synthetic conversation.
     #[arg(long = "conversation-turn-mean", visible_aliases = ["session-turns-mean"], help_heading = "Multi-turn")]
     #[serde(alias = "session_turns_mean")]
@@ -290,7 +290,7 @@ pub struct ProfileArgs {
     #[serde(alias = "num_conversations", alias = "num_sessions")]
     pub conversation_num: Option<usize>,
 
-    // ---------------- fixed schedule / trace replay (cli.md §1.6)
+    // ---------------- fixed schedule / trace replay (`docs/datasets.md` §5)
     /// Send requests at the dataset timestamps (automatic for timestamped files).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Fixed schedule")]
     pub fixed_schedule: Option<bool>,
@@ -332,7 +332,7 @@ pub struct ProfileArgs {
     #[arg(long, help_heading = "Fixed schedule")]
     pub synthesis_max_osl: Option<u64>,
 
-    // ---------------- metrics and exports (metrics.md §2.2, §4.8; exports.md §5)
+    // ---------------- metrics and exports (`docs/metrics.md` §3, §6, §11)
     /// Goodput SLOs (`--goodput`).
     #[command(flatten)]
     #[serde(default)]
@@ -369,7 +369,7 @@ pub struct ProfileArgs {
     /// Do not collect GPU telemetry.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "gpu_telemetry", help_heading = "Server metrics and GPU telemetry")]
     pub no_gpu_telemetry: Option<bool>,
-    // ---------------- load modes (timing.md §3–§8, cli.md §1.5–§1.8)
+    // ---------------- load modes (`docs/load-modes.md`)
     /// Max requests waiting for their first token (streaming only; at most --concurrency).
     #[arg(long, help_heading = "Load")]
     pub prefill_concurrency: Option<usize>,

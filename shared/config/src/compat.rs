@@ -13,7 +13,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
-/// How an option takes its value (cyclopts conventions, cli.md).
+/// How an option takes its value (the conventions of AIPerf's parser, cyclopts; see
+/// `docs/cli-compatibility.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Takes {
     /// A boolean flag (`--x`; an explicit `true`/`false` value is also accepted, as for

@@ -1,5 +1,5 @@
 //! An AIPerf 0.13 user's command lines keep working: every `aiperf profile` option
-//! name parses as AIPerf parses it, real command lines from the references parse, a
+//! name parses as AIPerf parses it, real AIPerf command lines parse, a
 //! repeated flag keeps its last value while list options accumulate, the options
 //! without effect are warned about, and `--help` shows the defaults `resolve` applies.
 
@@ -95,18 +95,18 @@ fn profile_args(line: &str) -> Vec<String> {
 
 // ------------------------------------------------------------------ (a) command lines
 
-/// Complete command lines, verbatim from the references.
+/// Complete command lines as AIPerf 0.13's documentation gives them, verbatim.
 const COMMAND_LINES: &[&str] = &[
-    // cli.md §3, seed use case 1
+    // a synthetic baseline
     "aiperf profile -m Qwen/Qwen3-0.6B --url http://host:8000 --endpoint-type chat --streaming \\
   --concurrency 100 --request-count 1000 --isl 1000 --osl 500",
-    // cli.md §3, seed use case 3
+    // a Mooncake trace replayed five times faster
     "aiperf profile -m M --url U --endpoint-type chat --streaming \\
   --input-file mooncake_trace_5min.jsonl --custom-dataset-type mooncake_trace \\
   --fixed-schedule --synthesis-speedup-ratio 5",
-    // server-metrics-and-plots.md §2.1
+    // plots after the run
     "aiperf profile --auto-plot",
-    // AIPerf's own `profile --help` examples (docs/cli_options.md)
+    // AIPerf's own `profile --help` examples (`docs/cli_options.md` in AIPerf's repository)
     "aiperf profile --model Qwen/Qwen3-0.6B --url localhost:8000 --endpoint-type chat --streaming",
     "aiperf profile --model your_model --url localhost:8000 --concurrency 10 --request-count 100",
     "aiperf profile --model your_model --url localhost:8000 --request-rate 5.0 --benchmark-duration 60",
@@ -116,10 +116,10 @@ const COMMAND_LINES: &[&str] = &[
     "aiperf profile --model your_model --url localhost:8000 --goodput \"request_latency:250 inter_token_latency:10\"",
 ];
 
-/// Option fragments quoted in the references (`... --flag value`), verbatim; each is
-/// parsed after `-m m`.
+/// Option fragments as AIPerf 0.13's documentation quotes them (`... --flag value`),
+/// verbatim; each is parsed after `-m m`.
 const FRAGMENTS: &[&str] = &[
-    // cli.md conventions and §3
+    // parser conventions and example command lines
     "--goodput \"a:1 b:2\"",
     "--server-metrics url1 url2",
     "--endpoint-type chat",
@@ -132,20 +132,20 @@ const FRAGMENTS: &[&str] = &[
   --shared-system-prompt-length 1000 --user-context-prompt-length 20000 --isl 26 --osl 100 \\
   --num-dataset-entries 1000 --benchmark-duration 100",
     "--arrival-pattern gamma",
-    // datasets.md
+    // datasets
     "--prompt-corpus coding",
     "--public-dataset sharegpt",
     "--synthesis-speedup-ratio 5",
     "--system-prompt TEXT",
-    // exports.md
+    // exports
     "--export-level summary",
     "--profile-export-prefix foo",
     "--server-metrics-formats json csv jsonl parquet",
     "--export-level raw",
-    // metrics.md
+    // metrics
     "--goodput \"tag:value tag:value\"",
     "--extra-inputs ignore_eos:true",
-    // timing.md
+    // timing
     "--concurrency 4",
     // AIPerf's option descriptions
     "--extra-inputs temperature:0.7 top_p:0.9",

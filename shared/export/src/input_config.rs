@@ -1,5 +1,5 @@
 //! `input_config`: the resolved configuration as AIPerf 0.13 writes it in
-//! `profile_export_aiperf.json` and the timeslices JSON (exports.md §3) — its
+//! `profile_export_aiperf.json` and the timeslices JSON (`docs/outputs.md`) — its
 //! nested `BenchmarkConfig` (dumped without unset and null fields), built from
 //! our [`ProfileConfig`]:
 //!

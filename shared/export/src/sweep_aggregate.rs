@@ -1,5 +1,5 @@
 //! The aggregate files of a sweep (`--concurrency 10,50,100`), in AIPerf 0.13's
-//! layouts (exports.md §1.2):
+//! layouts (`docs/outputs.md`, Sweeps):
 //!
 //! ```text
 //! <artifact_dir>/aggregate/<param>_<value>/profile_export_aiperf_aggregate.{json,csv}

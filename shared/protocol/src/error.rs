@@ -1,5 +1,5 @@
-//! The error of a request record (`error` in `profile_export.jsonl`, exports.md
-//! §2.3) and how one is built from a Rust error and its chain of sources.
+//! The error of a request record (`error` in `profile_export.jsonl`, see
+//! `docs/outputs.md`) and how one is built from a Rust error and its chain of sources.
 //!
 //! AIPerf 0.13 writes `{"code", "type", "message"}` and, when they are not null,
 //! `cause`, `cause_chain` and `details`. Its meaning, kept here:
