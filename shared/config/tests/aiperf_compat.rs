@@ -106,7 +106,7 @@ const COMMAND_LINES: &[&str] = &[
   --fixed-schedule --synthesis-speedup-ratio 5",
     // plots after the run
     "aiperf profile --auto-plot",
-    // AIPerf's own `profile --help` examples (`docs/cli_options.md` in AIPerf's repository)
+    // AIPerf's own `profile --help` examples (its CLI options page)
     "aiperf profile --model Qwen/Qwen3-0.6B --url localhost:8000 --endpoint-type chat --streaming",
     "aiperf profile --model your_model --url localhost:8000 --concurrency 10 --request-count 100",
     "aiperf profile --model your_model --url localhost:8000 --request-rate 5.0 --benchmark-duration 60",
