@@ -31,7 +31,11 @@ fn fixture() -> Vec<Flag> {
             Flag { name, kind, sample }
         })
         .collect();
-    assert_eq!(flags.len(), 321, "every distinct name of AIPerf 0.13's --help");
+    assert_eq!(
+        flags.len(),
+        321,
+        "every distinct name of AIPerf 0.13's --help"
+    );
     flags
 }
 
