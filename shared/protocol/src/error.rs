@@ -256,7 +256,8 @@ mod tests {
     #[test]
     fn a_wrapped_cause_heads_the_chain_below_the_type() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
-        let d = ErrorDetails::caused_by(None, "StreamError", "the stream broke", &io, &|s| s.into());
+        let d =
+            ErrorDetails::caused_by(None, "StreamError", "the stream broke", &io, &|s| s.into());
         assert_eq!(d.message, "the stream broke: reset by peer");
         assert_eq!(d.cause.as_deref(), Some("reset by peer"));
         assert_eq!(
