@@ -559,6 +559,8 @@ impl Controller {
         Ok(())
     }
 
+    /// After a failure or Ctrl-C, before any results arrived: cancels the run and
+    /// waits for the results of what was measured (and the phase's final counters).
     async fn collect_partial_results(&mut self) {
         let reason = self.failure.clone().unwrap_or_default();
         for t in [
@@ -609,6 +611,12 @@ impl Controller {
                 Ok(Some(Input::Exit(_))) => {}
                 Ok(None) | Err(_) => break,
             }
+        }
+        // These results came after the cancel: they are a cancelled run's, even when
+        // the records manager saw the phase complete (its requests cut off) before
+        // its own cancel command arrived.
+        if let Some(r) = self.results.as_mut() {
+            r.was_cancelled = true;
         }
     }
 
