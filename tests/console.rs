@@ -136,9 +136,20 @@ fn assert_one_error(out: &Output, needle: &str) {
     assert_eq!(stdout(out), "", "{}", text(out));
 }
 
-/// An unreachable `--url`: one error, and neither the artifact directory nor the
-/// parent the run created for it is left behind. A directory that existed before
-/// the run is kept, with what it held.
+/// Secrets of the unreachable-URL runs: none may reach the console or the log.
+const URL_PASSWORD: &str = "s3cret-pw";
+const API_KEY: &str = "sk-console-test-key";
+
+fn assert_no_secret(what: &str, text: &str) {
+    assert!(
+        !text.contains(URL_PASSWORD) && !text.contains(API_KEY),
+        "{what} shows a secret:\n{text}"
+    );
+}
+
+/// An unreachable `--url` (with credentials): one error, no secret in it, and
+/// neither the artifact directory nor the parent the run created for it is left
+/// behind. A directory that existed before the run is kept, with what it held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_url_fails_once_and_leaves_no_directory() {
     let _serial = SERIAL.lock().await;
@@ -147,23 +158,35 @@ async fn unreachable_url_fails_once_and_leaves_no_directory() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://bob:{URL_PASSWORD}@127.0.0.1:{port}");
+    let extra = ["--tokenizer", "builtin", "--api-key", API_KEY];
     let root = temp_dir("unreachable");
     let parent = root.path().join("runs");
     let dir = parent.join("one");
-    let out = run(&profile_args(&url, &dir, &["--tokenizer", "builtin"]), RUN).await;
-    assert_one_error(&out, "cannot connect to");
+    let out = run(&profile_args(&url, &dir, &extra), RUN).await;
+    assert_one_error(
+        &out,
+        &format!("cannot connect to http://<redacted>@127.0.0.1:{port}"),
+    );
+    assert_no_secret("stderr", &stderr(&out));
     assert!(!parent.exists(), "{} was left behind", parent.display());
 
     let kept = root.path().join("kept");
     std::fs::create_dir(&kept).unwrap();
     std::fs::write(kept.join("notes.txt"), "mine").unwrap();
-    let out = run(&profile_args(&url, &kept, &["--tokenizer", "builtin"]), RUN).await;
+    let out = run(&profile_args(&url, &kept, &extra), RUN).await;
     assert_one_error(&out, "cannot connect to");
+    assert_no_secret("stderr", &stderr(&out));
     assert_eq!(
         std::fs::read_to_string(kept.join("notes.txt")).unwrap(),
         "mine"
     );
+    let log = std::fs::read_to_string(kept.join("logs/aiperf.log")).unwrap();
+    assert!(
+        log.contains("cannot connect to"),
+        "the log has the error:\n{log}"
+    );
+    assert_no_secret("logs/aiperf.log", &log);
 }
 
 /// A dataset that cannot be loaded (a missing `--input-file`, a bad line) fails

@@ -3,15 +3,20 @@
 
 use crate::{controller::Controller, load_report, logging, output};
 use aiperf_config::ProfileConfig;
+use aiperf_export::redact::{Redactor, redact_url};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Checks that the server accepts TCP connections, so a wrong `--url` fails in
-/// seconds with a message instead of producing a run full of errors.
+/// seconds with a message instead of producing a run full of errors. The message
+/// never shows the URL's credentials.
 pub async fn preflight(url: &str) -> Result<(), String> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
+    // `user:password@host:port` connects to `host:port`.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let url = redact_url(url);
     let default_port = if url.starts_with("https://") { 443 } else { 80 };
     let target = if authority
         .rsplit_once(':')
@@ -69,6 +74,9 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         eprintln!("{}", default.note);
         config.tokenizer = Some(default.spec);
     }
+    // Error messages may quote the URL or a server's answer: no secret in them.
+    let redact = Redactor::for_config(&config);
+    let error = |msg: &str| logging::report_error(&redact.apply(msg));
     let fail = |msg: String| ProfileRun {
         code: ExitCode::FAILURE,
         interrupted: false,
@@ -82,14 +90,14 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
                 "cannot create the artifact directory {}: {e}",
                 config.artifact_dir.display()
             );
-            logging::report_error(&msg);
+            error(&msg);
             return fail(msg);
         }
     };
     let paths = aiperf_export::artifacts::ArtifactPaths::from_config(&config);
     logging::init_profile(&config.log_level, &paths.log_file);
     if let Err(e) = preflight(&config.url).await {
-        logging::report_error(&e);
+        error(&e);
         dir.remove_if_unused(&paths.log_file);
         return fail(e);
     }
@@ -97,7 +105,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         Ok(c) => c,
         Err(e) => {
             let msg = format!("{e:#}");
-            logging::report_error(&msg);
+            error(&msg);
             dir.remove_if_unused(&paths.log_file);
             return fail(msg);
         }
@@ -127,13 +135,13 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         ) {
             Ok(console) => print!("{console}"),
             Err(e) => {
-                logging::report_error(&format!("writing the results failed: {e}"));
+                error(&format!("writing the results failed: {e}"));
                 code = ExitCode::FAILURE;
             }
         }
     }
     if let Some(f) = &outcome.failure {
-        logging::report_error(&format!("the run failed: {f}"));
+        error(&format!("the run failed: {f}"));
         code = if outcome.interrupted {
             ExitCode::from(130)
         } else {
@@ -141,17 +149,17 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         };
     } else if let Some(r) = &outcome.results {
         if r.profiling.records > 0 && r.profiling.records == r.profiling.errors {
-            logging::report_error(&format!(
+            error(&format!(
                 "every request failed ({} errors); see the error summary above",
                 r.profiling.errors
             ));
             code = ExitCode::FAILURE;
         } else if r.profiling.records == 0 {
-            logging::report_error("no request completed: nothing was measured");
+            error("no request completed: nothing was measured");
             code = ExitCode::FAILURE;
         }
     } else {
-        logging::report_error("no results were produced");
+        error("no results were produced");
         code = ExitCode::FAILURE;
     }
     match &outcome.results {
@@ -251,5 +259,16 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("cannot connect to http://127.0.0.1:"), "{e}");
         assert!(e.contains("--url"), "{e}");
+        // Credentials: the host is dialled, the password never shown.
+        let e = preflight(&format!("http://u:pw-123@127.0.0.1:{port}/v1"))
+            .await
+            .unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "cannot connect to http://<redacted>@127.0.0.1:{port}/v1 (127.0.0.1:{port}): "
+            )),
+            "{e}"
+        );
+        assert!(!e.contains("pw-123"), "{e}");
     }
 }
