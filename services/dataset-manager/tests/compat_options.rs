@@ -89,8 +89,11 @@ const TIMED: &str = concat!(
     "{\"session_id\": \"b\", \"turns\": [{\"timestamp\": 3000, \"text\": \"z\"}]}\n",
 );
 
-/// `(id, [(timestamp_ms, delay_ms)])` of every conversation.
-fn timing(d: &Dataset) -> Vec<(String, Vec<(Option<f64>, Option<f64>)>)> {
+/// `(timestamp_ms, delay_ms)` of one turn.
+type TurnTiming = (Option<f64>, Option<f64>);
+
+/// `(id, turn timings)` of every conversation.
+fn timing(d: &Dataset) -> Vec<(String, Vec<TurnTiming>)> {
     d.conversations
         .iter()
         .map(|c| {
