@@ -89,6 +89,36 @@ async fn piped_output_has_no_escape_codes() {
     assert_no_escape_codes("stderr", &err);
 }
 
+/// `aiperf-rs mock-server` with its stderr piped: its log lines (the start-up line
+/// at info level) carry no escape codes either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_mock_server_log_has_no_escape_codes() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["mock-server", "--host", "127.0.0.1", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("mock server starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(RUN, lines.next_line())
+        .await
+        .expect("mock server prints its address in time")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+    // SIGINT: the mock logs its shutdown line and exits.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+    let out = tokio::time::timeout(RUN, child.wait_with_output())
+        .await
+        .expect("mock server exits on SIGINT")
+        .unwrap();
+    let err = stderr(&out);
+    assert!(err.contains("mock server started"), "{err}");
+    assert_no_escape_codes("mock server stderr", &err);
+}
+
 /// `--service-mode multi-process`: the children's log lines land in the run's
 /// `logs/aiperf.log` (tagged with the service id, no escape codes); their warnings
 /// reach the console once.
