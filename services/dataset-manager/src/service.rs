@@ -228,9 +228,13 @@ impl DatasetManager {
             };
             match cmd.command {
                 Command::Configure { config } => {
-                    let result = self
-                        .configure(&control, *config, ctl.clone(), stop.clone())
-                        .await;
+                    let result = match ProfileConfig::from_document(&config) {
+                        Ok(config) => {
+                            self.configure(&control, config, ctl.clone(), stop.clone())
+                                .await
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
                     if result.is_ok() {
                         ctl.set_state(ServiceState::Ready);
                     }

@@ -44,6 +44,8 @@ impl RecordProcessor {
                     let endpoints = control.endpoints().clone();
                     let id = self.service_id.clone();
                     let setup = async {
+                        let config = aiperf_config::ProfileConfig::from_document(&config)
+                            .map_err(|e| e.to_string())?;
                         let spec = config.tokenizer.clone();
                         let tokenizer = tokio::task::spawn_blocking(move || {
                             aiperf_tokenizer::load(spec.as_deref())

@@ -300,8 +300,9 @@ impl RecordsManager {
     async fn configure(
         &self,
         control: &ControlClient,
-        config: &ProfileConfig,
+        config: &aiperf_protocol::ConfigDocument,
     ) -> Result<(Collector, Pull<MetricRecord>, Subscriber, Publisher), String> {
+        let config = &ProfileConfig::from_document(config).map_err(|e| e.to_string())?;
         let endpoints = control.endpoints();
         let pull = Pull::bind(&endpoints.records)
             .await

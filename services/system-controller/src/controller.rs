@@ -533,7 +533,7 @@ impl Controller {
 
     async fn configure_types(&mut self, types: &[ServiceType]) -> Result<(), String> {
         let cmd = Command::Configure {
-            config: Box::new(self.config.clone()),
+            config: self.config.to_document(),
         };
         self.command_types(types, cmd, CONFIGURE_TIMEOUT).await
     }

@@ -65,7 +65,7 @@ impl TimingManager {
                 break;
             };
             match cmd.command {
-                Command::Configure { config } => match self.configure(&control, *config).await {
+                Command::Configure { config } => match self.configure(&control, &config).await {
                     Ok(p) => {
                         prepared = Some(p);
                         ctl.set_state(ServiceState::Ready);
@@ -122,8 +122,9 @@ impl TimingManager {
     async fn configure(
         &self,
         control: &ControlClient,
-        config: ProfileConfig,
+        config: &aiperf_protocol::ConfigDocument,
     ) -> Result<Prepared, String> {
+        let config = ProfileConfig::from_document(config).map_err(|e| e.to_string())?;
         let endpoints = control.endpoints();
         let router: Router<ToWorker, FromWorker> = Router::bind(&endpoints.credits)
             .await

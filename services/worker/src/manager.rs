@@ -39,6 +39,7 @@ impl WorkerManager {
             };
             match cmd.command {
                 Command::Configure { config } => {
+                    let config = aiperf_config::ProfileConfig::from_document(&config)?;
                     let wanted = config
                         .workers
                         .saturating_sub(config.external_count("worker"));

@@ -82,7 +82,12 @@ impl Worker {
             };
             match cmd.command {
                 Command::Configure { config } => {
-                    match self.configure(&control, &config, &tasks).await {
+                    let config = ProfileConfig::from_document(&config);
+                    let configured = match &config {
+                        Ok(config) => self.configure(&control, config, &tasks).await,
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match configured {
                         Ok(c) => {
                             ctx = Some(c);
                             ctl.set_state(ServiceState::Ready);

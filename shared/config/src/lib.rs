@@ -13,6 +13,7 @@ pub mod args;
 pub mod compat;
 pub mod dataset;
 pub mod defaults;
+mod document;
 pub mod file;
 pub mod load;
 mod resolve;

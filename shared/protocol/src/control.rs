@@ -2,7 +2,7 @@
 //! controller's ROUTER. Registration, heartbeats, commands and their responses,
 //! and the final results travel here because they must not be lost.
 
-use crate::{Endpoints, ServiceType, results::ProfileResults};
+use crate::{Endpoints, ServiceType, document::ConfigDocument, results::ProfileResults};
 use serde::{Deserialize, Serialize};
 
 /// Lifecycle state a service reports in its heartbeats.
@@ -27,8 +27,9 @@ pub enum ServiceState {
 pub enum Command {
     /// Prepare for the run with this configuration (dataset built, tokenizer loaded, ...).
     Configure {
-        /// The fully resolved user configuration.
-        config: Box<aiperf_config::ProfileConfig>,
+        /// The fully resolved user configuration, as a nested map keyed by its
+        /// field names (see [`ConfigDocument`]).
+        config: ConfigDocument,
     },
     /// Start the run (the timing manager starts issuing credits).
     Start,

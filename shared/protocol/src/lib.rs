@@ -20,6 +20,7 @@ pub mod codec;
 pub mod control;
 pub mod credit;
 pub mod dataset;
+pub mod document;
 pub mod endpoints;
 pub mod error;
 pub mod events;
@@ -27,6 +28,7 @@ pub mod record;
 pub mod results;
 
 pub use codec::{CodecError, decode, encode};
+pub use document::ConfigDocument;
 pub use endpoints::Endpoints;
 pub use error::ErrorDetails;
 
