@@ -430,10 +430,10 @@ fn hub_dirs() -> Vec<PathBuf> {
 /// Records what it looked at in `tried`.
 fn snapshot_tokenizer(model: &Path, tried: &mut Vec<PathBuf>) -> Option<PathBuf> {
     let snapshots = model.join("snapshots");
-    if let Ok(rev) = std::fs::read_to_string(model.join("refs").join("main")) {
-        if let Some(file) = dir_tokenizer(&snapshots.join(rev.trim()), tried) {
-            return Some(file);
-        }
+    if let Ok(rev) = std::fs::read_to_string(model.join("refs").join("main"))
+        && let Some(file) = dir_tokenizer(&snapshots.join(rev.trim()), tried)
+    {
+        return Some(file);
     }
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&snapshots)
         .into_iter()
