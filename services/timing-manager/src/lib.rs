@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod phase;
 pub mod ramp;
 pub mod sampler;
+mod schedule;
 pub mod service;
 pub mod user_centric;
 
