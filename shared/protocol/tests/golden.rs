@@ -195,6 +195,7 @@ fn round_trip_control() {
     for (name, m) in samples::from_controller() {
         assert_round_trip(name, &m);
     }
+    assert_round_trip_eq("config_document", &samples::config_document());
 }
 
 #[test]
@@ -272,6 +273,17 @@ fn nested_values_have_the_documented_shapes() {
     let inner = get(&cmd, "command");
     assert_eq!(map_keys(inner), ["command", "reason"]);
     assert_eq!(get(inner, "command").as_str(), Some("cancel"));
+    let configure = read_generic(&golden_bytes("from_controller_command_configure"));
+    let inner = get(&configure, "command");
+    assert_eq!(map_keys(inner), ["command", "config"]);
+    let config = get(inner, "config");
+    assert_eq!(
+        get(config, "benchmark_grace_period_s").as_f64(),
+        Some(f64::INFINITY)
+    );
+    assert!(get(config, "tokenizer").is_nil());
+    let header = &get(config, "headers").as_array().unwrap()[0];
+    assert_eq!(header.as_array().unwrap()[1].as_str(), Some("perf"));
     let start = read_generic(&golden_bytes("from_controller_command_start"));
     assert_eq!(map_keys(get(&start, "command")), ["command"]);
 

@@ -9,6 +9,7 @@ use aiperf_protocol::{
         Conversation, ConversationTiming, DatasetReply, DatasetRequest, SamplingStrategy, Turn,
         TurnTiming,
     },
+    document::{ConfigDocument, Value},
     encode,
     events::{Event, PhaseStats},
     record::{MetricRecord, MetricValue, RawRecord, RawResponse, RecordMetadata},
@@ -128,6 +129,15 @@ pub fn from_controller() -> Vec<(&'static str, FromController)> {
             },
         ),
         (
+            "from_controller_command_configure",
+            FromController::Command {
+                command_id: 4,
+                command: Command::Configure {
+                    config: config_document(),
+                },
+            },
+        ),
+        (
             "from_controller_command_start",
             FromController::Command {
                 command_id: 5,
@@ -151,6 +161,30 @@ pub fn from_controller() -> Vec<(&'static str, FromController)> {
             },
         ),
     ]
+}
+
+/// A small configuration document: a few of the controller's keys (a list of
+/// pairs, an absent tokenizer) and an unlimited grace period (`+inf`).
+pub fn config_document() -> ConfigDocument {
+    ConfigDocument::from(Value::Map(vec![
+        (
+            Value::Str("models".into()),
+            Value::Array(vec![Value::Str("m".into())]),
+        ),
+        (Value::Str("streaming".into()), Value::Bool(true)),
+        (
+            Value::Str("benchmark_grace_period_s".into()),
+            Value::Float(f64::INFINITY),
+        ),
+        (
+            Value::Str("headers".into()),
+            Value::Array(vec![Value::Array(vec![
+                Value::Str("X-Team".into()),
+                Value::Str("perf".into()),
+            ])]),
+        ),
+        (Value::Str("tokenizer".into()), Value::Nil),
+    ]))
 }
 
 pub fn credit() -> Credit {
@@ -656,9 +690,10 @@ pub fn all() -> Vec<Sample> {
     for ((name, m), (tag, keys)) in to_controller().into_iter().zip(control_keys) {
         out.push(sample(name, &m, tagged(tag), Some(keys)));
     }
-    let from_keys: [(&str, &[&str]); 5] = [
+    let from_keys: [(&str, &[&str]); 6] = [
         ("welcome", &[TAG, "protocol_version", "endpoints"]),
         ("rejected", &[TAG, "reason"]),
+        ("command", &[TAG, "command_id", "command"]),
         ("command", &[TAG, "command_id", "command"]),
         ("command", &[TAG, "command_id", "command"]),
         ("command", &[TAG, "command_id", "command"]),
