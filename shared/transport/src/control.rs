@@ -67,9 +67,15 @@ impl ControlSender {
             .await;
     }
 
-    /// Sets the state reported in heartbeats.
+    /// Sets the state reported in heartbeats. `Failed` is final: a failed service
+    /// keeps reporting it whatever its command loop does next.
     pub fn set_state(&self, state: ServiceState) {
-        self.state.store(state_code(state), Ordering::Relaxed);
+        let failed = state_code(ServiceState::Failed);
+        let _ = self
+            .state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+                (current != failed).then_some(state_code(state))
+            });
     }
 
     /// This service's id.

@@ -1,11 +1,13 @@
 //! Typed ZeroMQ sockets for aiperf-rs services.
 //!
 //! Each wrapper carries one message type from `aiperf-protocol` and hides the
-//! MessagePack framing. Services own their sockets; nothing here spawns tasks
-//! except [`forward`] and [`event_proxy`], which the controller runs.
+//! MessagePack framing. Services own their sockets. [`service`] is the lifecycle
+//! every service shares ([`Service`] + [`run_service`]); apart from it, only
+//! [`forward`] and [`event_proxy`] (run by the controller) spawn tasks.
 
 pub mod control;
 pub mod dataset;
+pub mod service;
 
 use aiperf_protocol::{CodecError, decode, encode, events::Event};
 use bytes::Bytes;
@@ -16,6 +18,7 @@ use zeromq::{SocketOptions, ZmqError, ZmqMessage, prelude::*, util::PeerIdentity
 
 pub use control::{ControlClient, ControlCommand, ControlSender};
 pub use dataset::DatasetClient;
+pub use service::{Service, ServiceContext, run_service};
 
 /// A socket operation failed.
 #[derive(Debug, thiserror::Error)]
