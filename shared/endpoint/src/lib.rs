@@ -5,6 +5,8 @@
 
 pub mod payload;
 pub mod response;
+pub mod usage;
 
 pub use payload::{ChatMessage, PayloadBuilder};
-pub use response::{ParsedResponse, Usage, parse_response};
+pub use response::{ParsedResponse, parse_response};
+pub use usage::Usage;

@@ -4,8 +4,7 @@
 use aiperf_protocol::ErrorDetails;
 use serde_json::Value;
 
-/// The server's `usage` object: one type shared with the metrics that consume it.
-pub use aiperf_metrics::Usage;
+use crate::Usage;
 
 /// What one response message carried.
 #[derive(Debug, Clone, Default, PartialEq)]

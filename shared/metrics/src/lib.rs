@@ -39,7 +39,7 @@ pub mod units;
 pub use catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, lookup, tags};
 pub use context::{MetricContext, metric_context};
 pub use goodput::{Slo, parse_goodput};
-pub use record::{RecordInput, ResponseInfo, Usage, compute_record_metrics, invalid_reason};
+pub use record::{RecordInput, ResponseInfo, compute_record_metrics, invalid_reason};
 pub use summary::SummaryAccumulator;
 pub use timeslice::Timeslice;
 pub use units::Unit;

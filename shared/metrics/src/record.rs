@@ -10,6 +10,7 @@ use crate::catalogue::{spec, tags};
 use crate::context::MetricContext;
 use crate::goodput::is_good;
 use crate::units::NANOS_PER_SECOND;
+use aiperf_endpoint::Usage;
 use aiperf_protocol::record::MetricValue;
 
 /// One parsed response (SSE message or whole body) with what it carried.
@@ -23,21 +24,6 @@ pub struct ResponseInfo {
     /// Non-empty **non-reasoning** content (text, reasoning-object `content`, or
     /// tool-call text): the first one defines `time_to_first_output_token`.
     pub has_output_content: bool,
-}
-
-/// The server's `usage` object (the last non-empty one of the response).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Usage {
-    /// `prompt_tokens`.
-    pub prompt_tokens: Option<u64>,
-    /// `completion_tokens` (reasoning included).
-    pub completion_tokens: Option<u64>,
-    /// `total_tokens`.
-    pub total_tokens: Option<u64>,
-    /// `completion_tokens_details.reasoning_tokens` (or equivalent).
-    pub reasoning_tokens: Option<u64>,
-    /// `prompt_tokens_details.cached_tokens`.
-    pub cached_tokens: Option<u64>,
 }
 
 /// Everything the metrics of one request are computed from.

@@ -1,8 +1,7 @@
 //! Per-record formulas of `docs/metrics.md` §4 with hand-computed expectations.
 
-use aiperf_metrics::record::{
-    RecordInput, ResponseInfo, Usage, compute_record_metrics, invalid_reason,
-};
+use aiperf_endpoint::Usage;
+use aiperf_metrics::record::{RecordInput, ResponseInfo, compute_record_metrics, invalid_reason};
 use aiperf_metrics::{MetricContext, parse_goodput};
 use aiperf_protocol::record::MetricValue;
 
