@@ -273,3 +273,112 @@ async fn python_record_processor_matches_the_built_in_one() {
         assert_eq!(b[*tag], p[*tag], "summary of {tag}");
     }
 }
+
+/// The Rust example (`examples/custom-record-processor`) serves a run in place of
+/// the built-in record processor: it runs here, in the test process, on the service
+/// runtime (`run_service`), against a real `aiperf-rs profile` started with
+/// `--external-service record_processor:1`. Its metric, `prefill_share_pct`, is in
+/// every record of the JSONL with the value its definition gives from the same
+/// record's TTFT and latency, and in the summary with the statistics of those values
+/// computed here by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_custom_record_processor_adds_its_metric() {
+    use custom_record_processor::{CustomRecordProcessor, PREFILL_SHARE_PCT, run_service};
+    let _serial = SERIAL.lock().await;
+    let server = mock(MockConfig::default().with_latency(3.0, 0.5)).await;
+    let dir = temp_dir("rust-example");
+    let ipc = temp_dir("rust-example-ipc");
+    let requests = 20;
+    let args = profile_args(
+        &server.url(),
+        dir.path(),
+        &[
+            "--streaming",
+            "--concurrency",
+            "2",
+            "--request-count",
+            &requests.to_string(),
+            "--osl",
+            "8",
+            "--zmq-ipc-path",
+            &ipc.path().display().to_string(),
+            "--external-service",
+            "record_processor:1",
+        ],
+    );
+    let profile = tokio::spawn(async move { run(&args, LONG).await });
+    let control = aiperf_protocol::Endpoints::ipc_control(ipc.path());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let service = tokio::spawn(async move {
+        run_service(
+            CustomRecordProcessor,
+            &control,
+            "record_processor_custom",
+            cancel,
+        )
+        .await
+    });
+    let out = profile.await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    tokio::time::timeout(Duration::from_secs(20), service)
+        .await
+        .expect("the processor ends with the run's shutdown")
+        .unwrap()
+        .expect("the processor served the run");
+
+    let lines = read_jsonl(dir.path().join("profile_export.jsonl"));
+    assert_eq!(lines.len(), requests);
+    let mut shares = Vec::new();
+    for l in &lines {
+        assert_eq!(
+            l["metadata"]["record_processor_id"],
+            "record_processor_custom"
+        );
+        let m = &l["metrics"];
+        let share = &m[PREFILL_SHARE_PCT];
+        assert_eq!(share["unit"], "", "an uncatalogued metric has no unit: {l}");
+        let share = share["value"].as_f64().unwrap_or_else(|| panic!("{l}"));
+        // display units: both in ms, so their ratio is the ns ratio up to rounding
+        let ttft = m["time_to_first_token"]["value"].as_f64().unwrap();
+        let latency = m["request_latency"]["value"].as_f64().unwrap();
+        let by_definition = 100.0 * ttft / latency;
+        assert!(
+            (share - by_definition).abs() <= 1e-9 * by_definition,
+            "{share} vs {by_definition}"
+        );
+        assert!(share > 0.0 && share <= 100.0, "{share}");
+        shares.push(share);
+    }
+
+    let summary = read_json(dir.path().join("profile_export_aiperf.json"));
+    let s = &summary[PREFILL_SHARE_PCT];
+    assert_eq!(s["count"], requests as u64, "{s}");
+    shares.sort_by(f64::total_cmp);
+    let n = shares.len() as f64;
+    let mean = shares.iter().sum::<f64>() / n;
+    let std = (shares.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    // numpy's linear percentile: rank p/100·(n−1) between the two nearest values
+    let percentile = |p: f64| {
+        let rank = p / 100.0 * (n - 1.0);
+        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+        shares[lo] + (shares[hi] - shares[lo]) * (rank - lo as f64)
+    };
+    assert_eq!(stat(&summary, PREFILL_SHARE_PCT, "min"), shares[0]);
+    assert_eq!(
+        stat(&summary, PREFILL_SHARE_PCT, "max"),
+        shares[shares.len() - 1]
+    );
+    for (name, expected) in [
+        ("avg", mean),
+        ("std", std),
+        ("p50", percentile(50.0)),
+        ("p90", percentile(90.0)),
+        ("p99", percentile(99.0)),
+    ] {
+        let got = stat(&summary, PREFILL_SHARE_PCT, name);
+        assert!(
+            (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+            "{name}: {got} vs {expected}"
+        );
+    }
+}
