@@ -116,6 +116,82 @@ fn captured_config(frame: &[u8]) -> aiperf_config::ProfileConfig {
         .config
 }
 
+/// A profile of `workload` whose record processor is the Python script, capturing
+/// what it handles. Returns the artifact directory and, per request, the raw record
+/// the script received, the metric record it sent, and the built-in
+/// `RecordInterpreter`'s record for the same raw record (configured from the same
+/// captured `configure` command, tags in [`PYTHON_OMITS`] removed).
+async fn run_with_python(
+    python: &Path,
+    url: &str,
+    workload: &[&str],
+) -> (
+    tempfile::TempDir,
+    Vec<(RawRecord, MetricRecord, MetricRecord)>,
+) {
+    let dir = temp_dir("py-external");
+    let ipc = temp_dir("py-ipc");
+    let capture = ipc.path().join("capture.bin");
+    let mut args = profile_args(url, dir.path(), workload);
+    args.extend(
+        [
+            "--zmq-ipc-path",
+            &ipc.path().display().to_string(),
+            "--external-service",
+            "record_processor:1",
+        ]
+        .map(String::from),
+    );
+    let profile = tokio::spawn(async move { run(&args, LONG).await });
+    let script = tokio::process::Command::new(python)
+        .arg(python_script())
+        .arg("--zmq-ipc-path")
+        .arg(ipc.path())
+        .arg("--service-id")
+        .arg("record_processor_python")
+        .arg("--capture")
+        .arg(&capture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = profile.await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let script = tokio::time::timeout(Duration::from_secs(20), script.wait_with_output())
+        .await
+        .expect("the Python processor exits after the run's shutdown")
+        .unwrap();
+    assert!(
+        script.status.success(),
+        "Python processor: {}",
+        String::from_utf8_lossy(&script.stderr)
+    );
+
+    let frames = capture_frames(&capture);
+    let config = captured_config(&frames[0]);
+    let tokenizer = aiperf_tokenizer::load(config.tokenizer.as_deref()).unwrap();
+    let interpreter = aiperf_record_processor::RecordInterpreter::new(
+        &config,
+        tokenizer,
+        "record_processor_python",
+    )
+    .unwrap();
+    let pairs = frames[1..]
+        .chunks(2)
+        .map(|pair| {
+            let raw: RawRecord = aiperf_protocol::decode(&pair[0]).unwrap();
+            let python: MetricRecord = aiperf_protocol::decode(&pair[1]).unwrap();
+            let mut expected = interpreter.interpret(&raw);
+            expected
+                .metrics
+                .retain(|(tag, _)| !PYTHON_OMITS.contains(&tag.as_str()));
+            (raw, python, expected)
+        })
+        .collect();
+    (dir, pairs)
+}
+
 /// Metric tags the Python processor leaves out: `first_chunk_tokens` counts the
 /// first chunk's text with a tokenizer, and the script has none.
 const PYTHON_OMITS: &[&str] = &["first_chunk_tokens"];
@@ -158,64 +234,15 @@ async fn python_record_processor_matches_the_built_in_one() {
     let out = run(&profile_args(&server.url(), builtin.path(), WORKLOAD), LONG).await;
     assert!(out.status.success(), "{}", text(&out));
 
-    let dir = temp_dir("py-external");
-    let ipc = temp_dir("py-ipc");
-    let capture = ipc.path().join("capture.bin");
-    let mut args = profile_args(&server.url(), dir.path(), WORKLOAD);
-    args.extend(
-        [
-            "--zmq-ipc-path",
-            &ipc.path().display().to_string(),
-            "--external-service",
-            "record_processor:1",
-        ]
-        .map(String::from),
-    );
-    let profile = tokio::spawn(async move { run(&args, LONG).await });
-    let script = tokio::process::Command::new(&python)
-        .arg(python_script())
-        .arg("--zmq-ipc-path")
-        .arg(ipc.path())
-        .arg("--service-id")
-        .arg("record_processor_python")
-        .arg("--capture")
-        .arg(&capture)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let out = profile.await.unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let script = tokio::time::timeout(Duration::from_secs(20), script.wait_with_output())
-        .await
-        .expect("the Python processor exits after the run's shutdown")
-        .unwrap();
-    assert!(
-        script.status.success(),
-        "Python processor: {}",
-        String::from_utf8_lossy(&script.stderr)
-    );
+    let (dir, pairs) = run_with_python(&python, &server.url(), WORKLOAD).await;
 
     // 1. the built-in interpretation of the very raw records the script received
-    let frames = capture_frames(&capture);
-    let config = captured_config(&frames[0]);
-    let tokenizer = aiperf_tokenizer::load(config.tokenizer.as_deref()).unwrap();
-    let interpreter = aiperf_record_processor::RecordInterpreter::new(
-        &config,
-        tokenizer,
-        "record_processor_python",
-    )
-    .unwrap();
-    let pairs = frames[1..].chunks(2);
-    assert_eq!(pairs.len(), 24, "one (raw, metric) pair per request");
-    for pair in pairs {
-        let raw: RawRecord = aiperf_protocol::decode(&pair[0]).unwrap();
-        let python: MetricRecord = aiperf_protocol::decode(&pair[1]).unwrap();
-        let mut expected = interpreter.interpret(&raw);
-        expected
-            .metrics
-            .retain(|(tag, _)| !PYTHON_OMITS.contains(&tag.as_str()));
+    assert_eq!(
+        pairs.len(),
+        24,
+        "one (raw, python, built-in) triple per request"
+    );
+    for (raw, python, expected) in &pairs {
         assert_eq!(python, expected, "request {}", raw.credit.id);
     }
 
@@ -380,5 +407,44 @@ async fn rust_custom_record_processor_adds_its_metric() {
             (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
             "{name}: {got} vs {expected}"
         );
+    }
+}
+
+/// Error records through the Python record processor: the mock answers about a
+/// quarter of the requests with HTTP 500. For the same raw records the Python
+/// records equal the built-in ones, except that an error record without a server
+/// `usage` has no `error_isl` (the built-in counts the prompt with its tokenizer;
+/// the script has none): that metric, and only it, is missing there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_record_processor_error_records() {
+    let (_venv, python) = python_venv();
+    let _serial = SERIAL.lock().await;
+    let server = mock(MockConfig {
+        error_rate: 25.0,
+        random_seed: 5,
+        ..MockConfig::default().with_latency(2.0, 0.5)
+    })
+    .await;
+    let (_dir, pairs) = run_with_python(&python, &server.url(), WORKLOAD).await;
+    assert_eq!(pairs.len(), 24);
+    let errors = pairs.iter().filter(|(_, p, _)| p.error.is_some()).count();
+    assert!(
+        errors > 0 && errors < 24,
+        "the mock's error rate gives both kinds: {errors} errors"
+    );
+    for (raw, python, expected) in pairs {
+        let mut expected = expected;
+        if expected.error.is_some() && python.metrics.is_empty() {
+            assert_eq!(
+                expected
+                    .metrics
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect::<Vec<_>>(),
+                ["error_isl"]
+            );
+            expected.metrics.clear();
+        }
+        assert_eq!(python, expected, "request {}", raw.credit.id);
     }
 }
