@@ -97,3 +97,58 @@ async fn process(
             .map_err(|e| format!("cannot push to the records manager: {e}"))?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiperf_protocol::{Phase, record::RecordMetadata};
+
+    fn record(metrics: &[(&str, f64)]) -> MetricRecord {
+        MetricRecord {
+            metadata: RecordMetadata {
+                session_num: 0,
+                x_request_id: "r".into(),
+                x_correlation_id: "c".into(),
+                conversation_id: "s".into(),
+                turn_index: 0,
+                credit_issued_ns: 0,
+                scheduled_ns: None,
+                request_start_ns: 0,
+                request_ack_ns: None,
+                request_end_ns: 0,
+                worker_id: "w".into(),
+                record_processor_id: "rp".into(),
+                benchmark_phase: Phase::Profiling,
+                phase_index: None,
+                profiling_index: None,
+                phase_name: None,
+                phase_kind: None,
+                was_cancelled: false,
+                cancellation_time_ns: None,
+                context_overflow_skip: None,
+                agent_depth: None,
+                root_correlation_id: None,
+            },
+            metrics: metrics
+                .iter()
+                .map(|(t, v)| (t.to_string(), MetricValue::Scalar(*v)))
+                .collect(),
+            error: None,
+            raw_json: None,
+        }
+    }
+
+    #[test]
+    fn share_of_latency_before_the_first_token() {
+        // 5 ms of a 20 ms request before the first token: 25 %
+        let r = record(&[("request_latency", 20e6), ("time_to_first_token", 5e6)]);
+        assert_eq!(prefill_share_pct(&r), Some(25.0));
+        // no TTFT (not streaming) or no positive latency: no value
+        assert_eq!(
+            prefill_share_pct(&record(&[("request_latency", 20e6)])),
+            None
+        );
+        let r = record(&[("request_latency", 0.0), ("time_to_first_token", 0.0)]);
+        assert_eq!(prefill_share_pct(&r), None);
+    }
+}
