@@ -12,7 +12,7 @@
 
 use aiperf_config::ProfileConfig;
 use aiperf_protocol::{
-    Phase,
+    LoadMode, Phase,
     events::{Event, PhaseStats},
     results::{MetricResult, ProfileResults},
 };
@@ -203,6 +203,8 @@ pub fn usage_of(samples: &[(u64, f64)], from_ns: u64, to_ns: u64, cpus: usize) -
 /// The load report of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadReport {
+    /// The load mode of the profiling phase.
+    pub mode: LoadMode,
     /// The `load_report` JSON section.
     pub json: Value,
     /// Console lines.
@@ -237,14 +239,14 @@ pub fn build(
     stats: Option<&PhaseStats>,
     cpu: Option<CpuUsage>,
 ) -> LoadReport {
-    let mode = stats.and_then(|s| s.load_mode.clone()).unwrap_or_else(|| {
-        if config.request_rate.is_some() {
-            "request_rate".into()
-        } else {
-            "concurrency".into()
-        }
+    // The timing manager reports the mode it ran; without its counters, the plan's.
+    let mode = stats.and_then(|s| s.load_mode).unwrap_or_else(|| {
+        config
+            .phases(false)
+            .last()
+            .map_or(LoadMode::Concurrency, |p| p.pacing.mode())
     });
-    let open_loop = mode != "concurrency";
+    let open_loop = mode.is_open_loop();
     let requested = stats
         .and_then(|s| s.target_rate)
         .or(config.request_rate.filter(|_| open_loop));
@@ -273,7 +275,7 @@ pub fn build(
         reasons.push(format!("schedule lag p99 {p99:.2} ms exceeds {LAG_P99_LIMIT_MS} ms: requests left later than scheduled"));
     }
     // With --concurrency as a cap, skipped ticks are by design (the server is slow), not the client.
-    let capped = config.concurrency.is_some() && mode == "request_rate";
+    let capped = config.concurrency.is_some() && mode == LoadMode::RequestRate;
     let ramped = config.load.request_rate_ramp_s.is_some();
     let cancelled = results.was_cancelled;
     if let (Some(req), Some(ach)) = (requested, achieved)
@@ -281,7 +283,7 @@ pub fn build(
         && !capped
         && !ramped
         && !cancelled
-        && mode != "fixed_schedule"
+        && mode != LoadMode::FixedSchedule
         && ach < req * RATE_SHORTFALL
     {
         reasons.push(format!(
@@ -300,7 +302,7 @@ pub fn build(
     let client_bound = !reasons.is_empty();
 
     let mut o = Map::new();
-    o.insert("mode".into(), mode.clone().into());
+    o.insert("mode".into(), mode.as_str().into());
     o.insert("open_loop".into(), open_loop.into());
     o.insert("requested_rate".into(), json!(requested));
     o.insert("achieved_rate".into(), json!(achieved));
@@ -328,24 +330,24 @@ pub fn build(
         r.map(|x| format!("{x:.1} req/s"))
             .unwrap_or_else(|| "n/a".into())
     };
-    let load = match mode.as_str() {
-        "concurrency" => format!(
+    let load = match mode {
+        LoadMode::Concurrency => format!(
             "Load: closed loop, concurrency {}",
             config
                 .concurrency
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "unlimited".into())
         ),
-        "fixed_schedule" => format!(
+        LoadMode::FixedSchedule => format!(
             "Load: fixed schedule (trace average {})",
             rate_txt(requested)
         ),
-        "user_centric" => format!(
+        LoadMode::UserCentric => format!(
             "Load: user-centric, {} users, {} requested",
             config.load.num_users.unwrap_or(0),
             rate_txt(requested)
         ),
-        _ => format!(
+        LoadMode::RequestRate => format!(
             "Load: request rate {} requested{}",
             rate_txt(requested),
             if capped {
@@ -404,6 +406,7 @@ pub fn build(
         ));
     }
     LoadReport {
+        mode,
         json: Value::Object(o),
         lines,
         client_bound,
@@ -454,7 +457,7 @@ mod tests {
             sent,
             start_ns: 1_000_000_000,
             sending_end_ns: Some(1_000_000_000 + (secs * 1e9) as u64),
-            load_mode: Some("request_rate".into()),
+            load_mode: Some(LoadMode::RequestRate),
             target_rate: Some(rate),
             ..Default::default()
         }
@@ -552,7 +555,7 @@ mod tests {
             sent: 40,
             start_ns: 1_000_000_000,
             end_ns: Some(3_000_000_000),
-            load_mode: Some("concurrency".into()),
+            load_mode: Some(LoadMode::Concurrency),
             ..Default::default()
         };
         let r = build(&c, &r, Some(&s), None);

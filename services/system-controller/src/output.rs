@@ -7,26 +7,40 @@ use aiperf_export::{
     artifacts::{ArtifactPaths, write_results_ready, write_text},
     console::{ConsoleContext, metric_warnings, render_console},
     summary_csv::render_summary_csv,
-    summary_json::{SummaryContext, new_benchmark_id, render_summary_json},
+    summary_json::{SummaryContext, new_benchmark_id, summary_value},
 };
 use aiperf_protocol::results::ProfileResults;
 
+/// What [`write_all`] wrote that the caller uses.
+#[derive(Debug)]
+pub struct Written {
+    /// The console text to print.
+    pub console: String,
+    /// The content of `profile_export_aiperf.json`.
+    pub summary: serde_json::Value,
+}
+
 /// Writes `profile_export_aiperf.{json,csv}`, the console copy and the ready
-/// marker; returns the console text to print.
+/// marker; returns the console text and the summary.
 pub fn write_all(
     config: &ProfileConfig,
     paths: &ArtifactPaths,
     results: &ProfileResults,
     partial: bool,
     load: Option<&LoadReport>,
-) -> std::io::Result<String> {
+) -> std::io::Result<Written> {
     let benchmark_id = new_benchmark_id();
     let mut ctx = SummaryContext::new(benchmark_id, config);
     if let Some(l) = load {
         ctx.extra_sections
             .push(("load_report".into(), l.json.clone()));
     }
-    write_text(&paths.summary_json, &render_summary_json(&ctx, results))?;
+    // Rendered as `render_summary_json` does, from the value the caller gets back.
+    let summary = summary_value(&ctx, results);
+    write_text(
+        &paths.summary_json,
+        &serde_json::to_string_pretty(&summary).unwrap_or_else(|_| "{}".into()),
+    )?;
     write_text(&paths.summary_csv, &render_summary_csv(results))?;
     // The records manager wrote the timeslice files (it holds the records).
     let mut console_ctx = ConsoleContext::from_paths(
@@ -56,7 +70,7 @@ pub fn write_all(
         results.was_cancelled,
         partial || !results.is_complete,
     )?;
-    Ok(console)
+    Ok(Written { console, summary })
 }
 
 /// `Goodput: 28 of 40 requests (70.00%) met every SLO (time_to_first_token:50 ...)`.

@@ -59,6 +59,8 @@ pub struct ProfileRun {
     pub failure: Option<String>,
     /// The load report, if results were produced.
     pub load_report: Option<load_report::LoadReport>,
+    /// The summary written to `profile_export_aiperf.json`, if results were written.
+    pub summary: Option<serde_json::Value>,
 }
 
 /// Runs a whole profile: preflight, services, exports, console.
@@ -82,6 +84,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         interrupted: false,
         failure: Some(msg),
         load_report: None,
+        summary: None,
     };
     let dir = match ArtifactDir::create(&config.artifact_dir) {
         Ok(d) => d,
@@ -125,6 +128,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         .results
         .as_ref()
         .map(|r| load_report::build(&config, r, profiling, usage));
+    let mut summary = None;
     if let Some(results) = &outcome.results {
         match output::write_all(
             &config,
@@ -133,7 +137,10 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             outcome.failure.is_some(),
             report.as_ref(),
         ) {
-            Ok(console) => print!("{console}"),
+            Ok(written) => {
+                print!("{}", written.console);
+                summary = Some(written.summary);
+            }
             Err(e) => {
                 error(&format!("writing the results failed: {e}"));
                 code = ExitCode::FAILURE;
@@ -182,6 +189,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         interrupted: outcome.interrupted,
         failure: outcome.failure,
         load_report: report,
+        summary,
     }
 }
 

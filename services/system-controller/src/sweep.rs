@@ -15,8 +15,8 @@
 //! (`output_token_throughput / --num-gpus`), Pareto-optimal points marked, then
 //! the best configurations (also in `sweep_aggregate/profile_export_aiperf_sweep_console.txt`).
 //!
-//! Each run's statistics are read back from the `profile_export_aiperf.json` it
-//! wrote, so the aggregates hold exactly the numbers of the run files.
+//! Each run hands back the summary it wrote to `profile_export_aiperf.json` and its
+//! load report, so the aggregates hold exactly the numbers of the run files.
 //!
 //! The controller simply loops over the resolved configurations, one run at a
 //! time. A Ctrl-C stops the sweep after the current run's partial results; the
@@ -24,7 +24,7 @@
 
 use crate::run::run_profile;
 use aiperf_config::{
-    ConfigError, Context, ProfileArgs, ProfileConfig, SweepPoint, expand_sweep, resolve,
+    ConfigError, Context, LoadMode, ProfileArgs, ProfileConfig, SweepPoint, expand_sweep, resolve,
 };
 use aiperf_export::sweep_aggregate::{self as agg, SweepRunSummary};
 use serde_json::{Value, json};
@@ -114,17 +114,15 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
                 dir.join("run_config.json").display()
             );
         }
-        let prefix = cfg.profile_export_prefix.clone();
         let model = cfg.model().to_string();
-        let outcome = run_profile(cfg).await;
-        let summary = std::fs::read_to_string(dir.join(format!("{prefix}_aiperf.json")))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        let mut outcome = run_profile(cfg).await;
+        let summary = outcome.summary.take();
         let ok = outcome.failure.is_none()
             && summary
                 .as_ref()
                 .is_some_and(|s| s["request_count"]["avg"].as_f64().unwrap_or(0.0) > 0.0);
-        let ignored = summary.as_ref().and_then(|s| ignored_sweep(&point, s));
+        let mode = outcome.load_report.as_ref().map(|r| r.mode);
+        let ignored = mode.and_then(|m| ignored_sweep(&point, m));
         let error = ignored.clone().or_else(|| {
             (!ok).then(|| {
                 outcome
@@ -177,9 +175,8 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
 
 /// Why a sweep point had no effect: a request-rate sweep over a timestamped trace
 /// replays the trace's own schedule every time (a fixed schedule wins over every other mode).
-fn ignored_sweep(point: &SweepPoint, summary: &Value) -> Option<String> {
-    let mode = summary["load_report"]["mode"].as_str()?;
-    (point.parameter == "request_rate" && mode == "fixed_schedule").then(|| {
+fn ignored_sweep(point: &SweepPoint, mode: LoadMode) -> Option<String> {
+    (point.parameter == "request_rate" && mode == LoadMode::FixedSchedule).then(|| {
         "--request-rate had no effect: the input file has timestamps, so it was replayed \
          on its own fixed schedule. Sweep the replay speed with separate runs of \
          --synthesis-speedup-ratio, or pass --no-fixed-schedule to send its rows at each rate"

@@ -31,7 +31,7 @@ use crate::{
     schedule::{self, Schedule},
 };
 use aiperf_clock::{instant_of, mono_ns, punctual::Punctual, wall_ns};
-use aiperf_config::ArrivalPattern;
+use aiperf_config::PhaseLoad;
 use aiperf_protocol::{
     Phase,
     credit::FromWorker,
@@ -43,85 +43,6 @@ use state::PhaseState;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Open-loop arrivals of a [`Mode::Load`] phase.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateSpec {
-    /// Inter-arrival distribution.
-    pub pattern: ArrivalPattern,
-    /// Target rate (req/s).
-    pub rate: f64,
-    /// Gamma shape.
-    pub smoothness: f64,
-    /// Linear ramp of the rate (`--request-rate-ramp-duration`).
-    pub ramp: Option<Duration>,
-}
-
-/// How a phase decides send times.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Mode {
-    /// Closed loop (`None`) or open-loop rate ticks.
-    Load(Option<RateSpec>),
-    /// Trace replay: every conversation once, at its timestamps.
-    FixedSchedule,
-    /// User-centric rate: `rate` req/s over `num_users` users.
-    UserCentric {
-        /// Total rate Q (req/s).
-        rate: f64,
-        /// Number of users U.
-        num_users: usize,
-    },
-}
-
-/// What a phase must do.
-#[derive(Debug, Clone)]
-pub struct PhaseSpec {
-    /// Which phase.
-    pub phase: Phase,
-    /// Scheduling mode.
-    pub mode: Mode,
-    /// Max concurrent sessions (`None` = unlimited).
-    pub concurrency: Option<usize>,
-    /// Ramp of the session limit from 1 to `concurrency`.
-    pub concurrency_ramp: Option<Duration>,
-    /// Max requests waiting for their first token (`None` = unlimited).
-    pub prefill_concurrency: Option<usize>,
-    /// Ramp of the prefill limit.
-    pub prefill_ramp: Option<Duration>,
-    /// Requests (turns) to send.
-    pub request_count: Option<u64>,
-    /// Sessions to start (their remaining turns are still sent).
-    pub session_count: Option<u64>,
-    /// Sending window.
-    pub duration: Option<Duration>,
-    /// Wait for stragglers after the window (`None` = forever).
-    pub grace: Option<Duration>,
-    /// Request cancellation: probability per credit and delay after sending (ns).
-    pub cancellation: Option<(f64, u64)>,
-}
-
-impl PhaseSpec {
-    /// A closed-loop phase with only the essentials set (tests, simple runs).
-    pub fn closed_loop(
-        phase: Phase,
-        concurrency: Option<usize>,
-        request_count: Option<u64>,
-    ) -> Self {
-        PhaseSpec {
-            phase,
-            mode: Mode::Load(None),
-            concurrency,
-            concurrency_ramp: None,
-            prefill_concurrency: None,
-            prefill_ramp: None,
-            request_count,
-            session_count: None,
-            duration: None,
-            grace: None,
-            cancellation: None,
-        }
-    }
-}
 
 /// How long cancelled credits may take to come back before the phase is forced complete.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,13 +69,13 @@ pub struct PhaseRunner<'a> {
 impl<'a> PhaseRunner<'a> {
     /// Prepares a phase over `dataset`.
     pub fn new(
-        spec: PhaseSpec,
+        spec: PhaseLoad,
         dataset: &'a [ConversationTiming],
         sampler: &'a mut Sampler,
         dispatcher: &'a mut Dispatcher,
         publisher: &'a mut Publisher,
     ) -> Self {
-        let schedule = schedule::for_mode(spec.mode, dataset);
+        let schedule = schedule::for_pacing(spec.pacing, dataset);
         let unlimited = spec.concurrency.is_none() && spec.prefill_concurrency.is_none();
         let lead = if schedule.scheduled() && unlimited {
             SEND_AHEAD
@@ -164,7 +85,7 @@ impl<'a> PhaseRunner<'a> {
         let stats = PhaseStats {
             expected_requests: schedule.expected_requests(spec.request_count),
             expected_duration_s: spec.duration.map(|d| d.as_secs_f64()),
-            load_mode: Some(schedule.load_mode().to_string()),
+            load_mode: Some(spec.pacing.mode()),
             target_rate: schedule.target_rate(),
             ..Default::default()
         };

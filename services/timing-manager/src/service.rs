@@ -1,14 +1,9 @@
 //! The timing manager actor: owns the credit ROUTER, runs the phases on start.
 
-use crate::{
-    dispatch::Dispatcher,
-    phase::{Mode, PhaseRunner, PhaseSpec, RateSpec},
-    rng,
-    sampler::Sampler,
-};
-use aiperf_config::{ArrivalPattern, ProfileConfig};
+use crate::{dispatch::Dispatcher, phase::PhaseRunner, rng, sampler::Sampler};
+use aiperf_config::{PhaseLoad, ProfileConfig};
 use aiperf_protocol::{
-    Phase, ServiceType,
+    ServiceType,
     control::{Command, ServiceState},
     credit::{FromWorker, ToWorker},
     dataset::{ConversationTiming, SamplingStrategy},
@@ -179,128 +174,16 @@ pub fn is_fixed_schedule(dataset: &[ConversationTiming]) -> bool {
         .is_some_and(|t| t.timestamp_ms.is_some())
 }
 
-fn secs(s: Option<f64>) -> Option<Duration> {
-    s.filter(|x| x.is_finite() && *x >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
-fn rate_spec(
-    pattern: ArrivalPattern,
-    rate: Option<f64>,
-    smoothness: f64,
-    ramp: Option<f64>,
-) -> Option<RateSpec> {
-    let rate = rate?;
-    let pattern = if pattern == ArrivalPattern::ConcurrencyBurst {
-        ArrivalPattern::Poisson
-    } else {
-        pattern
-    };
-    Some(RateSpec {
-        pattern,
-        rate,
-        smoothness,
-        ramp: secs(ramp),
-    })
-}
-
-/// Phase specs of the run: warmup (when asked for), then profiling. Mode priority
-/// (`docs/load-modes.md`): fixed schedule > user-centric > request rate > concurrency only.
-pub fn phase_specs(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Vec<PhaseSpec> {
-    let load = &config.load;
-    let fixed = is_fixed_schedule(dataset);
-    let mut specs = Vec::new();
-    if config.warmup_enabled() {
-        // Warmup always uses the rate/burst strategy, with its own overrides.
-        let w = &load.warmup;
-        let rate = w.request_rate.or(config.request_rate);
-        let pattern = w.arrival_pattern.unwrap_or(config.arrival_pattern);
-        let arrivals = if pattern == ArrivalPattern::ConcurrencyBurst && w.request_rate.is_none() {
-            None
-        } else {
-            rate_spec(
-                pattern,
-                rate,
-                config.arrival_smoothness,
-                w.request_rate_ramp_s.or(load.request_rate_ramp_s),
-            )
-        };
-        // A closed loop needs a limit: one session unless told otherwise.
-        let concurrency = w
-            .concurrency
-            .or(config.concurrency)
-            .or(if arrivals.is_none() { Some(1) } else { None });
-        specs.push(PhaseSpec {
-            phase: Phase::Warmup,
-            mode: Mode::Load(arrivals),
-            concurrency,
-            concurrency_ramp: secs(w.concurrency_ramp_s.or(load.concurrency_ramp_s)),
-            prefill_concurrency: w.prefill_concurrency.or(load.prefill_concurrency),
-            prefill_ramp: secs(
-                w.prefill_concurrency_ramp_s
-                    .or(load.prefill_concurrency_ramp_s),
-            ),
-            request_count: (config.warmup_request_count > 0).then_some(config.warmup_request_count),
-            session_count: w.num_sessions,
-            duration: secs(w.duration_s),
-            grace: secs(w.grace_period_s),
-            cancellation: None,
-        });
+/// The run's phases ([`ProfileConfig::phases`]) for this dataset: a timestamped
+/// trace is replayed on its fixed schedule.
+pub fn phase_loads(config: &ProfileConfig, dataset: &[ConversationTiming]) -> Vec<PhaseLoad> {
+    let trace = is_fixed_schedule(dataset);
+    if trace && config.load.user_centric_rate.is_some() {
+        tracing::warn!(
+            "the dataset is a timestamped trace (fixed schedule): --user-centric-rate is ignored"
+        );
     }
-    let grace = config.benchmark_grace_period_s;
-    let mode = if fixed {
-        if load.user_centric_rate.is_some() {
-            tracing::warn!(
-                "the dataset is a timestamped trace (fixed schedule): --user-centric-rate is ignored"
-            );
-        }
-        Mode::FixedSchedule
-    } else if let (Some(rate), Some(num_users)) = (load.user_centric_rate, load.num_users) {
-        Mode::UserCentric { rate, num_users }
-    } else {
-        let arrivals = config
-            .request_rate
-            .filter(|_| config.arrival_pattern != ArrivalPattern::ConcurrencyBurst);
-        Mode::Load(rate_spec(
-            config.arrival_pattern,
-            arrivals,
-            config.arrival_smoothness,
-            load.request_rate_ramp_s,
-        ))
-    };
-    let load_mode = matches!(mode, Mode::Load(_));
-    specs.push(PhaseSpec {
-        phase: Phase::Profiling,
-        mode,
-        // A replay is open loop: only a --concurrency the user gave caps it.
-        concurrency: if fixed && config.concurrency_defaulted {
-            None
-        } else {
-            config.concurrency
-        },
-        concurrency_ramp: secs(load.concurrency_ramp_s).filter(|_| load_mode),
-        prefill_concurrency: load.prefill_concurrency,
-        prefill_ramp: secs(load.prefill_concurrency_ramp_s).filter(|_| load_mode),
-        // A fixed schedule sends every row of the trace.
-        request_count: if fixed { None } else { config.request_count },
-        session_count: if fixed { None } else { config.num_sessions() },
-        duration: secs(config.benchmark_duration_s),
-        grace: if grace.is_finite() {
-            Some(Duration::from_secs_f64(grace))
-        } else {
-            None
-        },
-        cancellation: load
-            .request_cancellation_rate
-            .filter(|p| *p > 0.0)
-            .map(|p| {
-                (
-                    p / 100.0,
-                    (load.request_cancellation_delay_s * 1e9).round() as u64,
-                )
-            }),
-    });
-    specs
+    config.phases(trace)
 }
 
 /// Runs the phases on a dedicated OS thread with its own single-threaded runtime,
@@ -370,7 +253,7 @@ async fn run_phases_inner(p: &mut Prepared, ctl: &ControlSender, cancel: &Cancel
         p.dataset.len(),
         rng("dataset.sampling", p.config.random_seed),
     );
-    for spec in phase_specs(&p.config, &p.dataset) {
+    for spec in phase_loads(&p.config, &p.dataset) {
         let runner = PhaseRunner::new(
             spec,
             &p.dataset,

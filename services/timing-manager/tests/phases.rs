@@ -5,7 +5,7 @@
 //! The fake worker answers each credit after a scripted delay, so every timing
 //! assertion compares the runner's decisions with known truth.
 
-use aiperf_config::ArrivalPattern;
+use aiperf_config::{ArrivalPattern, Cancellation, Pacing, PhaseLoad, RateLoad};
 use aiperf_protocol::{
     Phase,
     credit::{Credit, FromWorker, ToWorker},
@@ -14,7 +14,7 @@ use aiperf_protocol::{
 };
 use aiperf_timing_manager::{
     dispatch::Dispatcher,
-    phase::{Mode, PhaseRunner, PhaseSpec, RateSpec, SEND_AHEAD},
+    phase::{PhaseRunner, SEND_AHEAD},
     rng,
     sampler::Sampler,
 };
@@ -227,26 +227,26 @@ fn multi_turn(n: usize, turns: usize, delay_ms: Option<f64>) -> Vec<Conversation
         .collect()
 }
 
-fn spec(mode: Mode) -> PhaseSpec {
-    PhaseSpec {
-        mode,
-        ..PhaseSpec::closed_loop(Phase::Profiling, None, None)
+fn spec(pacing: Pacing) -> PhaseLoad {
+    PhaseLoad {
+        pacing,
+        ..PhaseLoad::closed_loop(Phase::Profiling, None, None)
     }
 }
 
-fn rate(pattern: ArrivalPattern, r: f64) -> Mode {
-    Mode::Load(Some(RateSpec {
+fn rate(pattern: ArrivalPattern, r: f64) -> Pacing {
+    Pacing::Rate(RateLoad {
         pattern,
         rate: r,
         smoothness: 1.0,
         ramp: None,
-    }))
+    })
 }
 
 /// Runs one phase; returns its stats, the credits seen by the worker and the start.
 async fn run(
     h: &mut Harness,
-    spec: PhaseSpec,
+    spec: PhaseLoad,
     dataset: &[ConversationTiming],
     strategy: SamplingStrategy,
 ) -> (PhaseStats, Vec<Seen>, Instant) {
@@ -339,7 +339,7 @@ async fn closed_loop_keeps_exactly_n_in_flight_and_sends_the_count() {
     let ds = single_turn(10);
     let (stats, seen, _) = run(
         &mut h,
-        PhaseSpec::closed_loop(Phase::Profiling, Some(3), Some(12)),
+        PhaseLoad::closed_loop(Phase::Profiling, Some(3), Some(12)),
         &ds,
         SamplingStrategy::Sequential,
     )
@@ -362,7 +362,7 @@ async fn constant_rate_follows_the_absolute_schedule() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(5)).await;
     let ds = single_turn(10);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         request_count: Some(20),
         ..spec(rate(ArrivalPattern::Constant, 100.0))
     };
@@ -409,7 +409,7 @@ async fn rate_with_concurrency_skips_ticks_without_a_free_slot() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(35)).await;
     let ds = single_turn(10);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         concurrency: Some(1),
         duration: Some(Duration::from_millis(500)),
         ..spec(rate(ArrivalPattern::Constant, 100.0))
@@ -452,7 +452,7 @@ async fn send_ahead_never_issues_a_tick_past_the_deadline() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(1)).await;
     let ds = single_turn(10);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         duration: Some(Duration::from_millis(200)),
         ..spec(rate(ArrivalPattern::Constant, 100.0))
     };
@@ -473,9 +473,9 @@ async fn session_count_finishes_started_sessions_and_request_count_cuts_them() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(5)).await;
     let ds = multi_turn(5, 3, Some(10.0));
-    let spec1 = PhaseSpec {
+    let spec1 = PhaseLoad {
         session_count: Some(3),
-        ..PhaseSpec::closed_loop(Phase::Profiling, Some(2), None)
+        ..PhaseLoad::closed_loop(Phase::Profiling, Some(2), None)
     };
     let (stats, seen, _) = run(&mut h, spec1, &ds, SamplingStrategy::Sequential).await;
     assert_eq!(stats.sent, 9, "3 sessions × 3 turns");
@@ -505,7 +505,7 @@ async fn session_count_finishes_started_sessions_and_request_count_cuts_them() {
             );
         }
     }
-    let spec2 = PhaseSpec::closed_loop(Phase::Profiling, Some(2), Some(4));
+    let spec2 = PhaseLoad::closed_loop(Phase::Profiling, Some(2), Some(4));
     let (stats, seen, _) = run(&mut h, spec2, &ds, SamplingStrategy::Sequential).await;
     assert_eq!(
         (stats.sent, seen.len()),
@@ -519,10 +519,10 @@ async fn duration_then_grace_cancels_stragglers() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(400)).await;
     let ds = single_turn(4);
-    let spec1 = PhaseSpec {
+    let spec1 = PhaseLoad {
         duration: Some(Duration::from_millis(100)),
         grace: Some(Duration::from_millis(50)),
-        ..PhaseSpec::closed_loop(Phase::Profiling, Some(2), None)
+        ..PhaseLoad::closed_loop(Phase::Profiling, Some(2), None)
     };
     let t = Instant::now();
     let (stats, seen, _) = run(&mut h, spec1, &ds, SamplingStrategy::Sequential).await;
@@ -535,10 +535,10 @@ async fn duration_then_grace_cancels_stragglers() {
         "ended at D+G: {took:?}"
     );
     // A long enough grace lets them finish.
-    let spec2 = PhaseSpec {
+    let spec2 = PhaseLoad {
         duration: Some(Duration::from_millis(100)),
         grace: Some(Duration::from_secs(5)),
-        ..PhaseSpec::closed_loop(Phase::Profiling, Some(2), None)
+        ..PhaseLoad::closed_loop(Phase::Profiling, Some(2), None)
     };
     let (stats, seen, _) = run(&mut h, spec2, &ds, SamplingStrategy::Sequential).await;
     assert_eq!((stats.sent, stats.completed, stats.cancelled), (2, 2, 0));
@@ -579,7 +579,7 @@ async fn fixed_schedule_replays_timestamps_and_delays() {
     ];
     let (stats, seen, start) = run(
         &mut h,
-        spec(Mode::FixedSchedule),
+        spec(Pacing::FixedSchedule),
         &ds,
         SamplingStrategy::Sequential,
     )
@@ -631,9 +631,9 @@ async fn fixed_schedule_concurrency_is_a_ceiling() {
         .collect();
     let (stats, seen, start) = run(
         &mut h,
-        PhaseSpec {
+        PhaseLoad {
             concurrency: Some(2),
-            ..spec(Mode::FixedSchedule)
+            ..spec(Pacing::FixedSchedule)
         },
         &ds,
         SamplingStrategy::Sequential,
@@ -664,10 +664,10 @@ async fn user_centric_starts_users_on_the_virtual_history_schedule() {
     let mut h = harness(|_| reply(10)).await;
     // U=4, Q=20 req/s: stagger 50 ms, turn gap 200 ms; T=3 turns.
     let ds = multi_turn(20, 3, None);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         duration: Some(Duration::from_millis(650)),
         grace: None,
-        ..spec(Mode::UserCentric {
+        ..spec(Pacing::UserCentric {
             rate: 20.0,
             num_users: 4,
         })
@@ -725,11 +725,11 @@ async fn concurrency_ramp_raises_the_limit_step_by_step() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(2_000)).await;
     let ds = single_turn(8);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         concurrency_ramp: Some(Duration::from_millis(300)),
         duration: Some(Duration::from_millis(450)),
         grace: Some(Duration::ZERO),
-        ..PhaseSpec::closed_loop(Phase::Profiling, Some(4), None)
+        ..PhaseLoad::closed_loop(Phase::Profiling, Some(4), None)
     };
     let (stats, seen, start) = run(&mut h, spec, &ds, SamplingStrategy::Sequential).await;
     assert_eq!(stats.sent, 4);
@@ -743,14 +743,14 @@ async fn rate_ramp_grows_the_rate_linearly() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(1)).await;
     let ds = single_turn(8);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         duration: Some(Duration::from_millis(1500)),
-        ..spec(Mode::Load(Some(RateSpec {
+        ..spec(Pacing::Rate(RateLoad {
             pattern: ArrivalPattern::Constant,
             rate: 100.0,
             smoothness: 1.0,
             ramp: Some(Duration::from_secs(1)),
-        })))
+        }))
     };
     let (stats, seen, start) = run(&mut h, spec, &ds, SamplingStrategy::Sequential).await;
     let count = |a: f64, b: f64| {
@@ -779,9 +779,9 @@ async fn prefill_slots_are_released_on_first_token() {
     })
     .await;
     let ds = single_turn(8);
-    let spec = PhaseSpec {
+    let spec = PhaseLoad {
         prefill_concurrency: Some(1),
-        ..PhaseSpec::closed_loop(Phase::Profiling, Some(4), Some(8))
+        ..PhaseLoad::closed_loop(Phase::Profiling, Some(4), Some(8))
     };
     let (stats, seen, _) = run(&mut h, spec, &ds, SamplingStrategy::Sequential).await;
     assert_eq!(stats.sent, 8);
@@ -805,10 +805,13 @@ async fn cancellation_selects_a_seeded_share_of_profiling_credits_only() {
     let _s = SERIAL.lock().await;
     let mut h = harness(|_| reply(0)).await;
     let ds = single_turn(16);
-    let mk = |phase| PhaseSpec {
+    let mk = |phase| PhaseLoad {
         phase,
-        cancellation: Some((0.25, 1_500_000_000)),
-        ..PhaseSpec::closed_loop(phase, Some(16), Some(1600))
+        cancellation: Some(Cancellation {
+            probability: 0.25,
+            delay_ns: 1_500_000_000,
+        }),
+        ..PhaseLoad::closed_loop(phase, Some(16), Some(1600))
     };
     let (_, warm, _) = run(&mut h, mk(Phase::Warmup), &ds, SamplingStrategy::Sequential).await;
     assert!(

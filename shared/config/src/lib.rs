@@ -16,18 +16,21 @@ pub mod defaults;
 mod document;
 pub mod file;
 pub mod load;
+pub mod phase_load;
 mod resolve;
 pub mod telemetry;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use aiperf_protocol::LoadMode;
 pub use args::{Goodput, ProfileArgs};
 pub use dataset::{
     CustomDatasetType, DatasetConfig, DatasetSamplingStrategy, PublicDataset, SequenceDistribution,
     SequencePair, SynthesisConfig,
 };
 pub use load::{LoadConfig, SweepPoint, SweepRun, WarmupConfig, expand_sweep};
+pub use phase_load::{Cancellation, Pacing, PhaseLoad, RateLoad};
 pub use resolve::{Context, artifact_dir_name, normalize_url, resolve, warnings};
 pub use telemetry::{GpuTelemetryConfig, ServerMetricsConfig, ServerMetricsFormat};
 

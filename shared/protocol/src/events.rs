@@ -3,7 +3,7 @@
 //! Every message is sent as two frames: a topic (the event name followed by `$`,
 //! so subscribers can filter by prefix) and the MessagePack body.
 
-use crate::Phase;
+use crate::{Phase, load::LoadMode};
 use serde::{Deserialize, Serialize};
 
 /// Counters of one credit phase, as the timing manager sees them.
@@ -31,10 +31,10 @@ pub struct PhaseStats {
     pub expected_duration_s: Option<f64>,
     /// The grace period expired with requests still in flight.
     pub grace_period_timeout_triggered: bool,
-    /// How the phase schedules requests: `concurrency` (closed loop), `request_rate`,
-    /// `fixed_schedule` or `user_centric`.
+    /// How the phase schedules requests (a snake_case string on the wire:
+    /// `concurrency`, `request_rate`, `fixed_schedule` or `user_centric`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_mode: Option<String>,
+    pub load_mode: Option<LoadMode>,
     /// The request rate the schedule aims at (req/s), for open-loop modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_rate: Option<f64>,

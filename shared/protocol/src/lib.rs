@@ -24,6 +24,7 @@ pub mod document;
 pub mod endpoints;
 pub mod error;
 pub mod events;
+pub mod load;
 pub mod record;
 pub mod results;
 
@@ -31,6 +32,7 @@ pub use codec::{CodecError, decode, encode};
 pub use document::ConfigDocument;
 pub use endpoints::Endpoints;
 pub use error::ErrorDetails;
+pub use load::LoadMode;
 
 /// Version of the message schema. Bumped on any incompatible change; a service
 /// whose version differs is refused at registration.

@@ -2,9 +2,9 @@
 //! and prefill slots, the stop conditions, and the queues of turns that wait for
 //! their time or have come due.
 
-use super::PhaseSpec;
 use crate::{dispatch::Dispatcher, ramp::StepRamp, sampler::Sampler};
 use aiperf_clock::wall_ns;
+use aiperf_config::PhaseLoad;
 use aiperf_protocol::{credit::Credit, dataset::ConversationTiming, events::PhaseStats};
 use rand::{Rng, rngs::StdRng};
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -85,7 +85,7 @@ impl<T: Eq> DueQueue<T> {
 
 /// The state of a phase that does not depend on its schedule.
 pub(crate) struct PhaseState<'a> {
-    pub spec: PhaseSpec,
+    pub spec: PhaseLoad,
     pub dataset: &'a [ConversationTiming],
     pub sampler: &'a mut Sampler,
     pub dispatcher: &'a mut Dispatcher,
@@ -113,7 +113,7 @@ pub(crate) struct PhaseState<'a> {
 
 impl<'a> PhaseState<'a> {
     pub fn new(
-        spec: PhaseSpec,
+        spec: PhaseLoad,
         dataset: &'a [ConversationTiming],
         sampler: &'a mut Sampler,
         dispatcher: &'a mut Dispatcher,
@@ -289,7 +289,7 @@ impl<'a> PhaseState<'a> {
             self.active_sessions += 1;
         }
         let cancel_after_ns = match (&mut self.cancel_rng, self.spec.cancellation) {
-            (Some(rng), Some((p, delay))) => (rng.random::<f64>() < p).then_some(delay),
+            (Some(rng), Some(c)) => (rng.random::<f64>() < c.probability).then_some(c.delay_ns),
             _ => None,
         };
         let conv = &self.dataset[session.conversation];

@@ -9,10 +9,6 @@ use std::time::Instant;
 pub(crate) struct ClosedLoop;
 
 impl Schedule for ClosedLoop {
-    fn load_mode(&self) -> &'static str {
-        "concurrency"
-    }
-
     fn scheduled(&self) -> bool {
         false
     }

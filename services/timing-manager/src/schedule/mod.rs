@@ -13,18 +13,13 @@ mod rate;
 mod trace;
 mod users;
 
-use crate::phase::{
-    Mode,
-    state::{Pending, PhaseState, Session},
-};
+use crate::phase::state::{Pending, PhaseState, Session};
+use aiperf_config::Pacing;
 use aiperf_protocol::dataset::ConversationTiming;
 use std::time::{Duration, Instant};
 
 /// One way of deciding send times.
 pub(crate) trait Schedule: Send {
-    /// The mode's name in phase stats (`concurrency`, `request_rate`, ...).
-    fn load_mode(&self) -> &'static str;
-
     /// The target rate reported in phase stats.
     fn target_rate(&self) -> Option<f64> {
         None
@@ -85,13 +80,13 @@ pub(crate) trait Schedule: Send {
     }
 }
 
-/// The schedule of a phase mode.
-pub(crate) fn for_mode(mode: Mode, dataset: &[ConversationTiming]) -> Box<dyn Schedule> {
-    match mode {
-        Mode::Load(None) => Box::new(closed_loop::ClosedLoop),
-        Mode::Load(Some(spec)) => Box::new(rate::Rate::new(spec)),
-        Mode::FixedSchedule => Box::new(trace::Trace::new(dataset)),
-        Mode::UserCentric { rate, num_users } => Box::new(users::Users::new(rate, num_users)),
+/// The schedule of a phase's pacing.
+pub(crate) fn for_pacing(pacing: Pacing, dataset: &[ConversationTiming]) -> Box<dyn Schedule> {
+    match pacing {
+        Pacing::ClosedLoop => Box::new(closed_loop::ClosedLoop),
+        Pacing::Rate(rate) => Box::new(rate::Rate::new(rate)),
+        Pacing::FixedSchedule => Box::new(trace::Trace::new(dataset)),
+        Pacing::UserCentric { rate, num_users } => Box::new(users::Users::new(rate, num_users)),
     }
 }
 

@@ -7,16 +7,17 @@ use super::Schedule;
 use crate::{
     arrivals::Arrivals,
     phase::{
-        MAX_CATCHUP, RateSpec,
+        MAX_CATCHUP,
         state::{Pending, PhaseState},
     },
     ramp::RateRamp,
 };
+use aiperf_config::RateLoad;
 use std::time::{Duration, Instant};
 
 /// The open-loop rate schedule.
 pub(crate) struct Rate {
-    spec: RateSpec,
+    spec: RateLoad,
     arrivals: Option<Arrivals>,
     ramp: Option<RateRamp>,
     next_tick: Option<Instant>,
@@ -26,7 +27,7 @@ pub(crate) struct Rate {
 }
 
 impl Rate {
-    pub fn new(spec: RateSpec) -> Self {
+    pub fn new(spec: RateLoad) -> Self {
         Rate {
             spec,
             arrivals: None,
@@ -52,10 +53,6 @@ impl Rate {
 }
 
 impl Schedule for Rate {
-    fn load_mode(&self) -> &'static str {
-        "request_rate"
-    }
-
     fn target_rate(&self) -> Option<f64> {
         Some(self.spec.rate)
     }

@@ -35,10 +35,6 @@ fn at_ms(start: Instant, ms: f64) -> Instant {
 }
 
 impl Schedule for Trace {
-    fn load_mode(&self) -> &'static str {
-        "fixed_schedule"
-    }
-
     fn target_rate(&self) -> Option<f64> {
         self.rate
     }

@@ -46,10 +46,6 @@ impl Users {
 }
 
 impl Schedule for Users {
-    fn load_mode(&self) -> &'static str {
-        "user_centric"
-    }
-
     fn target_rate(&self) -> Option<f64> {
         Some(self.rate)
     }

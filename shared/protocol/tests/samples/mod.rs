@@ -356,7 +356,7 @@ pub fn phase_stats_rate() -> PhaseStats {
         expected_requests: Some(100),
         expected_duration_s: Some(30.5),
         grace_period_timeout_triggered: false,
-        load_mode: Some("request_rate".into()),
+        load_mode: Some(aiperf_protocol::LoadMode::RequestRate),
         target_rate: Some(10.0),
     }
 }
