@@ -7,13 +7,12 @@ use aiperf_config::{CustomDatasetType, DatasetConfig, ProfileConfig, PublicDatas
 use aiperf_endpoint::PayloadBuilder;
 use aiperf_protocol::{
     ServiceType,
-    control::{Command, ServiceState},
     dataset::{
         Conversation, ConversationTiming, DatasetReply, DatasetRequest, SamplingStrategy,
         TurnTiming,
     },
 };
-use aiperf_transport::{ControlClient, ControlSender, Router};
+use aiperf_transport::{ControlSender, Router, Service, ServiceContext, run_service};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -212,56 +211,25 @@ impl DatasetManager {
         }
     }
 
-    /// Runs until shutdown.
+    /// Runs until shutdown (see [`Service`]).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(
-            &self.control_addr,
-            ServiceType::DatasetManager,
-            &self.service_id,
-        )
-        .await?;
-        let ctl = control.sender();
-        let stop = CancellationToken::new();
-        loop {
-            let Some(cmd) = control.next_command_until(&cancel).await else {
-                break;
-            };
-            match cmd.command {
-                Command::Configure { config } => {
-                    let result = match ProfileConfig::from_document(&config) {
-                        Ok(config) => {
-                            self.configure(&control, config, ctl.clone(), stop.clone())
-                                .await
-                        }
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if result.is_ok() {
-                        ctl.set_state(ServiceState::Ready);
-                    }
-                    ctl.respond(cmd.id, result.map_err(|e| format!("dataset manager: {e}")))
-                        .await?;
-                }
-                Command::Start => {
-                    ctl.set_state(ServiceState::Running);
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Cancel { .. } => ctl.respond(cmd.id, Ok(())).await?,
-                Command::Shutdown => {
-                    let _ = ctl.respond(cmd.id, Ok(())).await;
-                    break;
-                }
-            }
-        }
-        stop.cancel();
-        Ok(())
+        let (addr, id) = (self.control_addr.clone(), self.service_id.clone());
+        Ok(run_service(self, &addr, &id, cancel).await?)
+    }
+}
+
+impl Service for DatasetManager {
+    type Config = ProfileConfig;
+
+    fn service_type(&self) -> ServiceType {
+        ServiceType::DatasetManager
     }
 
+    /// Builds the dataset, writes `inputs.json` and starts answering requests.
     async fn configure(
-        &self,
-        control: &ControlClient,
+        &mut self,
         config: ProfileConfig,
-        ctl: ControlSender,
-        stop: CancellationToken,
+        ctx: &ServiceContext,
     ) -> Result<(), String> {
         let cfg = config.clone();
         let dataset = tokio::task::spawn_blocking(move || build_dataset(&cfg))
@@ -282,12 +250,17 @@ impl DatasetManager {
             })
             .map_err(|e| format!("cannot write {}: {e}", inputs_path.display()))?;
         }
-        let addr = control.endpoints().dataset.clone();
-        let router: Router<DatasetReply, DatasetRequest> = Router::bind(&addr)
+        let addr = &ctx.endpoints.dataset;
+        let router: Router<DatasetReply, DatasetRequest> = Router::bind(addr)
             .await
             .map_err(|e| format!("cannot bind {addr}: {e}"))?;
         let dataset = Arc::new(dataset);
-        tokio::spawn(serve(router, dataset, ctl, stop));
+        tokio::spawn(serve(
+            router,
+            dataset,
+            ctx.control.clone(),
+            ctx.stop.clone(),
+        ));
         Ok(())
     }
 }

@@ -1,12 +1,12 @@
 //! The record processor actor.
 
 use crate::{background::BackgroundPool, process::RecordInterpreter};
+use aiperf_config::ProfileConfig;
 use aiperf_protocol::{
     ServiceType,
-    control::{Command, ServiceState},
     record::{MetricRecord, RawRecord},
 };
-use aiperf_transport::{ControlClient, ControlSender, Pull, Push};
+use aiperf_transport::{ControlSender, Pull, Push, Service, ServiceContext, run_service};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,73 +25,47 @@ impl RecordProcessor {
         }
     }
 
-    /// Runs until shutdown.
+    /// Runs until shutdown (see [`Service`]).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(
-            &self.control_addr,
-            ServiceType::RecordProcessor,
-            &self.service_id,
-        )
-        .await?;
-        let ctl = control.sender();
-        let stop = CancellationToken::new();
-        loop {
-            let Some(cmd) = control.next_command_until(&cancel).await else {
-                break;
-            };
-            match cmd.command {
-                Command::Configure { config } => {
-                    let endpoints = control.endpoints().clone();
-                    let id = self.service_id.clone();
-                    let setup = async {
-                        let config = aiperf_config::ProfileConfig::from_document(&config)
-                            .map_err(|e| e.to_string())?;
-                        let spec = config.tokenizer.clone();
-                        let tokenizer = tokio::task::spawn_blocking(move || {
-                            aiperf_tokenizer::load(spec.as_deref())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
-                        let pull: Pull<RawRecord> = Pull::connect(&endpoints.raw_records_backend)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        let push: Push<MetricRecord> = Push::connect(&endpoints.records)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        let interp = RecordInterpreter::new(&config, tokenizer, id)?;
-                        Ok::<_, String>((interp, pull, push))
-                    };
-                    match setup.await {
-                        Ok((interp, pull, push)) => {
-                            tokio::spawn(process_loop(
-                                Arc::new(interp),
-                                pull,
-                                push,
-                                ctl.clone(),
-                                stop.clone(),
-                            ));
-                            ctl.set_state(ServiceState::Ready);
-                            ctl.respond(cmd.id, Ok(())).await?;
-                        }
-                        Err(e) => {
-                            ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id)))
-                                .await?
-                        }
-                    }
-                }
-                Command::Start => {
-                    ctl.set_state(ServiceState::Running);
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Cancel { .. } => ctl.respond(cmd.id, Ok(())).await?,
-                Command::Shutdown => {
-                    let _ = ctl.respond(cmd.id, Ok(())).await;
-                    break;
-                }
-            }
-        }
-        stop.cancel();
+        let (addr, id) = (self.control_addr.clone(), self.service_id.clone());
+        Ok(run_service(self, &addr, &id, cancel).await?)
+    }
+}
+
+impl Service for RecordProcessor {
+    type Config = ProfileConfig;
+
+    fn service_type(&self) -> ServiceType {
+        ServiceType::RecordProcessor
+    }
+
+    /// Loads the tokenizer, connects to the raw-record proxy and the records
+    /// manager, and starts interpreting.
+    async fn configure(
+        &mut self,
+        config: ProfileConfig,
+        ctx: &ServiceContext,
+    ) -> Result<(), String> {
+        let spec = config.tokenizer.clone();
+        let tokenizer =
+            tokio::task::spawn_blocking(move || aiperf_tokenizer::load(spec.as_deref()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        let pull: Pull<RawRecord> = Pull::connect(&ctx.endpoints.raw_records_backend)
+            .await
+            .map_err(|e| e.to_string())?;
+        let push: Push<MetricRecord> = Push::connect(&ctx.endpoints.records)
+            .await
+            .map_err(|e| e.to_string())?;
+        let interp = RecordInterpreter::new(&config, tokenizer, ctx.service_id.clone())?;
+        tokio::spawn(process_loop(
+            Arc::new(interp),
+            pull,
+            push,
+            ctx.control.clone(),
+            ctx.stop.clone(),
+        ));
         Ok(())
     }
 }

@@ -8,20 +8,25 @@ use aiperf_export::timeslices::{render_timeslices_csv, render_timeslices_json};
 use aiperf_metrics::{MetricContext, SummaryAccumulator, metric_context};
 use aiperf_protocol::{
     Phase, ServiceType,
-    control::{Command, ServiceState, ToController},
+    control::ToController,
     events::{Event, PhaseStats},
     record::MetricRecord,
     results::{PhaseResults, ProfileResults},
 };
-use aiperf_transport::{ControlClient, ControlSender, Publisher, Pull, Subscriber};
+use aiperf_transport::{
+    ControlSender, Publisher, Pull, Service, ServiceContext, Subscriber, run_service,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The records manager actor.
 pub struct RecordsManager {
     control_addr: String,
     service_id: String,
+    /// Tells the collecting task the run was cancelled (set once configured).
+    cancelled: Option<mpsc::UnboundedSender<()>>,
 }
 
 /// What the records manager knows about one phase.
@@ -205,105 +210,32 @@ impl RecordsManager {
         RecordsManager {
             control_addr: control_addr.into(),
             service_id: service_id.into(),
+            cancelled: None,
         }
     }
 
-    /// Runs until shutdown.
+    /// Runs until shutdown (see [`Service`]).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(
-            &self.control_addr,
-            ServiceType::RecordsManager,
-            &self.service_id,
-        )
-        .await?;
-        let ctl = control.sender();
-        let mut collector: Option<Collector> = None;
-        let mut pull: Option<Pull<MetricRecord>> = None;
-        let mut sub: Option<Subscriber> = None;
-        let mut publisher: Option<Publisher> = None;
-        let mut sent_results = false;
-        let mut progress = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                cmd = control.next_command() => {
-                    let Ok(cmd) = cmd else { break };
-                    match cmd.command {
-                        Command::Configure { config } => match self.configure(&control, &config).await {
-                            Ok((c, p, s, publ)) => {
-                                collector = Some(c);
-                                pull = Some(p);
-                                sub = Some(s);
-                                publisher = Some(publ);
-                                ctl.set_state(ServiceState::Ready);
-                                ctl.respond(cmd.id, Ok(())).await?;
-                            }
-                            Err(e) => ctl.respond(cmd.id, Err(format!("records manager: {e}"))).await?,
-                        },
-                        Command::Start => {
-                            ctl.set_state(ServiceState::Running);
-                            ctl.respond(cmd.id, Ok(())).await?;
-                        }
-                        Command::Cancel { .. } => {
-                            ctl.respond(cmd.id, Ok(())).await?;
-                            if let (Some(c), false) = (collector.as_mut(), sent_results) {
-                                send_results(&ctl, c.results(true)).await?;
-                                sent_results = true;
-                            }
-                        }
-                        Command::Shutdown => {
-                            let _ = ctl.respond(cmd.id, Ok(())).await;
-                            break;
-                        }
-                    }
-                }
-                rec = recv_opt(&mut pull) => {
-                    let c = collector.as_mut().expect("pull exists only once configured");
-                    match rec {
-                        Ok(r) => {
-                            if let Err(e) = c.add(r) {
-                                ctl.fail(format!("records manager cannot write the per-request export: {e}")).await;
-                            }
-                        }
-                        Err(e) => ctl.fail(format!("records manager cannot read records: {e}")).await,
-                    }
-                    if !sent_results && c.done() {
-                        send_results(&ctl, c.results(false)).await?;
-                        sent_results = true;
-                    }
-                }
-                ev = event_opt(&mut sub) => {
-                    let c = collector.as_mut().expect("subscriber exists only once configured");
-                    if let Ok(ev) = ev {
-                        if let Event::BusProbe { nonce } = ev {
-                            let _ = ctl.send(&ToController::BusReady { service_id: self.service_id.clone(), nonce }).await;
-                        }
-                        c.on_event(&ev);
-                        if !sent_results && c.done() {
-                            send_results(&ctl, c.results(false)).await?;
-                            sent_results = true;
-                        }
-                    }
-                }
-                _ = progress.tick() => {
-                    if let (Some(c), Some(p)) = (collector.as_ref(), publisher.as_mut()) {
-                        for (phase, s) in &c.phases {
-                            let _ = p.publish(&Event::RecordsProgress { phase: *phase, records: s.records, errors: s.errors }).await;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
+        let (addr, id) = (self.control_addr.clone(), self.service_id.clone());
+        Ok(run_service(self, &addr, &id, cancel).await?)
+    }
+}
+
+impl Service for RecordsManager {
+    type Config = ProfileConfig;
+
+    fn service_type(&self) -> ServiceType {
+        ServiceType::RecordsManager
     }
 
+    /// Binds the records PULL, subscribes to the bus, creates the per-request
+    /// files and starts collecting.
     async fn configure(
-        &self,
-        control: &ControlClient,
-        config: &aiperf_protocol::ConfigDocument,
-    ) -> Result<(Collector, Pull<MetricRecord>, Subscriber, Publisher), String> {
-        let config = &ProfileConfig::from_document(config).map_err(|e| e.to_string())?;
-        let endpoints = control.endpoints();
+        &mut self,
+        config: ProfileConfig,
+        ctx: &ServiceContext,
+    ) -> Result<(), String> {
+        let endpoints = &ctx.endpoints;
         let pull = Pull::bind(&endpoints.records)
             .await
             .map_err(|e| format!("cannot bind {}: {e}", endpoints.records))?;
@@ -313,32 +245,99 @@ impl RecordsManager {
         let publisher = Publisher::connect(&endpoints.event_frontend)
             .await
             .map_err(|e| e.to_string())?;
-        let collector = Collector::new(config)?;
-        Ok((collector, pull, sub, publisher))
+        let collector = Collector::new(&config)?;
+        let (cancelled, cancelled_rx) = mpsc::unbounded_channel();
+        self.cancelled = Some(cancelled);
+        let sockets = Sockets {
+            pull,
+            sub,
+            publisher,
+        };
+        ctx.spawn(collect(
+            collector,
+            sockets,
+            ctx.control.clone(),
+            cancelled_rx,
+        ));
+        Ok(())
+    }
+
+    /// Sends the results so far, marked cancelled (unless already sent).
+    async fn cancel(&mut self, _reason: &str, _ctx: &ServiceContext) -> Result<(), String> {
+        if let Some(cancelled) = &self.cancelled {
+            let _ = cancelled.send(());
+        }
+        Ok(())
     }
 }
 
-async fn send_results(ctl: &ControlSender, results: ProfileResults) -> anyhow::Result<()> {
+/// The sockets of a configured records manager.
+struct Sockets {
+    pull: Pull<MetricRecord>,
+    sub: Subscriber,
+    publisher: Publisher,
+}
+
+/// Collects records and events until the service stops; sends the results once
+/// every record is in, or at once (marked cancelled) when the run is cancelled.
+async fn collect(
+    mut c: Collector,
+    mut s: Sockets,
+    ctl: ControlSender,
+    mut cancelled: mpsc::UnboundedReceiver<()>,
+) -> Result<(), String> {
+    let mut sent_results = false;
+    let mut progress = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            Some(()) = cancelled.recv() => {
+                if !sent_results {
+                    send_results(&ctl, c.results(true)).await?;
+                    sent_results = true;
+                }
+            }
+            rec = s.pull.recv() => {
+                match rec {
+                    Ok(r) => {
+                        if let Err(e) = c.add(r) {
+                            ctl.fail(format!("records manager cannot write the per-request export: {e}")).await;
+                        }
+                    }
+                    Err(e) => ctl.fail(format!("records manager cannot read records: {e}")).await,
+                }
+                if !sent_results && c.done() {
+                    send_results(&ctl, c.results(false)).await?;
+                    sent_results = true;
+                }
+            }
+            ev = s.sub.recv() => {
+                if let Ok(ev) = ev {
+                    if let Event::BusProbe { nonce } = ev {
+                        let _ = ctl.send(&ToController::BusReady { service_id: ctl.service_id().to_string(), nonce }).await;
+                    }
+                    c.on_event(&ev);
+                    if !sent_results && c.done() {
+                        send_results(&ctl, c.results(false)).await?;
+                        sent_results = true;
+                    }
+                }
+            }
+            _ = progress.tick() => {
+                for (phase, st) in &c.phases {
+                    let _ = s.publisher.publish(&Event::RecordsProgress { phase: *phase, records: st.records, errors: st.errors }).await;
+                }
+            }
+        }
+    }
+}
+
+async fn send_results(ctl: &ControlSender, results: ProfileResults) -> Result<(), String> {
     ctl.send(&ToController::Results {
         service_id: ctl.service_id().to_string(),
         results: Box::new(results),
     })
-    .await?;
-    Ok(())
-}
-
-async fn recv_opt(pull: &mut Option<Pull<MetricRecord>>) -> aiperf_transport::Result<MetricRecord> {
-    match pull {
-        Some(p) => p.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn event_opt(sub: &mut Option<Subscriber>) -> aiperf_transport::Result<Event> {
-    match sub {
-        Some(s) => s.recv().await,
-        None => std::future::pending().await,
-    }
+    .await
+    .map_err(|e| format!("records manager cannot send the results: {e}"))
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@ use crate::{dispatch::Dispatcher, phase::PhaseRunner, rng, sampler::Sampler};
 use aiperf_config::{PhaseLoad, ProfileConfig};
 use aiperf_protocol::{
     ServiceType,
-    control::{Command, ServiceState},
     credit::{FromWorker, ToWorker},
     dataset::{ConversationTiming, SamplingStrategy},
     events::Event,
 };
-use aiperf_transport::{ControlClient, ControlSender, DatasetClient, Publisher, Router};
+use aiperf_transport::{
+    ControlSender, DatasetClient, Publisher, Router, Service, ServiceContext, run_service,
+};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,15 @@ use tokio_util::sync::CancellationToken;
 pub struct TimingManager {
     control_addr: String,
     service_id: String,
+    /// Set by `configure`, taken by `start`.
+    prepared: Option<Prepared>,
+    /// Stops the schedule (cancel, shutdown).
+    run_cancel: CancellationToken,
+    /// Released at shutdown: the schedule runs on its own thread (see
+    /// `spawn_schedule_thread`) and keeps its sockets until then, because dropping a
+    /// ZeroMQ socket discards what it has not flushed yet.
+    run_done: CancellationToken,
+    run_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Everything a configured timing manager needs to run.
@@ -36,97 +46,40 @@ impl TimingManager {
         TimingManager {
             control_addr: control_addr.into(),
             service_id: service_id.into(),
+            prepared: None,
+            run_cancel: CancellationToken::new(),
+            run_done: CancellationToken::new(),
+            run_thread: None,
         }
     }
 
-    /// Runs until shutdown.
+    /// Runs until shutdown (see [`Service`]).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(
-            &self.control_addr,
-            ServiceType::TimingManager,
-            &self.service_id,
-        )
-        .await?;
-        let ctl = control.sender();
-        let mut prepared: Option<Prepared> = None;
-        let run_cancel = CancellationToken::new();
-        // The schedule runs on its own thread (see `spawn_schedule_thread`); it keeps its
-        // sockets until shutdown, because dropping a ZeroMQ socket discards what it has
-        // not flushed yet.
-        let run_done = CancellationToken::new();
-        let mut run_thread: Option<std::thread::JoinHandle<()>> = None;
-        loop {
-            let Some(cmd) = control.next_command_until(&cancel).await else {
-                break;
-            };
-            match cmd.command {
-                Command::Configure { config } => match self.configure(&control, &config).await {
-                    Ok(p) => {
-                        prepared = Some(p);
-                        ctl.set_state(ServiceState::Ready);
-                        ctl.respond(cmd.id, Ok(())).await?;
-                    }
-                    Err(e) => {
-                        ctl.respond(cmd.id, Err(format!("timing manager: {e}")))
-                            .await?
-                    }
-                },
-                Command::Start => match prepared.take() {
-                    Some(p) => {
-                        ctl.set_state(ServiceState::Running);
-                        ctl.respond(cmd.id, Ok(())).await?;
-                        match spawn_schedule_thread(
-                            p,
-                            ctl.clone(),
-                            run_cancel.clone(),
-                            run_done.clone(),
-                        ) {
-                            Ok(t) => run_thread = Some(t),
-                            Err(e) => {
-                                ctl.fail(format!(
-                                    "timing manager cannot start its schedule thread: {e}"
-                                ))
-                                .await
-                            }
-                        }
-                    }
-                    None => {
-                        ctl.respond(cmd.id, Err("timing manager: start before configure".into()))
-                            .await?
-                    }
-                },
-                Command::Cancel { .. } => {
-                    run_cancel.cancel();
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Shutdown => {
-                    run_cancel.cancel();
-                    let _ = ctl.respond(cmd.id, Ok(())).await;
-                    break;
-                }
-            }
-        }
-        run_cancel.cancel();
-        run_done.cancel();
-        if let Some(t) = run_thread {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
-        Ok(())
+        let (addr, id) = (self.control_addr.clone(), self.service_id.clone());
+        Ok(run_service(self, &addr, &id, cancel).await?)
+    }
+}
+
+impl Service for TimingManager {
+    type Config = ProfileConfig;
+
+    fn service_type(&self) -> ServiceType {
+        ServiceType::TimingManager
     }
 
+    /// Binds the credit ROUTER, fetches the dataset's timing and connects to the bus.
     async fn configure(
-        &self,
-        control: &ControlClient,
-        config: &aiperf_protocol::ConfigDocument,
-    ) -> Result<Prepared, String> {
-        let config = ProfileConfig::from_document(config).map_err(|e| e.to_string())?;
-        let endpoints = control.endpoints();
+        &mut self,
+        config: ProfileConfig,
+        ctx: &ServiceContext,
+    ) -> Result<(), String> {
+        let endpoints = &ctx.endpoints;
         let router: Router<ToWorker, FromWorker> = Router::bind(&endpoints.credits)
             .await
             .map_err(|e| format!("cannot bind {}: {e}", endpoints.credits))?;
         let (tx, mut rx) = router.split();
         let (fwd, returns) = mpsc::unbounded_channel();
-        let ctl = control.sender();
+        let ctl = ctx.control.clone();
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
@@ -143,7 +96,7 @@ impl TimingManager {
                 }
             }
         });
-        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id)
+        let mut dataset = DatasetClient::connect(&endpoints.dataset, &ctx.service_id)
             .await
             .map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
         let (conversations, sampling) = dataset.timing().await?;
@@ -153,14 +106,44 @@ impl TimingManager {
         let publisher = Publisher::connect(&endpoints.event_frontend)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Prepared {
+        self.prepared = Some(Prepared {
             dispatcher: Dispatcher::new(tx, config.random_seed),
             config,
             dataset: conversations,
             sampling,
             returns,
             publisher,
-        })
+        });
+        Ok(())
+    }
+
+    /// Runs the phases on the schedule thread.
+    async fn start(&mut self, ctx: &ServiceContext) -> Result<(), String> {
+        let prepared = self.prepared.take().ok_or("already started")?;
+        let thread = spawn_schedule_thread(
+            prepared,
+            ctx.control.clone(),
+            self.run_cancel.clone(),
+            self.run_done.clone(),
+        )
+        .map_err(|e| format!("cannot start the schedule thread: {e}"))?;
+        self.run_thread = Some(thread);
+        Ok(())
+    }
+
+    /// Stops issuing credits; the schedule ends its phase as cancelled.
+    async fn cancel(&mut self, _reason: &str, _ctx: &ServiceContext) -> Result<(), String> {
+        self.run_cancel.cancel();
+        Ok(())
+    }
+
+    /// Stops the schedule and waits for its thread.
+    async fn shutdown(&mut self) {
+        self.run_cancel.cancel();
+        self.run_done.cancel();
+        if let Some(t) = self.run_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
     }
 }
 

@@ -1,11 +1,9 @@
 //! The worker manager: decides how many workers the run needs and asks the
 //! controller to start them.
 
-use aiperf_protocol::{
-    ServiceType,
-    control::{Command, ServiceState, ToController},
-};
-use aiperf_transport::ControlClient;
+use aiperf_config::ProfileConfig;
+use aiperf_protocol::{ServiceType, control::ToController};
+use aiperf_transport::{Service, ServiceContext, run_service};
 use tokio_util::sync::CancellationToken;
 
 /// The worker manager actor.
@@ -23,45 +21,36 @@ impl WorkerManager {
         }
     }
 
-    /// Runs until shutdown. On configure it sends `SpawnWorkers` for the workers the
-    /// controller must start (the configured count minus those started by hand).
+    /// Runs until shutdown (see [`Service`]).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control = ControlClient::register(
-            &self.control_addr,
-            ServiceType::WorkerManager,
-            &self.service_id,
-        )
-        .await?;
-        let ctl = control.sender();
-        loop {
-            let Some(cmd) = control.next_command_until(&cancel).await else {
-                break;
-            };
-            match cmd.command {
-                Command::Configure { config } => {
-                    let config = aiperf_config::ProfileConfig::from_document(&config)?;
-                    let wanted = config
-                        .workers
-                        .saturating_sub(config.external_count("worker"));
-                    ctl.send(&ToController::SpawnWorkers {
-                        service_id: self.service_id.clone(),
-                        num_workers: wanted,
-                    })
-                    .await?;
-                    ctl.set_state(ServiceState::Ready);
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Start => {
-                    ctl.set_state(ServiceState::Running);
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Cancel { .. } => ctl.respond(cmd.id, Ok(())).await?,
-                Command::Shutdown => {
-                    let _ = ctl.respond(cmd.id, Ok(())).await;
-                    break;
-                }
-            }
-        }
-        Ok(())
+        let (addr, id) = (self.control_addr.clone(), self.service_id.clone());
+        Ok(run_service(self, &addr, &id, cancel).await?)
+    }
+}
+
+impl Service for WorkerManager {
+    type Config = ProfileConfig;
+
+    fn service_type(&self) -> ServiceType {
+        ServiceType::WorkerManager
+    }
+
+    /// Sends `SpawnWorkers` for the workers the controller must start (the
+    /// configured count minus those started by hand).
+    async fn configure(
+        &mut self,
+        config: ProfileConfig,
+        ctx: &ServiceContext,
+    ) -> Result<(), String> {
+        let wanted = config
+            .workers
+            .saturating_sub(config.external_count("worker"));
+        ctx.control
+            .send(&ToController::SpawnWorkers {
+                service_id: ctx.service_id.clone(),
+                num_workers: wanted,
+            })
+            .await
+            .map_err(|e| format!("cannot ask the controller for workers: {e}"))
     }
 }
