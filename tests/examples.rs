@@ -15,14 +15,21 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(120);
 
+/// Profiling requests of [`WORKLOAD`].
+const REQUESTS: usize = 24;
+/// Warmup requests of [`WORKLOAD`].
+const WARMUP: usize = 3;
+
 /// The seeded workload both runs of the comparison send: streaming, closed loop,
-/// token counts from the server's `usage`.
+/// a warmup phase, token counts from the server's `usage`.
 const WORKLOAD: &[&str] = &[
     "--streaming",
     "--concurrency",
     "3",
     "--request-count",
     "24",
+    "--warmup-request-count",
+    "3",
     "--isl",
     "40",
     "--isl-stddev",
@@ -81,6 +88,7 @@ fn python_venv() -> (tempfile::TempDir, PathBuf) {
 fn lines_by_session(dir: &Path) -> BTreeMap<u64, Value> {
     read_jsonl(dir.join("profile_export.jsonl"))
         .into_iter()
+        .filter(|l| l["metadata"]["benchmark_phase"] == "profiling")
         .map(|l| (l["metadata"]["session_num"].as_u64().unwrap(), l))
         .collect()
 }
@@ -239,16 +247,20 @@ async fn python_record_processor_matches_the_built_in_one() {
     // 1. the built-in interpretation of the very raw records the script received
     assert_eq!(
         pairs.len(),
-        24,
+        WARMUP + REQUESTS,
         "one (raw, python, built-in) triple per request"
     );
+    let warmup = pairs
+        .iter()
+        .filter(|(raw, ..)| raw.credit.phase == aiperf_protocol::Phase::Warmup);
+    assert_eq!(warmup.count(), WARMUP);
     for (raw, python, expected) in &pairs {
         assert_eq!(python, expected, "request {}", raw.credit.id);
     }
 
     // 2. the export is the Python processor's records
     let python_lines = lines_by_session(dir.path());
-    assert_eq!(python_lines.len(), 24);
+    assert_eq!(python_lines.len(), REQUESTS);
     assert!(
         python_lines
             .values()
@@ -426,10 +438,10 @@ async fn python_record_processor_error_records() {
     })
     .await;
     let (_dir, pairs) = run_with_python(&python, &server.url(), WORKLOAD).await;
-    assert_eq!(pairs.len(), 24);
+    assert_eq!(pairs.len(), WARMUP + REQUESTS);
     let errors = pairs.iter().filter(|(_, p, _)| p.error.is_some()).count();
     assert!(
-        errors > 0 && errors < 24,
+        errors > 0 && errors < pairs.len(),
         "the mock's error rate gives both kinds: {errors} errors"
     );
     for (raw, python, expected) in pairs {
