@@ -2,7 +2,8 @@
 //! credits. Only workers talk to the model server.
 //!
 //! Tasks inside one worker:
-//! - the main loop owns the control connection (configure / start / cancel / shutdown);
+//! - the service runtime ([`aiperf_transport::run_service`]) owns the control
+//!   connection and calls [`Worker`]'s `configure` and `cancel`;
 //! - the credit reader owns the receive half of the credit DEALER and spawns one
 //!   task per credit (a worker runs many requests at once);
 //! - the return writer owns the send half (credit returns, readiness);
@@ -21,12 +22,13 @@ use aiperf_config::ProfileConfig;
 use aiperf_endpoint::{ChatMessage, PayloadBuilder, parse_response};
 use aiperf_protocol::{
     Phase, ServiceType,
-    control::{Command, ServiceState},
     credit::{Credit, FromWorker, ToWorker},
     dataset::{Conversation, Turn},
     record::RawRecord,
 };
-use aiperf_transport::{ControlClient, ControlSender, DatasetClient, Dealer, DealerRx, Push};
+use aiperf_transport::{
+    ControlSender, DatasetClient, Dealer, DealerRx, Push, Service, ServiceContext, run_service,
+};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Worker {
     control_addr: String,
     service_id: String,
+    /// Set once configured.
+    ctx: Option<Arc<Ctx>>,
 }
 
 /// Shared state of a configured worker.
@@ -65,70 +69,35 @@ impl Worker {
         Worker {
             control_addr: control_addr.into(),
             service_id: service_id.into(),
+            ctx: None,
         }
     }
 
-    /// Runs until shutdown, controller loss or `cancel`.
+    /// Runs until shutdown, controller loss or `cancel` (see [`Service`]).
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut control =
-            ControlClient::register(&self.control_addr, ServiceType::Worker, &self.service_id)
-                .await?;
-        let ctl = control.sender();
-        let mut ctx: Option<Arc<Ctx>> = None;
-        let tasks = CancellationToken::new();
-        loop {
-            let Some(cmd) = control.next_command_until(&cancel).await else {
-                break;
-            };
-            match cmd.command {
-                Command::Configure { config } => {
-                    let config = ProfileConfig::from_document(&config);
-                    let configured = match &config {
-                        Ok(config) => self.configure(&control, config, &tasks).await,
-                        Err(e) => Err(e.to_string()),
-                    };
-                    match configured {
-                        Ok(c) => {
-                            ctx = Some(c);
-                            ctl.set_state(ServiceState::Ready);
-                            ctl.respond(cmd.id, Ok(())).await?;
-                        }
-                        Err(e) => {
-                            ctl.respond(cmd.id, Err(format!("{}: {e}", self.service_id)))
-                                .await?;
-                        }
-                    }
-                }
-                Command::Start => {
-                    ctl.set_state(ServiceState::Running);
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Cancel { .. } => {
-                    if let Some(ctx) = &ctx {
-                        ctx.cancel_all();
-                    }
-                    ctl.respond(cmd.id, Ok(())).await?;
-                }
-                Command::Shutdown => {
-                    ctl.set_state(ServiceState::Stopping);
-                    let _ = ctl.respond(cmd.id, Ok(())).await;
-                    break;
-                }
-            }
-        }
-        tasks.cancel();
-        Ok(())
+        let (addr, id) = (self.control_addr.clone(), self.service_id.clone());
+        Ok(run_service(self, &addr, &id, cancel).await?)
+    }
+}
+
+impl Service for Worker {
+    type Config = ProfileConfig;
+
+    fn service_type(&self) -> ServiceType {
+        ServiceType::Worker
     }
 
+    /// Loads the dataset, connects to the timing manager and the raw-record proxy,
+    /// announces itself and starts its credit reader and writers.
     async fn configure(
-        &self,
-        control: &ControlClient,
-        config: &ProfileConfig,
-        tasks: &CancellationToken,
-    ) -> Result<Arc<Ctx>, String> {
-        let endpoints = control.endpoints().clone();
+        &mut self,
+        config: ProfileConfig,
+        svc: &ServiceContext,
+    ) -> Result<(), String> {
+        let config = &config;
+        let endpoints = &svc.endpoints;
         let http = HttpClient::new(config)?;
-        let mut dataset = DatasetClient::connect(&endpoints.dataset, &self.service_id)
+        let mut dataset = DatasetClient::connect(&endpoints.dataset, &svc.service_id)
             .await
             .map_err(|e| format!("cannot reach the dataset manager: {e}"))?;
         let conversations = dataset
@@ -138,7 +107,7 @@ impl Worker {
             .map(|c| (c.id.clone(), Arc::new(c)))
             .collect();
         let credits: Dealer<FromWorker, ToWorker> =
-            Dealer::connect(&endpoints.credits, &self.service_id)
+            Dealer::connect(&endpoints.credits, &svc.service_id)
                 .await
                 .map_err(|e| format!("cannot reach the timing manager: {e}"))?;
         let record_push: Push<RawRecord> = Push::connect(&endpoints.raw_records_frontend)
@@ -148,7 +117,7 @@ impl Worker {
         let (returns_tx, mut returns_rx) = mpsc::unbounded_channel::<FromWorker>();
         let (records_tx, mut records_rx) = mpsc::unbounded_channel::<RawRecord>();
         let ctx = Arc::new(Ctx {
-            worker_id: self.service_id.clone(),
+            worker_id: svc.service_id.clone(),
             http,
             payloads: PayloadBuilder::new(config),
             conversations,
@@ -160,9 +129,9 @@ impl Worker {
             notify_first_token: config.streaming && config.limits_prefill(),
             punctual: Punctual::new(),
         });
-        let ctl = control.sender();
+        let ctl = svc.control.clone();
         // Record writer.
-        let stop = tasks.clone();
+        let stop = svc.stop.clone();
         let rec_ctl = ctl.clone();
         tokio::spawn(async move {
             let mut push = record_push;
@@ -179,11 +148,11 @@ impl Worker {
             }
         });
         // Return writer (also announces readiness).
-        let stop = tasks.clone();
+        let stop = svc.stop.clone();
         let ret_ctl = ctl.clone();
         credit_tx
             .send(&FromWorker::WorkerReady {
-                worker_id: self.service_id.clone(),
+                worker_id: svc.service_id.clone(),
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -199,8 +168,17 @@ impl Worker {
             }
         });
         // Credit reader.
-        tokio::spawn(read_credits(ctx.clone(), credit_rx, ctl, tasks.clone()));
-        Ok(ctx)
+        tokio::spawn(read_credits(ctx.clone(), credit_rx, ctl, svc.stop.clone()));
+        self.ctx = Some(ctx);
+        Ok(())
+    }
+
+    /// Aborts every in-flight request; each credit is returned as cancelled.
+    async fn cancel(&mut self, _reason: &str, _svc: &ServiceContext) -> Result<(), String> {
+        if let Some(ctx) = &self.ctx {
+            ctx.cancel_all();
+        }
+        Ok(())
     }
 }
 
