@@ -259,6 +259,7 @@ fn round_trip_results_errors_endpoints_and_enums() {
     assert_round_trip_eq("phases", &samples::phases());
     assert_round_trip_eq("sampling_strategies", &samples::sampling_strategies());
     assert_round_trip_eq("command_statuses", &samples::command_statuses());
+    assert_round_trip_eq("load_modes", &samples::load_modes());
 }
 
 /// What another implementation sees of nested values: the credit's fields sit
@@ -322,6 +323,7 @@ mod compatibility {
         control::{FromController, ToController},
         credit::FromWorker,
         events::PhaseStats,
+        record::RawResponse,
     };
 
     /// Writes a MessagePack map of string keys (as another implementation would).
@@ -430,11 +432,47 @@ mod compatibility {
             FromController::Rejected { reason } => assert_eq!(reason, "no"),
             other => panic!("{other:?}"),
         }
+        let raw = map(vec![
+            ("perf_ns", Value::from(5)),
+            ("data", Value::Binary(b"[DONE]".to_vec())),
+        ]);
+        let back: RawResponse = decode(&raw).unwrap();
+        assert_eq!(back.data, "[DONE]");
         let not_utf8 = map(vec![
             ("message_type", Value::from("rejected")),
             ("reason", Value::Binary(vec![0xff, 0xfe])),
         ]);
         assert!(decode::<FromController>(&not_utf8).is_err());
+    }
+
+    #[test]
+    fn a_struct_or_tagged_enum_is_also_read_from_an_array() {
+        let mut fields = Vec::new();
+        rmpv::encode::write_value(
+            &mut fields,
+            &Value::Array(vec![Value::from(7), Value::from("[DONE]")]),
+        )
+        .unwrap();
+        let back: RawResponse = decode(&fields).unwrap();
+        assert_eq!((back.perf_ns, back.data.as_str()), (7, "[DONE]"));
+        // So is a tagged enum, its tag first then the variant's fields in order.
+        let mut tagged = Vec::new();
+        rmpv::encode::write_value(
+            &mut tagged,
+            &Value::Array(vec![
+                Value::from("heartbeat"),
+                Value::from("x"),
+                Value::from("running"),
+            ]),
+        )
+        .unwrap();
+        match decode::<ToController>(&tagged).unwrap() {
+            ToController::Heartbeat { service_id, state } => {
+                assert_eq!(service_id, "x");
+                assert_eq!(state, aiperf_protocol::control::ServiceState::Running);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     fn map_keys_values<T: Serialize>(value: &T) -> Vec<(String, Value)> {

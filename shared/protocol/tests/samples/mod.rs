@@ -2,7 +2,7 @@
 //! top-level keys and tag that `docs/protocol.md` documents for it.
 
 use aiperf_protocol::{
-    Endpoints, ErrorDetails, Phase, ServiceType,
+    Endpoints, ErrorDetails, LoadMode, Phase, ServiceType,
     control::{Command, CommandStatus, FromController, ServiceState, ToController},
     credit::{Credit, FromWorker, ToWorker},
     dataset::{
@@ -356,7 +356,7 @@ pub fn phase_stats_rate() -> PhaseStats {
         expected_requests: Some(100),
         expected_duration_s: Some(30.5),
         grace_period_timeout_triggered: false,
-        load_mode: Some(aiperf_protocol::LoadMode::RequestRate),
+        load_mode: Some(LoadMode::RequestRate),
         target_rate: Some(10.0),
     }
 }
@@ -600,6 +600,15 @@ pub fn sampling_strategies() -> Vec<SamplingStrategy> {
     ]
 }
 
+pub fn load_modes() -> Vec<LoadMode> {
+    vec![
+        LoadMode::Concurrency,
+        LoadMode::RequestRate,
+        LoadMode::FixedSchedule,
+        LoadMode::UserCentric,
+    ]
+}
+
 pub fn command_statuses() -> Vec<CommandStatus> {
     vec![CommandStatus::Success, CommandStatus::Failure]
 }
@@ -805,5 +814,6 @@ pub fn all() -> Vec<Sample> {
         None,
     ));
     out.push(sample("command_statuses", &command_statuses(), None, None));
+    out.push(sample("load_modes", &load_modes(), None, None));
     out
 }
