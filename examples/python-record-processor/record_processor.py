@@ -201,14 +201,17 @@ def main():
         sys.exit(f"error: controller refused registration: {welcome.get('reason')}")
     endpoints, state, cfg = welcome["endpoints"], "initialized", None
     pull = push = None
+    lost = ctl.get_monitor_socket(zmq.EVENT_DISCONNECTED)  # the controller is gone
     poller = zmq.Poller()
-    poller.register(ctl, zmq.POLLIN)
+    poller.register(ctl, zmq.POLLIN), poller.register(lost, zmq.POLLIN)
     next_beat = 0.0
     while True:
         if time.monotonic() >= next_beat:
             send("heartbeat", state=state)
             next_beat = time.monotonic() + HEARTBEAT_S
         for sock, _ in poller.poll(timeout=100):
+            if sock is lost:
+                sys.exit(f"error: the controller at {control} went away before the shutdown")
             if sock is pull:
                 frame = pull.recv()
                 out = pack(interpret(unpack(frame), cfg, a.service_id))
@@ -234,7 +237,8 @@ def main():
             send("command_response", command_id=msg["command_id"],
                  status="success" if error is None else "failure", error=error)
             if cmd["command"] == "shutdown":
-                for s in (ctl, pull, push):
+                ctl.disable_monitor()
+                for s in (lost, ctl, pull, push):
                     if s is not None:
                         s.close(linger=1000)
                 zctx.term()
