@@ -82,6 +82,14 @@ struct Controller {
     tx: RouterTx<FromController>,
     rx: RouterRx<ToController>,
     next_id: u64,
+    /// Holds the ipc socket; removed on drop.
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 const SERVICE_ID: &str = "record_processor_probe";
@@ -96,7 +104,13 @@ impl Controller {
             .await
             .unwrap();
         let (tx, rx) = router.split();
-        (Controller { tx, rx, next_id: 0 }, addr)
+        let controller = Controller {
+            tx,
+            rx,
+            next_id: 0,
+            dir,
+        };
+        (controller, addr)
     }
 
     /// The next message that is not a heartbeat.
