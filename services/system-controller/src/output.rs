@@ -55,7 +55,9 @@ pub fn write_all(
             .push("NOTE: the run did not finish; these results are partial.".into());
     }
     if let Some(spec) = &config.goodput {
-        console_ctx.notes.push(goodput_note(spec, results));
+        console_ctx
+            .notes
+            .push(goodput_note(&spec.to_string(), results));
     }
     console_ctx
         .notes

@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod defaults;
 mod document;
 pub mod file;
+pub mod goodput;
 pub mod load;
 pub mod phase_load;
 mod resolve;
@@ -29,6 +30,7 @@ pub use dataset::{
     CustomDatasetType, DatasetConfig, DatasetSamplingStrategy, PublicDataset, SequenceDistribution,
     SequencePair, SynthesisConfig,
 };
+pub use goodput::{GoodputSpec, SloSpec};
 pub use load::{LoadConfig, SweepPoint, SweepRun, WarmupConfig, expand_sweep};
 pub use phase_load::{Cancellation, Pacing, PhaseLoad, RateLoad};
 pub use resolve::{Context, artifact_dir_name, normalize_url, resolve, warnings};
@@ -275,10 +277,11 @@ pub struct ProfileConfig {
     pub cli_command: String,
 
     // --- metrics and exports
-    /// `--goodput` SLO specification as given (`"tag:value tag:value"`), validated
-    /// before the run starts (`aiperf_metrics::metric_context`); `None` = no goodput.
+    /// `--goodput` SLOs (serialized as `"tag:value tag:value"`); their tags are
+    /// checked against the metric catalogue before the run starts
+    /// (`aiperf_metrics::metric_context`); `None` = no goodput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goodput: Option<String>,
+    pub goodput: Option<GoodputSpec>,
     /// `--use-server-token-count`: token metrics from the server's `usage` object.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub use_server_token_count: bool,

@@ -433,7 +433,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         ui,
         log_level,
         cli_command: ctx.cli_command.clone(),
-        goodput: a.goodput.as_ref().and_then(Goodput::spec),
+        goodput: crate::goodput::resolve_goodput(a)?,
         use_server_token_count: a.use_server_token_count.unwrap_or(false),
         slice_duration_s: positive("--slice-duration", a.slice_duration)?,
         load: LoadConfig::default(),
@@ -642,7 +642,7 @@ mod tests {
         let c = resolve(&base(), &ctx()).unwrap();
         assert_eq!(
             (
-                c.goodput.as_deref(),
+                c.goodput.as_ref().map(|g| g.to_string()),
                 c.use_server_token_count,
                 c.slice_duration_s
             ),
@@ -655,7 +655,10 @@ mod tests {
             ..base()
         };
         let c = resolve(&a, &ctx()).unwrap();
-        assert_eq!(c.goodput.as_deref(), Some("time_to_first_token:300"));
+        assert_eq!(
+            c.goodput.as_ref().map(|g| g.to_string()).as_deref(),
+            Some("time_to_first_token:300")
+        );
         assert!(c.use_server_token_count);
         assert_eq!(c.slice_duration_s, Some(0.5));
         assert_eq!(

@@ -406,7 +406,7 @@ fn list_options_accumulate() {
     );
     assert_eq!(c.extra_inputs_json, r#"{"a":1,"b":2}"#);
     assert_eq!(
-        c.goodput.as_deref(),
+        c.goodput.as_ref().map(|g| g.to_string()).as_deref(),
         Some("time_to_first_token:100 inter_token_latency:5 request_latency:300")
     );
     // Several URLs: the first one is used, with a warning.

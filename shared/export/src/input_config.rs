@@ -36,7 +36,8 @@
 use crate::redact::{REDACTED, is_secret_header, redact_url};
 use crate::summary_json::strip_nulls;
 use aiperf_config::{
-    ArrivalPattern, DatasetConfig, ExportLevel, ProfileConfig, TokenDistribution, ZmqTransport,
+    ArrivalPattern, DatasetConfig, ExportLevel, GoodputSpec, ProfileConfig, TokenDistribution,
+    ZmqTransport,
 };
 use serde_json::{Map, Value, json};
 
@@ -48,7 +49,7 @@ pub fn input_config_value(config: &ProfileConfig) -> Value {
         "datasets": [dataset(config)],
         "phases": phases(config),
         "artifacts": artifacts(config),
-        "slos": slos(config.goodput.as_deref()),
+        "slos": slos(config.goodput.as_ref()),
         "tokenizer": config.tokenizer.as_ref().map(|t| json!({"name": t})),
         "gpu_telemetry": {"enabled": config.gpu_telemetry.enabled},
         "server_metrics": {
@@ -353,16 +354,15 @@ fn artifacts(c: &ProfileConfig) -> Value {
     })
 }
 
-/// `{"tag": threshold}` from a `--goodput` specification (`"tag:value tag:value"`,
-/// `tag=value` accepted), validated by `aiperf_metrics::goodput::parse_goodput`
-/// before the run; thresholds stay in the metric's display unit.
-fn slos(spec: Option<&str>) -> Option<Value> {
+/// `{"tag": threshold}` of the `--goodput` SLOs; thresholds stay in the metric's
+/// display unit.
+fn slos(spec: Option<&GoodputSpec>) -> Option<Value> {
     let map: Map<String, Value> = spec?
-        .split_whitespace()
-        .filter_map(|pair| pair.split_once(':').or_else(|| pair.split_once('=')))
-        .filter_map(|(tag, v)| Some((tag.trim().to_string(), v.trim().parse::<f64>().ok()?.into())))
+        .slos()
+        .iter()
+        .map(|s| (s.tag.clone(), s.value.into()))
         .collect();
-    (!map.is_empty()).then_some(Value::Object(map))
+    Some(Value::Object(map))
 }
 
 fn runtime(c: &ProfileConfig) -> Value {

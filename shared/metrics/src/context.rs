@@ -2,7 +2,7 @@
 //! (the applicability filter of `docs/metrics.md` §9).
 
 use crate::catalogue::{MetricFlags, MetricSpec};
-use crate::goodput::{Slo, parse_goodput};
+use crate::goodput::{Slo, goodput_slos};
 use aiperf_config::ProfileConfig;
 use serde::{Deserialize, Serialize};
 
@@ -96,13 +96,15 @@ impl MetricContext {
 ///
 /// * `streaming` ← `--streaming`;
 /// * `use_server_token_count` ← `--use-server-token-count`;
-/// * `goodput` ← `--goodput`, parsed by [`parse_goodput`].
+/// * `goodput` ← `--goodput`, its SLOs resolved by [`goodput_slos`].
 ///
 /// Errors (an unknown goodput tag, a malformed pair or value) are messages naming
 /// `--goodput`; the CLI checks them before any service starts.
 pub fn metric_context(config: &ProfileConfig) -> Result<MetricContext, String> {
-    let goodput = match config.goodput.as_deref() {
-        Some(spec) => parse_goodput(spec).map_err(|e| format!("--goodput {spec:?}: {e}"))?,
+    let goodput = match &config.goodput {
+        Some(spec) => {
+            goodput_slos(spec).map_err(|e| format!("--goodput {:?}: {e}", spec.to_string()))?
+        }
         None => Vec::new(),
     };
     let ctx = MetricContext {

@@ -1,6 +1,7 @@
 //! Goodput SLOs (`--goodput "tag:value tag:value"`, `docs/metrics.md` §6).
 
 use crate::catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, lookup};
+use aiperf_config::GoodputSpec;
 use aiperf_protocol::record::MetricValue;
 use serde::{Deserialize, Serialize};
 
@@ -64,41 +65,25 @@ fn unknown_tag(tag: &str) -> String {
     )
 }
 
-/// Parses `"time_to_first_token:300 request_latency:2000"`: whitespace-separated
-/// `TAG:VALUE` pairs (`TAG=VALUE` is accepted too), each value in the metric's
-/// display unit (ms for latencies, tokens/sec/user for per-user throughputs) and
-/// converted to the base unit. An empty string gives no SLOs. Errors name the
-/// offending tag or pair: unknown tag (listing the valid ones), missing or
-/// non-numeric, negative or non-finite value, or a tag given twice.
+/// The SLOs of a parsed `--goodput` ([`GoodputSpec`], the one parser of its
+/// syntax): each tag must name a per-record scalar metric of the catalogue (an
+/// unknown one is refused, listing the valid ones); each display-unit threshold
+/// (ms for latencies, tokens/sec/user for per-user throughputs) converts to the
+/// metric's base unit.
+pub fn goodput_slos(spec: &GoodputSpec) -> Result<Vec<Slo>, String> {
+    spec.slos()
+        .iter()
+        .map(|s| Slo::from_display(&s.tag, s.value))
+        .collect()
+}
+
+/// [`GoodputSpec::parse`] then [`goodput_slos`]: `"time_to_first_token:300
+/// request_latency:2000"` to SLOs; an empty string gives none.
 pub fn parse_goodput(spec: &str) -> Result<Vec<Slo>, String> {
-    let mut slos: Vec<Slo> = Vec::new();
-    for pair in spec.split_whitespace() {
-        let Some((tag, value)) = pair.split_once(':').or_else(|| pair.split_once('=')) else {
-            return Err(format!(
-                "malformed goodput SLO `{pair}`: expected TAG:VALUE, e.g. time_to_first_token:300"
-            ));
-        };
-        let tag = tag.trim();
-        if tag.is_empty() {
-            return Err(format!(
-                "malformed goodput SLO `{pair}`: missing metric tag"
-            ));
-        }
-        let value: f64 = value
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid goodput value `{value}` for `{tag}`: expected a number in the metric's display unit"))?;
-        if !value.is_finite() || value < 0.0 {
-            return Err(format!(
-                "invalid goodput value `{value}` for `{tag}`: must be a finite, non-negative number"
-            ));
-        }
-        if slos.iter().any(|s| s.tag == tag) {
-            return Err(format!("goodput metric `{tag}` is given more than once"));
-        }
-        slos.push(Slo::from_display(tag, value)?);
+    match GoodputSpec::parse(spec)? {
+        Some(g) => goodput_slos(&g),
+        None => Ok(Vec::new()),
     }
-    Ok(slos)
 }
 
 /// Whether a record with these (base-unit) metrics is good: it has every SLO

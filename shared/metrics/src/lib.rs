@@ -8,7 +8,7 @@
 //!   processors and the records manager alike), and the applicability filter
 //!   (`docs/metrics.md` §9).
 //! * [`record`] — per-request computation ([`compute_record_metrics`]) in base units.
-//! * [`goodput`] — SLO parsing ([`parse_goodput`]) and evaluation.
+//! * [`goodput`] — SLOs of a `--goodput` ([`goodput_slos`]) and their evaluation.
 //! * [`stats`] — distribution statistics (numpy-compatible percentiles,
 //!   population std, nearest-rank error-adjusted bands).
 //! * [`summary`] — [`SummaryAccumulator`]: metric records in, display-unit
@@ -38,7 +38,7 @@ pub mod units;
 
 pub use catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, lookup, tags};
 pub use context::{MetricContext, metric_context};
-pub use goodput::{Slo, parse_goodput};
+pub use goodput::{Slo, goodput_slos, parse_goodput};
 pub use record::{RecordInput, ResponseInfo, compute_record_metrics, invalid_reason};
 pub use summary::SummaryAccumulator;
 pub use timeslice::Timeslice;
