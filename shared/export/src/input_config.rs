@@ -30,7 +30,7 @@
 //! is `{"type": "public", "dataset": <name>}`; the phase type of a timestamped
 //! file without `--fixed-schedule` is the load's (the dataset manager decides the
 //! replay at run time, see `aiperf_rs.fixed_schedule`). The phases follow the
-//! timing manager's rules (`phase_specs` of `aiperf-timing-manager`): fixed
+//! rules of the load plan (`ProfileConfig::phases` of `aiperf-config`): fixed
 //! schedule, then user-centric, then request rate, then concurrency.
 
 use crate::redact::{REDACTED, is_secret_header, redact_url};
