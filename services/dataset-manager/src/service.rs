@@ -12,7 +12,7 @@ use aiperf_protocol::{
         TurnTiming,
     },
 };
-use aiperf_transport::{ControlSender, Router, Service, ServiceContext, run_service};
+use aiperf_transport::{Router, Service, ServiceContext, run_service};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -255,45 +255,28 @@ impl Service for DatasetManager {
             .await
             .map_err(|e| format!("cannot bind {addr}: {e}"))?;
         let dataset = Arc::new(dataset);
-        tokio::spawn(serve(
-            router,
-            dataset,
-            ctx.control.clone(),
-            ctx.stop.clone(),
-        ));
+        ctx.spawn(serve(router, dataset));
         Ok(())
     }
 }
 
+/// Answers dataset requests until the service stops; an error ends the run.
 async fn serve(
     router: Router<DatasetReply, DatasetRequest>,
     dataset: Arc<Dataset>,
-    ctl: ControlSender,
-    stop: CancellationToken,
-) {
+) -> Result<(), String> {
     let (mut tx, mut rx) = router.split();
     loop {
-        let msg = tokio::select! { _ = stop.cancelled() => break, m = rx.recv() => m };
-        match msg {
-            Ok((identity, req)) => {
-                let d = dataset.clone();
-                let reply = match tokio::task::spawn_blocking(move || d.answer(req)).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        ctl.fail(format!("dataset manager crashed answering a request: {e}"))
-                            .await;
-                        break;
-                    }
-                };
-                if let Err(e) = tx.send(&identity, &reply).await {
-                    tracing::warn!("cannot answer {identity}: {e}");
-                }
-            }
-            Err(e) => {
-                ctl.fail(format!("dataset manager lost its socket: {e}"))
-                    .await;
-                break;
-            }
+        let (identity, req) = rx
+            .recv()
+            .await
+            .map_err(|e| format!("dataset manager lost its socket: {e}"))?;
+        let d = dataset.clone();
+        let reply = tokio::task::spawn_blocking(move || d.answer(req))
+            .await
+            .map_err(|e| format!("dataset manager crashed answering a request: {e}"))?;
+        if let Err(e) = tx.send(&identity, &reply).await {
+            tracing::warn!("cannot answer {identity}: {e}");
         }
     }
 }

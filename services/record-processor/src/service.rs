@@ -6,7 +6,7 @@ use aiperf_protocol::{
     ServiceType,
     record::{MetricRecord, RawRecord},
 };
-use aiperf_transport::{ControlSender, Pull, Push, Service, ServiceContext, run_service};
+use aiperf_transport::{Pull, Push, Service, ServiceContext, run_service};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -59,69 +59,48 @@ impl Service for RecordProcessor {
             .await
             .map_err(|e| e.to_string())?;
         let interp = RecordInterpreter::new(&config, tokenizer, ctx.service_id.clone())?;
-        tokio::spawn(process_loop(
-            Arc::new(interp),
-            pull,
-            push,
-            ctx.control.clone(),
-            ctx.stop.clone(),
-        ));
+        ctx.spawn(process_loop(Arc::new(interp), pull, push));
         Ok(())
     }
 }
 
 /// Interprets records as they arrive. Tokenizing is CPU work: it runs on the
-/// blocking pool, several records at once, so the socket never stalls.
+/// blocking pool, several records at once, so the socket never stalls. Runs until
+/// the service stops; an error ends the run.
 async fn process_loop(
     interp: Arc<RecordInterpreter>,
     mut pull: Pull<RawRecord>,
     mut push: Push<MetricRecord>,
-    ctl: ControlSender,
-    stop: CancellationToken,
-) {
+) -> Result<(), String> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
     let limit = 2 * cpus;
-    let pool = match BackgroundPool::new("aiperf-rp", cpus) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            ctl.fail(format!("record processor cannot start its threads: {e}"))
-                .await;
-            return;
-        }
-    };
+    let pool = BackgroundPool::new("aiperf-rp", cpus)
+        .map(Arc::new)
+        .map_err(|e| format!("record processor cannot start its threads: {e}"))?;
     let mut running = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
-            _ = stop.cancelled() => break,
             raw = pull.recv(), if running.len() < limit => match raw {
                 Ok(raw) => {
                     let i = interp.clone();
                     let p = pool.clone();
                     running.spawn(async move { p.run(move || i.interpret(&raw)).await });
                 }
-                Err(e) => {
-                    ctl.fail(format!("record processor cannot read raw records: {e}")).await;
-                    break;
-                }
+                Err(e) => return Err(format!("record processor cannot read raw records: {e}")),
             },
             Some(done) = running.join_next() => {
                 let record = match done {
                     Ok(Ok(r)) => r,
                     Ok(Err(_)) => {
-                        ctl.fail("record processor crashed on a record (a bug: please report it)").await;
-                        break;
+                        return Err("record processor crashed on a record (a bug: please report it)".into());
                     }
-                    Err(e) => {
-                        ctl.fail(format!("record processor crashed on a record: {e}")).await;
-                        break;
-                    }
+                    Err(e) => return Err(format!("record processor crashed on a record: {e}")),
                 };
-                if let Err(e) = push.send(&record).await {
-                    ctl.fail(format!("record processor cannot push to the records manager: {e}")).await;
-                    break;
-                }
+                push.send(&record)
+                    .await
+                    .map_err(|e| format!("record processor cannot push to the records manager: {e}"))?;
             }
         }
     }

@@ -27,7 +27,7 @@ use aiperf_protocol::{
     record::RawRecord,
 };
 use aiperf_transport::{
-    ControlSender, DatasetClient, Dealer, DealerRx, Push, Service, ServiceContext, run_service,
+    DatasetClient, Dealer, DealerRx, Push, Service, ServiceContext, run_service,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -129,46 +129,34 @@ impl Service for Worker {
             notify_first_token: config.streaming && config.limits_prefill(),
             punctual: Punctual::new(),
         });
-        let ctl = svc.control.clone();
         // Record writer.
-        let stop = svc.stop.clone();
-        let rec_ctl = ctl.clone();
-        tokio::spawn(async move {
+        svc.spawn(async move {
             let mut push = record_push;
-            loop {
-                let rec = tokio::select! { _ = stop.cancelled() => break, r = records_rx.recv() => match r { Some(r) => r, None => break } };
-                if let Err(e) = push.send(&rec).await {
-                    rec_ctl
-                        .fail(format!(
-                            "cannot push a record to the record processors: {e}"
-                        ))
-                        .await;
-                    break;
-                }
+            while let Some(rec) = records_rx.recv().await {
+                push.send(&rec)
+                    .await
+                    .map_err(|e| format!("cannot push a record to the record processors: {e}"))?;
             }
+            Ok(())
         });
         // Return writer (also announces readiness).
-        let stop = svc.stop.clone();
-        let ret_ctl = ctl.clone();
         credit_tx
             .send(&FromWorker::WorkerReady {
                 worker_id: svc.service_id.clone(),
             })
             .await
             .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            loop {
-                let msg = tokio::select! { _ = stop.cancelled() => break, m = returns_rx.recv() => match m { Some(m) => m, None => break } };
-                if let Err(e) = credit_tx.send(&msg).await {
-                    ret_ctl
-                        .fail(format!("cannot return a credit to the timing manager: {e}"))
-                        .await;
-                    break;
-                }
+        svc.spawn(async move {
+            while let Some(msg) = returns_rx.recv().await {
+                credit_tx
+                    .send(&msg)
+                    .await
+                    .map_err(|e| format!("cannot return a credit to the timing manager: {e}"))?;
             }
+            Ok(())
         });
         // Credit reader.
-        tokio::spawn(read_credits(ctx.clone(), credit_rx, ctl, svc.stop.clone()));
+        svc.spawn(read_credits(ctx.clone(), credit_rx));
         self.ctx = Some(ctx);
         Ok(())
     }
@@ -182,15 +170,10 @@ impl Service for Worker {
     }
 }
 
-async fn read_credits(
-    ctx: Arc<Ctx>,
-    mut rx: DealerRx<ToWorker>,
-    ctl: ControlSender,
-    stop: CancellationToken,
-) {
+/// Takes credits until the service stops: one task per credit.
+async fn read_credits(ctx: Arc<Ctx>, mut rx: DealerRx<ToWorker>) -> Result<(), String> {
     loop {
-        let msg = tokio::select! { _ = stop.cancelled() => break, m = rx.recv() => m };
-        match msg {
+        match rx.recv().await {
             Ok(ToWorker::Credit(credit)) => {
                 let received = mono_ns();
                 let release = release_at(&credit, received, aiperf_clock::wall_ns());
@@ -204,11 +187,9 @@ async fn read_credits(
             }
             Ok(ToWorker::CancelCredits { phase, ids }) => ctx.cancel(phase, &ids),
             Err(e) => {
-                ctl.fail(format!(
+                return Err(format!(
                     "lost the credit connection to the timing manager: {e}"
-                ))
-                .await;
-                break;
+                ));
             }
         }
     }
