@@ -27,8 +27,11 @@ use aiperf_protocol::{
     Endpoints, ServiceType,
     control::{Command, ServiceState},
 };
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
+use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use tokio_util::sync::CancellationToken;
 
 /// What a service is given by the runtime: who it is, where everything is, the
@@ -52,7 +55,7 @@ impl ServiceContext {
     }
 
     /// Runs `work` as a task until it finishes or the service stops; an error it
-    /// returns is reported as `ServiceFailed`.
+    /// returns, or its panic, is reported as `ServiceFailed`.
     pub fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<()>
     where
         F: Future<Output = std::result::Result<(), String>> + Send + 'static,
@@ -62,13 +65,24 @@ impl ServiceContext {
         tokio::spawn(async move {
             let outcome = tokio::select! {
                 _ = stop.cancelled() => Ok(()),
-                r = work => r,
+                r = AssertUnwindSafe(work).catch_unwind() => r.unwrap_or_else(|panic| {
+                    Err(format!("a task crashed (a bug: please report it): {}", panic_text(&*panic)))
+                }),
             };
             if let Err(e) = outcome {
                 control.fail(e).await;
             }
         })
     }
+}
+
+/// The message of a panic payload.
+fn panic_text(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 /// A service: its answers to the controller's commands. Run it with [`run_service`].

@@ -19,6 +19,8 @@ struct ProbeConfig {
     refuse: Option<String>,
     /// Once started, a task of the service fails with this error.
     task_error: Option<String>,
+    /// Once started, a task of the service panics with this message.
+    task_panic: Option<String>,
 }
 
 /// What the probe saw, in order.
@@ -34,6 +36,7 @@ enum Seen {
 struct Probe {
     seen: mpsc::UnboundedSender<Seen>,
     task_error: Option<String>,
+    task_panic: Option<String>,
 }
 
 impl Service for Probe {
@@ -48,6 +51,7 @@ impl Service for Probe {
             return Err(reason);
         }
         self.task_error = config.task_error;
+        self.task_panic = config.task_panic;
         // Socket work of its own: runs until the service stops.
         let seen = self.seen.clone();
         let stop = ctx.stop.clone();
@@ -62,6 +66,9 @@ impl Service for Probe {
     async fn start(&mut self, ctx: &ServiceContext) -> Result<(), String> {
         if let Some(e) = self.task_error.clone() {
             ctx.spawn(async move { Err(e) });
+        }
+        if let Some(message) = self.task_panic.clone() {
+            ctx.spawn(async move { panic!("{message}") });
         }
         let _ = self.seen.send(Seen::Started);
         Ok(())
@@ -195,17 +202,27 @@ impl Controller {
 
 /// A configuration document with more keys than the probe reads.
 fn configure(refuse: Option<&str>, task_error: Option<&str>) -> Command {
+    configure_full(refuse, task_error, None)
+}
+
+fn configure_full(
+    refuse: Option<&str>,
+    task_error: Option<&str>,
+    task_panic: Option<&str>,
+) -> Command {
     #[derive(Serialize)]
     struct Full<'a> {
         name: &'a str,
         refuse: Option<&'a str>,
         task_error: Option<&'a str>,
+        task_panic: Option<&'a str>,
         workers: u32,
     }
     let config = ConfigDocument::encode(&Full {
         name: "probe",
         refuse,
         task_error,
+        task_panic,
         workers: 3,
     })
     .unwrap();
@@ -227,6 +244,7 @@ async fn start_probe(
     let probe = Probe {
         seen: seen_tx,
         task_error: None,
+        task_panic: None,
     };
     let c = cancel.clone();
     let service = tokio::spawn(async move { run_service(probe, &addr, SERVICE_ID, c).await });
@@ -336,37 +354,56 @@ async fn a_failing_configure_is_answered_with_its_reason_and_the_service_stays_u
     .expect("hung");
 }
 
+/// Configures and starts the probe with `configure`; returns the `ServiceFailed`
+/// error it reports, once heartbeats say `Failed`.
+async fn failure_after_start(name: &str, configure: Command) -> String {
+    let (mut ctl, _seen, cancel, service) = start_probe(name).await;
+    ctl.welcome().await;
+    assert_eq!(ctl.command(configure).await, (CommandStatus::Success, None));
+    ctl.send(Command::Start).await;
+    // The start response may come before or after the task's report.
+    let mut failed = None;
+    let mut started = None;
+    while failed.is_none() || started.is_none() {
+        match ctl.next().await {
+            ToController::ServiceFailed { service_id, error } => {
+                assert_eq!(service_id, SERVICE_ID);
+                failed = Some(error)
+            }
+            ToController::CommandResponse { status, .. } => started = Some(status),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(started, Some(CommandStatus::Success));
+    ctl.until_state(ServiceState::Failed).await;
+
+    // Cancelling the token (the process is told to stop) ends the service.
+    cancel.cancel();
+    service.await.unwrap().unwrap();
+    failed.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_of_a_service_task_is_reported_as_service_failed() {
-    guard(async {
-        let (mut ctl, _seen, cancel, service) = start_probe("task-error").await;
-        ctl.welcome().await;
-        assert_eq!(
-            ctl.command(configure(None, Some("lost the socket"))).await,
-            (CommandStatus::Success, None)
-        );
-        ctl.send(Command::Start).await;
-        // The start response may come before or after the task's report.
-        let mut failed = None;
-        let mut started = None;
-        while failed.is_none() || started.is_none() {
-            match ctl.next().await {
-                ToController::ServiceFailed { service_id, error } => {
-                    failed = Some((service_id, error))
-                }
-                ToController::CommandResponse { status, .. } => started = Some(status),
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        assert_eq!(started, Some(CommandStatus::Success));
-        let failed = failed.unwrap();
-        assert_eq!(failed, (SERVICE_ID.to_string(), "lost the socket".into()));
-        ctl.until_state(ServiceState::Failed).await;
-
-        // Cancelling the token (the process is told to stop) ends the service.
-        cancel.cancel();
-        service.await.unwrap().unwrap();
-    })
+    let error = guard(failure_after_start(
+        "task-error",
+        configure(None, Some("lost the socket")),
+    ))
     .await
     .expect("hung");
+    assert_eq!(error, "lost the socket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_service_task_is_reported_as_service_failed() {
+    let error = guard(failure_after_start(
+        "task-panic",
+        configure_full(None, None, Some("index out of range")),
+    ))
+    .await
+    .expect("hung");
+    assert_eq!(
+        error,
+        "a task crashed (a bug: please report it): index out of range"
+    );
 }
