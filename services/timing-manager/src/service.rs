@@ -79,20 +79,14 @@ impl Service for TimingManager {
             .map_err(|e| format!("cannot bind {}: {e}", endpoints.credits))?;
         let (tx, mut rx) = router.split();
         let (fwd, returns) = mpsc::unbounded_channel();
-        let ctl = ctx.control.clone();
-        tokio::spawn(async move {
+        ctx.spawn(async move {
             loop {
-                match rx.recv().await {
-                    Ok((_identity, msg)) => {
-                        if fwd.send(msg).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        ctl.fail(format!("timing manager lost its credit socket: {e}"))
-                            .await;
-                        break;
-                    }
+                let (_identity, msg) = rx
+                    .recv()
+                    .await
+                    .map_err(|e| format!("timing manager lost its credit socket: {e}"))?;
+                if fwd.send(msg).is_err() {
+                    return Ok(());
                 }
             }
         });
