@@ -224,6 +224,13 @@ async fn warmup_duration_records_are_tagged_and_excluded() {
         .min()
         .unwrap();
     assert!(prof_start >= warm_end);
+    // A warmup set by duration alone still counts as phase 0: profiling is phase 1.
+    for l in &warm {
+        assert_eq!(l["metadata"]["phase_index"], 0, "{l}");
+    }
+    for l in profiling(dir.path()) {
+        assert_eq!(l["metadata"]["phase_index"], 1, "{l}");
+    }
 }
 
 /// A seeded share of profiling requests is cancelled 50 ms after being sent: 499

@@ -46,7 +46,7 @@ impl RecordInterpreter {
             isl_cache: Mutex::new(HashMap::new()),
             ctx: metric_context(config)?,
             processor_id: processor_id.into(),
-            has_warmup: config.warmup_request_count > 0,
+            has_warmup: config.warmup_enabled(),
             raw_headers: (config.export_level == ExportLevel::Raw).then(|| request_headers(config)),
         })
     }

@@ -102,7 +102,7 @@ impl Collector {
             phases: BTreeMap::new(),
             jsonl,
             raw_jsonl,
-            warmup_expected: config.warmup_request_count > 0,
+            warmup_expected: config.warmup_enabled(),
             timeslices,
         })
     }
