@@ -80,6 +80,12 @@ pub struct MockStats {
     /// Output tokens generated (reasoning included; partial streams count what
     /// was produced).
     pub completion_tokens: u64,
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// TCP connections accepted when the first inference request arrived
+    /// (`None` before any): a client that opened its connections ahead shows
+    /// them all here.
+    pub connections_at_first_request: Option<u64>,
 }
 
 /// The fraction in `[0, 1)` of `--ttft-spread-ms` added to the TTFT of a request

@@ -177,6 +177,10 @@ pub(crate) struct Counters {
     pub(crate) max_in_flight: AtomicU64,
     pub(crate) prompt_tokens: AtomicU64,
     pub(crate) completion_tokens: AtomicU64,
+    /// TCP connections accepted.
+    pub(crate) connections: AtomicU64,
+    /// `connections` when the first inference request arrived, plus one (0 = none yet).
+    pub(crate) connections_at_first_request: AtomicU64,
 }
 
 /// Responses by HTTP status code (100-599).

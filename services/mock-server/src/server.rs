@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
 use aiperf_clock::timer::sleep_until;
@@ -149,6 +149,12 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
     let t_start = Instant::now();
     sh.seen();
     let n_req = sh.counters.requests.fetch_add(1, Relaxed);
+    if n_req == 0 {
+        let open = sh.counters.connections.load(SeqCst);
+        sh.counters
+            .connections_at_first_request
+            .store(open + 1, SeqCst);
+    }
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     if sh.config.record_requests {
         let body_json = match &parsed {
@@ -413,7 +419,9 @@ impl MockServer {
         };
         let shared = Arc::new(Shared::new(config, tokenizer));
         let app = router(shared.clone());
-        let listener = listener.tap_io(|tcp| {
+        let counted = shared.clone();
+        let listener = listener.tap_io(move |tcp| {
+            counted.counters.connections.fetch_add(1, SeqCst);
             let _ = tcp.set_nodelay(true);
         });
         let (tx, rx) = oneshot::channel::<()>();
@@ -464,6 +472,11 @@ impl MockServer {
             max_in_flight: c.max_in_flight.load(Relaxed),
             prompt_tokens: c.prompt_tokens.load(Relaxed),
             completion_tokens: c.completion_tokens.load(Relaxed),
+            connections: c.connections.load(SeqCst),
+            connections_at_first_request: c
+                .connections_at_first_request
+                .load(SeqCst)
+                .checked_sub(1),
         }
     }
 

@@ -952,3 +952,47 @@ async fn prompt_tokens_are_counted_with_the_configured_tokenizer() {
     assert_eq!(resp["usage"]["prompt_tokens"].as_u64(), Some(expected));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn connections_are_counted_and_snapshotted_at_the_first_request() {
+    let server = start(MockConfig::fast()).await;
+    assert_eq!(server.stats().connections, 0);
+    assert_eq!(server.stats().connections_at_first_request, None);
+    // Three idle connections opened ahead, then one request over a fourth.
+    let addr = server.addr;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // A fresh client (its own pool), so the request needs a new connection.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fresh = reqwest::Client::builder().http1_only().build().unwrap();
+    // The accept loop may lag the client's connect: wait until the server saw them.
+    while server.stats().connections < 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let resp = fresh
+        .post(format!("{}/v1/chat/completions", server.url()))
+        .json(&chat_body("hi", Some(2), false))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let _ = resp.bytes().await.unwrap();
+    let stats = server.stats();
+    assert_eq!(stats.connections, 4);
+    assert_eq!(stats.connections_at_first_request, Some(4));
+    // A second request over the same keep-alive connection changes neither.
+    let resp = fresh
+        .post(format!("{}/v1/chat/completions", server.url()))
+        .json(&chat_body("hi", Some(2), false))
+        .send()
+        .await
+        .unwrap();
+    let _ = resp.bytes().await.unwrap();
+    let stats = server.stats();
+    assert_eq!(stats.connections, 4);
+    assert_eq!(stats.connections_at_first_request, Some(4));
+    drop(idle);
+    server.shutdown().await;
+}
