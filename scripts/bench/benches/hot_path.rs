@@ -67,6 +67,7 @@ fn raw_record() -> RawRecord {
         was_cancelled: false,
         cancellation_perf_ns: None,
         payload: serde_json::json!({"messages": [{"role": "user", "content": "hello ".repeat(200)}], "model": "mock-model", "stream": true, "max_completion_tokens": TOKENS}).to_string(),
+        http_trace: None,
     }
 }
 

@@ -264,6 +264,7 @@ mod tests {
             was_cancelled: false,
             cancellation_perf_ns: None,
             payload: r#"{"messages":[{"role":"user","content":"hello there"}],"model":"mock-reasoning","stream":true,"max_completion_tokens":5}"#.into(),
+            http_trace: None,
         }
     }
 

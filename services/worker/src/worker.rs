@@ -352,6 +352,7 @@ impl Ctx {
             was_cancelled: ex.was_cancelled,
             cancellation_perf_ns: ex.cancellation_perf_ns,
             payload: into_text(body),
+            http_trace: None,
         }
     }
 
@@ -407,6 +408,7 @@ impl Ctx {
             was_cancelled: false,
             cancellation_perf_ns: None,
             payload: String::new(),
+            http_trace: None,
         }
     }
 }

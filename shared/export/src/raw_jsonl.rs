@@ -152,6 +152,7 @@ mod tests {
             was_cancelled: false,
             cancellation_perf_ns: None,
             payload: r#"{"model":"m","stream":true}"#.into(),
+            http_trace: None,
         }
     }
 

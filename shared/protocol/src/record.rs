@@ -46,6 +46,83 @@ pub struct RawRecord {
     pub cancellation_perf_ns: Option<u64>,
     /// The exact JSON body sent.
     pub payload: String,
+    /// Transport-level timings and sizes of the HTTP exchange (the source of the
+    /// `http_req_*` metrics); absent when the transport did not trace the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_trace: Option<HttpTrace>,
+}
+
+/// What the HTTP transport observed about one request, in the order it happens:
+/// waiting for a pooled connection, DNS, connecting, sending, waiting for the first
+/// response body byte, receiving. Every time is a reading of the worker's monotonic
+/// clock in ns (the clock of [`RawRecord::start_perf_ns`]); a stage that did not
+/// happen leaves its times absent. The counterpart of AIPerf 0.13's aiohttp trace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpTrace {
+    /// The request started waiting for a free pooled connection (absent: one was
+    /// free at once, `http_req_blocked` is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_wait_start_perf_ns: Option<u64>,
+    /// The request got its connection after waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_wait_end_perf_ns: Option<u64>,
+    /// Host name resolution started (absent: an IP address, a cached name or a
+    /// reused connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_start_perf_ns: Option<u64>,
+    /// Host name resolution ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_end_perf_ns: Option<u64>,
+    /// Opening a new connection (TCP, plus TLS for https) started; absent when
+    /// the connection was reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_start_perf_ns: Option<u64>,
+    /// The new connection was ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_end_perf_ns: Option<u64>,
+    /// The request went over an already open connection (a keep-alive connection
+    /// of an earlier request, or one opened before the phase started).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub connection_reused: bool,
+    /// The connection was opened ahead, before the phase started, and this is
+    /// its first request (implies `connection_reused`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub connection_preopened: bool,
+    /// Writing the request (headers first) started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_start_perf_ns: Option<u64>,
+    /// The last byte of the request body was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_end_perf_ns: Option<u64>,
+    /// The response headers arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers_received_perf_ns: Option<u64>,
+    /// The first chunk of the response body arrived (time to first byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_perf_ns: Option<u64>,
+    /// The last chunk of the response body arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_byte_perf_ns: Option<u64>,
+    /// The response was complete (end of body seen, connection released).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_end_perf_ns: Option<u64>,
+    /// Bytes of request body written (headers not counted, as aiohttp's trace).
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Bytes of response body received, after transfer decoding.
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// Number of writes of request body data.
+    #[serde(default)]
+    pub chunks_sent: u32,
+    /// Number of reads of response body data (one per body chunk the HTTP layer
+    /// delivered).
+    #[serde(default)]
+    pub chunks_received: u32,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl RawRecord {

@@ -12,7 +12,7 @@ use aiperf_protocol::{
     document::{ConfigDocument, Value},
     encode,
     events::{Event, PhaseStats},
-    record::{MetricRecord, MetricValue, RawRecord, RawResponse, RecordMetadata},
+    record::{HttpTrace, MetricRecord, MetricValue, RawRecord, RawResponse, RecordMetadata},
     results::{ErrorSummaryEntry, MetricResult, PhaseResults, ProfileResults},
 };
 use serde::Serialize;
@@ -441,6 +441,49 @@ pub fn raw_records() -> Vec<(&'static str, RawRecord)> {
         was_cancelled: false,
         cancellation_perf_ns: None,
         payload: r#"{"model":"m","stream":true}"#.into(),
+        http_trace: None,
+    };
+    // Every trace field set: a new connection after a pool wait and a DNS lookup.
+    let traced = RawRecord {
+        http_trace: Some(HttpTrace {
+            pool_wait_start_perf_ns: Some(1_000),
+            pool_wait_end_perf_ns: Some(1_100),
+            dns_start_perf_ns: Some(1_100),
+            dns_end_perf_ns: Some(1_150),
+            connect_start_perf_ns: Some(1_150),
+            connect_end_perf_ns: Some(1_900),
+            connection_reused: false,
+            connection_preopened: false,
+            send_start_perf_ns: Some(2_000),
+            send_end_perf_ns: Some(40_000),
+            headers_received_perf_ns: Some(500_000),
+            first_byte_perf_ns: Some(4_000_000),
+            last_byte_perf_ns: Some(9_000_000),
+            receive_end_perf_ns: Some(9_000_000),
+            bytes_sent: 27,
+            bytes_received: 62,
+            chunks_sent: 1,
+            chunks_received: 2,
+        }),
+        ..ok.clone()
+    };
+    // A pre-opened connection's first request: reused, no connect times.
+    let preopened = RawRecord {
+        http_trace: Some(HttpTrace {
+            connection_reused: true,
+            connection_preopened: true,
+            send_start_perf_ns: Some(2_000),
+            send_end_perf_ns: Some(40_000),
+            first_byte_perf_ns: Some(4_000_000),
+            last_byte_perf_ns: Some(9_000_000),
+            receive_end_perf_ns: Some(9_000_000),
+            bytes_sent: 27,
+            bytes_received: 62,
+            chunks_sent: 1,
+            chunks_received: 2,
+            ..HttpTrace::default()
+        }),
+        ..ok.clone()
     };
     let failed = RawRecord {
         ack_perf_ns: None,
@@ -451,7 +494,12 @@ pub fn raw_records() -> Vec<(&'static str, RawRecord)> {
         end_perf_ns: 3_000,
         ..ok.clone()
     };
-    vec![("raw_record", ok), ("raw_record_error", failed)]
+    vec![
+        ("raw_record", ok),
+        ("raw_record_error", failed),
+        ("raw_record_traced", traced),
+        ("raw_record_preopened", preopened),
+    ]
 }
 
 fn metadata() -> RecordMetadata {
@@ -643,7 +691,8 @@ const STATS_ALL: [&str; 13] = [
     "target_rate",
 ];
 
-const RAW_RECORD_KEYS: [&str; 15] = [
+/// The keys of a raw record with an `http_trace` (the last one is omitted without).
+const RAW_RECORD_KEYS: [&str; 16] = [
     "credit",
     "worker_id",
     "x_request_id",
@@ -659,6 +708,7 @@ const RAW_RECORD_KEYS: [&str; 15] = [
     "was_cancelled",
     "cancellation_perf_ns",
     "payload",
+    "http_trace",
 ];
 
 const ENDPOINT_KEYS: [&str; 8] = [
@@ -782,7 +832,12 @@ pub fn all() -> Vec<Sample> {
     ));
 
     for (name, r) in raw_records() {
-        out.push(sample(name, &r, None, Some(&RAW_RECORD_KEYS)));
+        let keys = if r.http_trace.is_some() {
+            &RAW_RECORD_KEYS[..]
+        } else {
+            &RAW_RECORD_KEYS[..15]
+        };
+        out.push(sample(name, &r, None, Some(keys)));
     }
     let record_keys: &[&str] = &["metadata", "metrics", "error", "raw_json"];
     for (name, r) in metric_records() {
