@@ -130,6 +130,7 @@ impl RecordInterpreter {
             usage,
             requested_osl,
             is_error: error.is_some(),
+            http_trace: raw.http_trace.clone(),
         };
         if error.is_none()
             && let Some(reason) = invalid_reason(&input)

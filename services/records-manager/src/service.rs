@@ -5,6 +5,7 @@ use aiperf_config::{ExportLevel, ProfileConfig};
 use aiperf_export::artifacts::{ArtifactPaths, write_text};
 use aiperf_export::records_jsonl::JsonlWriter;
 use aiperf_export::timeslices::{render_timeslices_csv, render_timeslices_json};
+use aiperf_metrics::sweep_line::SweepLine;
 use aiperf_metrics::{MetricContext, SummaryAccumulator, metric_context};
 use aiperf_protocol::{
     Phase, ServiceType,
@@ -33,6 +34,8 @@ pub struct RecordsManager {
 #[derive(Default)]
 struct PhaseState {
     summary: SummaryAccumulator,
+    /// Per-request intervals of the sweep-line (`effective_*`) metrics.
+    sweep: SweepLine,
     records: u64,
     errors: u64,
     complete: Option<PhaseStats>,
@@ -49,6 +52,7 @@ impl PhaseState {
 
     fn results(&self, ctx: &MetricContext) -> PhaseResults {
         let mut r = self.summary.finish(ctx);
+        self.sweep.append_to(&mut r, ctx);
         r.records = self.records;
         r.errors = self.errors;
         if let Some(s) = self.complete.as_ref().or(self.last_stats.as_ref()) {
@@ -125,6 +129,7 @@ impl Collector {
             phase.errors += 1;
         }
         phase.summary.add(&record);
+        phase.sweep.add(&record);
         Ok(())
     }
 

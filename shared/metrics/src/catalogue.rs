@@ -225,6 +225,34 @@ pub mod tags {
         ADJ_REQUEST_LATENCY = "adj_request_latency";
         ADJ_DECODE_DURATION = "adj_decode_duration";
         ADJ_INTER_TOKEN_LATENCY = "adj_inter_token_latency";
+        HTTP_REQ_BLOCKED = "http_req_blocked";
+        HTTP_REQ_DNS_LOOKUP = "http_req_dns_lookup";
+        HTTP_REQ_CONNECTING = "http_req_connecting";
+        HTTP_REQ_SENDING = "http_req_sending";
+        HTTP_REQ_WAITING = "http_req_waiting";
+        HTTP_REQ_RECEIVING = "http_req_receiving";
+        HTTP_REQ_CONNECTION_REUSED = "http_req_connection_reused";
+        HTTP_REQ_DATA_SENT = "http_req_data_sent";
+        HTTP_REQ_CHUNKS_SENT = "http_req_chunks_sent";
+        HTTP_REQ_DATA_RECEIVED = "http_req_data_received";
+        HTTP_REQ_CHUNKS_RECEIVED = "http_req_chunks_received";
+        HTTP_REQ_CONNECTION_OVERHEAD = "http_req_connection_overhead";
+        HTTP_REQ_DURATION = "http_req_duration";
+        HTTP_REQ_TOTAL = "http_req_total";
+        EFFECTIVE_CONCURRENCY = "effective_concurrency";
+        EFFECTIVE_THROUGHPUT = "effective_throughput";
+        EFFECTIVE_PREFILL_THROUGHPUT = "effective_prefill_throughput";
+        EFFECTIVE_GENERATION_CONCURRENCY = "effective_generation_concurrency";
+        EFFECTIVE_PREFILL_CONCURRENCY = "effective_prefill_concurrency";
+        EFFECTIVE_TOTAL_THROUGHPUT = "effective_total_throughput";
+        EFFECTIVE_THROUGHPUT_PER_USER = "effective_throughput_per_user";
+        EFFECTIVE_PREFILL_THROUGHPUT_PER_USER = "effective_prefill_throughput_per_user";
+        TOKENS_IN_FLIGHT = "tokens_in_flight";
+        EFFECTIVE_DECODE_THROUGHPUT_ACTIVE = "effective_decode_throughput_active";
+        EFFECTIVE_PREFILL_THROUGHPUT_ACTIVE = "effective_prefill_throughput_active";
+        EFFECTIVE_DECODE_THROUGHPUT_PER_USER_ACTIVE = "effective_decode_throughput_per_user_active";
+        EFFECTIVE_PREFILL_THROUGHPUT_PER_USER_ACTIVE = "effective_prefill_throughput_per_user_active";
+        EFFECTIVE_TOTAL_THROUGHPUT_ACTIVE = "effective_total_throughput_active";
     }
 }
 
@@ -910,6 +938,288 @@ pub static CATALOGUE: &[MetricSpec] = &[
         Distribution,
         &[NO_REC, HIDDEN],
         2910,
+    ),
+    // ---- HTTP trace (record; `http_req_*`, hidden from the console) ----
+    m(
+        tags::HTTP_REQ_BLOCKED,
+        "HTTP Blocked",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3000,
+    ),
+    m(
+        tags::HTTP_REQ_DNS_LOOKUP,
+        "HTTP DNS Lookup",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3010,
+    ),
+    m(
+        tags::HTTP_REQ_CONNECTING,
+        "HTTP Connecting",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3020,
+    ),
+    m(
+        tags::HTTP_REQ_SENDING,
+        "HTTP Sending",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3030,
+    ),
+    m(
+        tags::HTTP_REQ_WAITING,
+        "HTTP Waiting (TTFB)",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3040,
+    ),
+    m(
+        tags::HTTP_REQ_RECEIVING,
+        "HTTP Receiving",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3050,
+    ),
+    m(
+        tags::HTTP_REQ_CONNECTION_REUSED,
+        "HTTP Connection Reused",
+        Ratio,
+        Ratio,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3060,
+    ),
+    m(
+        tags::HTTP_REQ_DATA_SENT,
+        "HTTP Data Sent",
+        Bytes,
+        Kilobytes,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3070,
+    ),
+    m(
+        tags::HTTP_REQ_CHUNKS_SENT,
+        "HTTP Chunks Sent",
+        Count,
+        Count,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3080,
+    ),
+    m(
+        tags::HTTP_REQ_DATA_RECEIVED,
+        "HTTP Data Received",
+        Bytes,
+        Kilobytes,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3090,
+    ),
+    m(
+        tags::HTTP_REQ_CHUNKS_RECEIVED,
+        "HTTP Chunks Received",
+        Count,
+        Count,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3100,
+    ),
+    m(
+        tags::HTTP_REQ_CONNECTION_OVERHEAD,
+        "HTTP Connection Overhead",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3110,
+    ),
+    m(
+        tags::HTTP_REQ_DURATION,
+        "HTTP Duration (excl. conn)",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3120,
+    ),
+    m(
+        tags::HTTP_REQ_TOTAL,
+        "HTTP Total Time",
+        Nanoseconds,
+        Milliseconds,
+        Record,
+        Distribution,
+        &[HIDDEN],
+        3130,
+    ),
+    // ---- sweep-line concurrency and throughput (derived, time-weighted) ----
+    m(
+        tags::EFFECTIVE_CONCURRENCY,
+        "Effective Concurrency",
+        Requests,
+        Requests,
+        Derived,
+        Distribution,
+        &[NO_REC, HIDDEN],
+        3200,
+    ),
+    m(
+        tags::EFFECTIVE_THROUGHPUT,
+        "Effective Throughput",
+        TokensPerSecond,
+        TokensPerSecond,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3210,
+    ),
+    m(
+        tags::EFFECTIVE_PREFILL_THROUGHPUT,
+        "Effective Prefill Throughput",
+        TokensPerSecond,
+        TokensPerSecond,
+        Derived,
+        Distribution,
+        &[STREAM, INPUT, NO_REC, HIDDEN],
+        3220,
+    ),
+    m(
+        tags::EFFECTIVE_GENERATION_CONCURRENCY,
+        "Effective Generation Concurrency",
+        Requests,
+        Requests,
+        Derived,
+        Distribution,
+        &[STREAM, NO_REC, HIDDEN],
+        3230,
+    ),
+    m(
+        tags::EFFECTIVE_PREFILL_CONCURRENCY,
+        "Effective Prefill Concurrency",
+        Requests,
+        Requests,
+        Derived,
+        Distribution,
+        &[STREAM, NO_REC, HIDDEN],
+        3240,
+    ),
+    m(
+        tags::EFFECTIVE_TOTAL_THROUGHPUT,
+        "Effective Total Throughput",
+        TokensPerSecond,
+        TokensPerSecond,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3250,
+    ),
+    m(
+        tags::EFFECTIVE_THROUGHPUT_PER_USER,
+        "Effective Throughput Per User",
+        TokensPerSecondPerUser,
+        TokensPerSecondPerUser,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3260,
+    ),
+    m(
+        tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER,
+        "Effective Prefill Throughput Per User",
+        TokensPerSecondPerUser,
+        TokensPerSecondPerUser,
+        Derived,
+        Distribution,
+        &[STREAM, INPUT, NO_REC, HIDDEN],
+        3270,
+    ),
+    m(
+        tags::TOKENS_IN_FLIGHT,
+        "Tokens In Flight",
+        Tokens,
+        Tokens,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3280,
+    ),
+    m(
+        tags::EFFECTIVE_DECODE_THROUGHPUT_ACTIVE,
+        "Effective Decode Throughput (Active)",
+        TokensPerSecond,
+        TokensPerSecond,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3290,
+    ),
+    m(
+        tags::EFFECTIVE_PREFILL_THROUGHPUT_ACTIVE,
+        "Effective Prefill Throughput (Active)",
+        TokensPerSecond,
+        TokensPerSecond,
+        Derived,
+        Distribution,
+        &[STREAM, INPUT, NO_REC, HIDDEN],
+        3300,
+    ),
+    m(
+        tags::EFFECTIVE_DECODE_THROUGHPUT_PER_USER_ACTIVE,
+        "Effective Decode Throughput Per User (Active)",
+        TokensPerSecondPerUser,
+        TokensPerSecondPerUser,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3310,
+    ),
+    m(
+        tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER_ACTIVE,
+        "Effective Prefill Throughput Per User (Active)",
+        TokensPerSecondPerUser,
+        TokensPerSecondPerUser,
+        Derived,
+        Distribution,
+        &[STREAM, INPUT, NO_REC, HIDDEN],
+        3320,
+    ),
+    m(
+        tags::EFFECTIVE_TOTAL_THROUGHPUT_ACTIVE,
+        "Effective Total Throughput (Active)",
+        TokensPerSecond,
+        TokensPerSecond,
+        Derived,
+        Distribution,
+        &[STREAM, TOKENS, NO_REC, HIDDEN],
+        3330,
     ),
     // ---- error-adjusted bands (derived, only when errors exist) ----
     m(

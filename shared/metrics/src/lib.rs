@@ -8,6 +8,9 @@
 //!   processors and the records manager alike), and the applicability filter
 //!   (`docs/metrics.md` §9).
 //! * [`record`] — per-request computation ([`compute_record_metrics`]) in base units.
+//! * [`http_trace`] — the `http_req_*` metrics of a traced request.
+//! * [`sweep_line`] — time-weighted `effective_*` concurrency/throughput and
+//!   `tokens_in_flight` from per-request intervals.
 //! * [`goodput`] — SLOs of a `--goodput` ([`goodput_slos`]) and their evaluation.
 //! * [`stats`] — distribution statistics (numpy-compatible percentiles,
 //!   population std, nearest-rank error-adjusted bands).
@@ -30,9 +33,11 @@
 pub mod catalogue;
 pub mod context;
 pub mod goodput;
+pub mod http_trace;
 pub mod record;
 pub mod stats;
 pub mod summary;
+pub mod sweep_line;
 pub mod timeslice;
 pub mod units;
 

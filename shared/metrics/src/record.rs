@@ -11,7 +11,7 @@ use crate::context::MetricContext;
 use crate::goodput::is_good;
 use crate::units::NANOS_PER_SECOND;
 use aiperf_endpoint::Usage;
-use aiperf_protocol::record::MetricValue;
+use aiperf_protocol::record::{HttpTrace, MetricValue};
 
 /// One parsed response (SSE message or whole body) with what it carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +62,8 @@ pub struct RecordInput {
     pub requested_osl: Option<u64>,
     /// The request ended in an error (HTTP, transport, cancellation, …).
     pub is_error: bool,
+    /// The transport's trace of the exchange (source of the `http_req_*` metrics).
+    pub http_trace: Option<HttpTrace>,
 }
 
 impl RecordInput {
@@ -154,6 +156,8 @@ fn ns(later: u64, earlier: u64) -> f64 {
 /// * `good_request_count` (0/1) when SLOs are configured.
 /// * aiperf-rs extras: `first_chunk_tokens` (streaming) and `schedule_lag` =
 ///   request_start_ns − scheduled_ns (signed: negative = started early).
+/// * `http_req_*` when the transport traced the request
+///   ([`crate::http_trace::http_trace_metrics`]).
 pub fn compute_record_metrics(
     input: &RecordInput,
     ctx: &MetricContext,
@@ -351,6 +355,13 @@ pub fn compute_record_metrics(
     }
     if let Some(scheduled) = input.scheduled_ns {
         out.put(tags::SCHEDULE_LAG, ns(input.request_start_ns, scheduled));
+    }
+
+    // ---- HTTP trace ----
+    if let Some(trace) = &input.http_trace {
+        for (tag, value) in crate::http_trace::http_trace_metrics(trace) {
+            out.put(tag, value);
+        }
     }
 
     // ---- goodput contribution ----

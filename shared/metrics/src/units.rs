@@ -30,6 +30,12 @@ pub enum Unit {
     Percent,
     /// A dimensionless ratio (`ratio`).
     Ratio,
+    /// Bytes (`B`): base unit of data sizes.
+    Bytes,
+    /// Kilobytes (`KB`, 1024 bytes as AIPerf): display unit of data sizes.
+    Kilobytes,
+    /// A plain count (`count`), e.g. of transport chunks.
+    Count,
 }
 
 impl Unit {
@@ -46,16 +52,21 @@ impl Unit {
             Unit::RequestsPerSecond => "requests/sec",
             Unit::Percent => "%",
             Unit::Ratio => "ratio",
+            Unit::Bytes => "B",
+            Unit::Kilobytes => "KB",
+            Unit::Count => "count",
         }
     }
 
     /// Size of one of this unit in the smallest unit of its dimension
-    /// (nanoseconds for time units, 1 for every other unit).
+    /// (nanoseconds for time units, bytes for sizes, 1 for every other unit).
     fn scale(self) -> f64 {
         match self {
             Unit::Nanoseconds => 1.0,
             Unit::Milliseconds => 1e6,
             Unit::Seconds => 1e9,
+            Unit::Bytes => 1.0,
+            Unit::Kilobytes => 1024.0,
             _ => 1.0,
         }
     }
@@ -64,14 +75,24 @@ impl Unit {
     pub fn is_time(self) -> bool {
         matches!(self, Unit::Nanoseconds | Unit::Milliseconds | Unit::Seconds)
     }
+
+    /// Whether this is a data size unit (B, KB).
+    pub fn is_size(self) -> bool {
+        matches!(self, Unit::Bytes | Unit::Kilobytes)
+    }
+}
+
+/// Whether `from` and `to` measure the same scaled dimension (time or size).
+fn same_dimension(from: Unit, to: Unit) -> bool {
+    (from.is_time() && to.is_time()) || (from.is_size() && to.is_size())
 }
 
 /// The divisor `d` such that `value_in_to = value_in_from / d`.
 ///
-/// ns → ms is 1e6, ns → sec is 1e9, ms → ns is 1e-6; units of different
-/// dimensions (or non-time units) convert with a divisor of 1.
+/// ns → ms is 1e6, ns → sec is 1e9, ms → ns is 1e-6, B → KB is 1024; units of
+/// different dimensions (or unscaled units) convert with a divisor of 1.
 pub fn divisor(from: Unit, to: Unit) -> f64 {
-    if from.is_time() && to.is_time() {
+    if same_dimension(from, to) {
         to.scale() / from.scale()
     } else {
         1.0
@@ -80,11 +101,11 @@ pub fn divisor(from: Unit, to: Unit) -> f64 {
 
 /// Converts `value` from unit `from` to unit `to` (see [`divisor`]).
 ///
-/// Always multiplies or divides by an exact power of ten (1e3, 1e6, 1e9), so
-/// `300 ms` becomes exactly `3e8 ns` and `187_278_441 ns` exactly the nearest
-/// double of `187.278441 ms`.
+/// Always multiplies or divides by an exact power of ten (1e3, 1e6, 1e9) or
+/// by 1024, so `300 ms` becomes exactly `3e8 ns` and `187_278_441 ns` exactly the
+/// nearest double of `187.278441 ms`.
 pub fn convert(value: f64, from: Unit, to: Unit) -> f64 {
-    if !(from.is_time() && to.is_time()) {
+    if !same_dimension(from, to) {
         return value;
     }
     let (f, t) = (from.scale(), to.scale());
@@ -123,5 +144,10 @@ mod tests {
         assert_eq!(convert(42.0, Unit::Tokens, Unit::Tokens), 42.0);
         assert_eq!(divisor(Unit::Nanoseconds, Unit::Milliseconds), 1e6);
         assert_eq!(Unit::TokensPerSecondPerUser.symbol(), "tokens/sec/user");
+        // 2_560 B / 1024 = 2.5 KB; 1 KB = 1024 B; bytes never convert to time
+        assert_eq!(convert(2_560.0, Unit::Bytes, Unit::Kilobytes), 2.5);
+        assert_eq!(convert(1.0, Unit::Kilobytes, Unit::Bytes), 1024.0);
+        assert_eq!(divisor(Unit::Bytes, Unit::Kilobytes), 1024.0);
+        assert_eq!(convert(7.0, Unit::Bytes, Unit::Milliseconds), 7.0);
     }
 }

@@ -84,6 +84,7 @@ fn worked_example() -> RecordInput {
         usage: None,
         requested_osl: None,
         is_error: false,
+        http_trace: None,
     }
 }
 
@@ -584,4 +585,50 @@ fn embeddings_like_endpoint_without_tokens() {
     };
     let m = compute_record_metrics(&input, &ctx);
     assert_eq!(tags(&m), vec!["request_latency", "input_sequence_length"]);
+}
+
+/// A traced request gets the `http_req_*` metrics (base units), exported per
+/// record and hidden from the console; an error record does not.
+#[test]
+fn http_trace_metrics_of_a_traced_record() {
+    use aiperf_metrics::catalogue::{exported_per_record, lookup, value_to_display};
+    use aiperf_protocol::record::HttpTrace;
+    let mut input = worked_example();
+    input.http_trace = Some(HttpTrace {
+        connection_reused: true,
+        send_start_perf_ns: Some(T0),
+        send_end_perf_ns: Some(T0 + MS),          // sending 1 ms
+        first_byte_perf_ns: Some(T0 + 60 * MS),   // waiting 59 ms
+        last_byte_perf_ns: Some(T0 + 190 * MS),   // receiving 130 ms
+        receive_end_perf_ns: Some(T0 + 190 * MS), // duration 190 ms
+        bytes_sent: 1_536,
+        bytes_received: 4_096,
+        chunks_sent: 1,
+        chunks_received: 8,
+        ..HttpTrace::default()
+    });
+    let m = compute_record_metrics(&input, &MetricContext::new(true));
+    assert_eq!(get(&m, "http_req_sending"), Some(1_000_000.0));
+    assert_eq!(get(&m, "http_req_waiting"), Some(59_000_000.0));
+    assert_eq!(get(&m, "http_req_receiving"), Some(130_000_000.0));
+    assert_eq!(get(&m, "http_req_duration"), Some(190_000_000.0));
+    // total = 0 + 0 + 0 + 1 + 59 + 130 = 190 ms
+    assert_eq!(get(&m, "http_req_total"), Some(190_000_000.0));
+    assert_eq!(get(&m, "http_req_connection_reused"), Some(1.0));
+    assert_eq!(get(&m, "http_req_data_sent"), Some(1_536.0));
+    // the other metrics are unchanged
+    assert_eq!(get(&m, "time_to_first_token"), Some(71_815_784.0));
+    // 1_536 B / 1024 = 1.5 KB
+    let kb = value_to_display("http_req_data_sent", &MetricValue::Scalar(1_536.0));
+    assert_eq!(kb, MetricValue::Scalar(1.5));
+    assert_eq!(
+        lookup("http_req_data_sent").unwrap().display_unit.symbol(),
+        "KB"
+    );
+    assert!(exported_per_record("http_req_waiting", false));
+    assert!(!lookup("http_req_waiting").unwrap().console());
+
+    input.is_error = true;
+    let m = compute_record_metrics(&input, &MetricContext::new(true));
+    assert_eq!(get(&m, "http_req_waiting"), None);
 }

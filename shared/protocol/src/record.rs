@@ -57,7 +57,7 @@ pub struct RawRecord {
 /// response body byte, receiving. Every time is a reading of the worker's monotonic
 /// clock in ns (the clock of [`RawRecord::start_perf_ns`]); a stage that did not
 /// happen leaves its times absent. The counterpart of AIPerf 0.13's aiohttp trace.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpTrace {
     /// The request started waiting for a free pooled connection (absent: one was
     /// free at once, `http_req_blocked` is 0).

@@ -1,0 +1,426 @@
+//! Sweep-line metrics (AIPerf 0.13): the concurrency and token rates the server
+//! really had, as step functions over time, summarised with **time-weighted**
+//! statistics (`docs/metrics.md` § Sweep-line metrics).
+//!
+//! Each valid request contributes an interval `[start, end)` split at its first
+//! token into prefill `[start, first)` and decode `[first, end)`:
+//!
+//! * concurrency +1 over `[start, end)`, prefill concurrency over
+//!   `[start, first)`, generation concurrency over `[first, end)`;
+//! * prefill throughput `ISL / (first − start)` over `[start, first)`, decode
+//!   throughput `(OSL − 1) / (end − first)` over `[first, end)` (the first token
+//!   arrives at `first`), total = both;
+//! * per-user throughputs = throughput ÷ the matching concurrency (0 where none);
+//! * tokens in flight: `ISL` over `[start, end)` (when `first > start`) plus `OSL`
+//!   over `[first, end)` (when `end > first`).
+//!
+//! `effective_*` statistics weigh each constant piece by its duration over the
+//! window `[earliest start, latest end]` (idle time counts as 0); the `*_active`
+//! ones only over the pieces where the matching concurrency is ≥ 1. Percentile
+//! `p` is the smallest value whose cumulative duration share reaches `p`%.
+//!
+//! Storage is one 32-byte [`Interval`] per valid record, kept apart from the
+//! summary accumulator; curves are built one at a time at summary time.
+
+use crate::catalogue::{MetricSpec, spec, tags};
+use crate::context::MetricContext;
+use crate::units::NANOS_PER_SECOND;
+use aiperf_protocol::record::{MetricRecord, MetricValue};
+use aiperf_protocol::results::{MetricResult, PhaseResults};
+
+/// What one request left for the sweep line (absent values: `u64::MAX`/`u32::MAX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Interval {
+    start_ns: u64,
+    end_ns: u64,
+    first_token_ns: u64,
+    isl: u32,
+    osl: u32,
+}
+
+const NONE64: u64 = u64::MAX;
+const NONE32: u32 = u32::MAX;
+
+impl Interval {
+    fn first(&self) -> Option<u64> {
+        (self.first_token_ns != NONE64).then_some(self.first_token_ns)
+    }
+    fn isl(&self) -> Option<f64> {
+        (self.isl != NONE32).then_some(f64::from(self.isl))
+    }
+    fn osl(&self) -> Option<f64> {
+        (self.osl != NONE32).then_some(f64::from(self.osl))
+    }
+    /// `[start, first)` when the request had a prefill phase.
+    fn prefill(&self) -> Option<(u64, u64)> {
+        self.first()
+            .filter(|f| *f > self.start_ns)
+            .map(|f| (self.start_ns, f))
+    }
+    /// `[first, end)` when the request had a decode phase.
+    fn decode(&self) -> Option<(u64, u64)> {
+        self.first()
+            .filter(|f| self.end_ns > *f)
+            .map(|f| (f, self.end_ns))
+    }
+}
+
+/// Collects the intervals of a phase's valid records and computes the
+/// sweep-line metrics.
+#[derive(Debug, Clone, Default)]
+pub struct SweepLine {
+    intervals: Vec<Interval>,
+}
+
+impl SweepLine {
+    /// No interval yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of intervals held.
+    pub fn len(&self) -> usize {
+        self.intervals.len()
+    }
+
+    /// No interval held.
+    pub fn is_empty(&self) -> bool {
+        self.intervals.is_empty()
+    }
+
+    /// Adds one request: wall-clock start and end, the wall-clock time of its
+    /// first token (streaming), its ISL and OSL. An interval with `end < start`
+    /// is ignored.
+    pub fn add_interval(
+        &mut self,
+        start_ns: u64,
+        first_token_ns: Option<u64>,
+        end_ns: u64,
+        isl: Option<u64>,
+        osl: Option<u64>,
+    ) {
+        if end_ns < start_ns {
+            return;
+        }
+        let small = |v: Option<u64>| v.map_or(NONE32, |x| x.min(u64::from(NONE32 - 1)) as u32);
+        self.intervals.push(Interval {
+            start_ns,
+            end_ns,
+            first_token_ns: first_token_ns
+                .filter(|f| (start_ns..=end_ns).contains(f))
+                .unwrap_or(NONE64),
+            isl: small(isl),
+            osl: small(osl),
+        });
+    }
+
+    /// Adds a metric record: valid records only (errors have no interval); the
+    /// first token is `request_start_ns + time_to_first_token`.
+    pub fn add(&mut self, record: &MetricRecord) {
+        if record.error.is_some() {
+            return;
+        }
+        let scalar = |tag: &str| {
+            record.metrics.iter().find_map(|(t, v)| match v {
+                MetricValue::Scalar(x) if t == tag && x.is_finite() && *x >= 0.0 => Some(*x),
+                _ => None,
+            })
+        };
+        let m = &record.metadata;
+        self.add_interval(
+            m.request_start_ns,
+            scalar(tags::TIME_TO_FIRST_TOKEN).map(|t| m.request_start_ns + t.round() as u64),
+            m.request_end_ns,
+            scalar(tags::INPUT_SEQUENCE_LENGTH).map(|v| v.round() as u64),
+            scalar(tags::OUTPUT_SEQUENCE_LENGTH).map(|v| v.round() as u64),
+        );
+    }
+
+    /// The sweep-line results visible in `ctx`, in display units.
+    pub fn results(&self, ctx: &MetricContext) -> Vec<MetricResult> {
+        let Some(grid) = Grid::of(&self.intervals) else {
+            return Vec::new();
+        };
+        let show = |tag: &str| {
+            let s = spec(tag);
+            (ctx.computes(s) && ctx.shows(s)).then_some(s)
+        };
+        let mut out = Vec::new();
+        let mut push = |s: &'static MetricSpec, st: Option<WeightedStats>| {
+            if let Some(st) = st {
+                out.push(st.result(s));
+            }
+        };
+        let per_sec = NANOS_PER_SECOND;
+        let prefill_rate = |iv: &Interval| {
+            let (a, b) = iv.prefill()?;
+            Some(((a, b), iv.isl()? / (b - a) as f64 * per_sec))
+        };
+        let decode_rate = |iv: &Interval| {
+            let (a, b) = iv.decode()?;
+            Some((
+                (a, b),
+                (iv.osl()? - 1.0).max(0.0) / (b - a) as f64 * per_sec,
+            ))
+        };
+        let all = |iv: &Interval| Some(((iv.start_ns, iv.end_ns), 1.0));
+        let prefill_one = |iv: &Interval| iv.prefill().map(|p| (p, 1.0));
+        let decode_one = |iv: &Interval| iv.decode().map(|d| (d, 1.0));
+
+        let conc = grid.curve(&self.intervals, all);
+        if let Some(s) = show(tags::EFFECTIVE_CONCURRENCY) {
+            push(s, grid.effective(&conc));
+        }
+        let streaming_tags = [
+            tags::EFFECTIVE_THROUGHPUT,
+            tags::EFFECTIVE_PREFILL_THROUGHPUT,
+            tags::EFFECTIVE_GENERATION_CONCURRENCY,
+            tags::EFFECTIVE_PREFILL_CONCURRENCY,
+            tags::EFFECTIVE_TOTAL_THROUGHPUT,
+            tags::EFFECTIVE_THROUGHPUT_PER_USER,
+            tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER,
+            tags::TOKENS_IN_FLIGHT,
+        ];
+        if streaming_tags.iter().all(|t| show(t).is_none())
+            || self.intervals.iter().all(|iv| iv.first().is_none())
+        {
+            return out;
+        }
+        let gen_conc = grid.curve(&self.intervals, decode_one);
+        let pre_conc = grid.curve(&self.intervals, prefill_one);
+        let decode = grid.curve(&self.intervals, decode_rate);
+        let prefill = grid.curve(&self.intervals, prefill_rate);
+        let total: Vec<f64> = decode.iter().zip(&prefill).map(|(a, b)| a + b).collect();
+        let decode_user = ratio(&decode, &gen_conc);
+        let prefill_user = ratio(&prefill, &pre_conc);
+        let in_flight = grid.curve2(&self.intervals, |iv: &Interval| {
+            let mut parts = Vec::with_capacity(2);
+            if let (Some(_), Some(isl)) = (iv.prefill(), iv.isl()) {
+                parts.push(((iv.start_ns, iv.end_ns), isl));
+            }
+            if let (Some(d), Some(osl)) = (iv.decode(), iv.osl()) {
+                parts.push((d, osl));
+            }
+            parts
+        });
+        let effective: [(&str, &[f64]); 8] = [
+            (tags::EFFECTIVE_THROUGHPUT, &decode),
+            (tags::EFFECTIVE_PREFILL_THROUGHPUT, &prefill),
+            (tags::EFFECTIVE_GENERATION_CONCURRENCY, &gen_conc),
+            (tags::EFFECTIVE_PREFILL_CONCURRENCY, &pre_conc),
+            (tags::EFFECTIVE_TOTAL_THROUGHPUT, &total),
+            (tags::EFFECTIVE_THROUGHPUT_PER_USER, &decode_user),
+            (tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER, &prefill_user),
+            (tags::TOKENS_IN_FLIGHT, &in_flight),
+        ];
+        for (tag, curve) in effective {
+            if let Some(s) = show(tag) {
+                push(s, grid.effective(curve));
+            }
+        }
+        let active: [(&str, &[f64], &[f64]); 5] = [
+            (tags::EFFECTIVE_DECODE_THROUGHPUT_ACTIVE, &decode, &gen_conc),
+            (
+                tags::EFFECTIVE_PREFILL_THROUGHPUT_ACTIVE,
+                &prefill,
+                &pre_conc,
+            ),
+            (
+                tags::EFFECTIVE_DECODE_THROUGHPUT_PER_USER_ACTIVE,
+                &decode_user,
+                &gen_conc,
+            ),
+            (
+                tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER_ACTIVE,
+                &prefill_user,
+                &pre_conc,
+            ),
+            (tags::EFFECTIVE_TOTAL_THROUGHPUT_ACTIVE, &total, &conc),
+        ];
+        for (tag, curve, mask) in active {
+            if let Some(s) = show(tag) {
+                push(s, grid.active(curve, mask));
+            }
+        }
+        out
+    }
+
+    /// Appends [`SweepLine::results`] to a phase's results, keeping them sorted by
+    /// display order (the records manager's hook).
+    pub fn append_to(&self, results: &mut PhaseResults, ctx: &MetricContext) {
+        results.metrics.extend(self.results(ctx));
+        results.metrics.sort_by(|a, b| {
+            a.display_order
+                .cmp(&b.display_order)
+                .then_with(|| a.tag.cmp(&b.tag))
+        });
+    }
+}
+
+/// `num / den` piece by piece, 0 where `den` is 0.
+fn ratio(num: &[f64], den: &[f64]) -> Vec<f64> {
+    num.iter()
+        .zip(den)
+        .map(|(n, d)| if *d > 0.0 { n / d } else { 0.0 })
+        .collect()
+}
+
+/// The distinct event times of all intervals: piece `i` is `[times[i], times[i+1])`.
+struct Grid {
+    times: Vec<u64>,
+}
+
+impl Grid {
+    /// The grid of `intervals`; `None` when the window has no length.
+    fn of(intervals: &[Interval]) -> Option<Grid> {
+        let mut times = Vec::with_capacity(intervals.len() * 3);
+        for iv in intervals {
+            times.push(iv.start_ns);
+            times.push(iv.end_ns);
+            if let Some(f) = iv.first() {
+                times.push(f);
+            }
+        }
+        times.sort_unstable();
+        times.dedup();
+        (times.len() >= 2).then_some(Grid { times })
+    }
+
+    fn index(&self, t: u64) -> usize {
+        self.times.partition_point(|x| *x < t)
+    }
+
+    fn pieces(&self) -> usize {
+        self.times.len() - 1
+    }
+
+    fn duration(&self, i: usize) -> f64 {
+        (self.times[i + 1] - self.times[i]) as f64
+    }
+
+    /// The step function that is the sum of `amount` over `[a, b)` for every
+    /// `((a, b), amount)` that `part` yields.
+    fn curve(
+        &self,
+        intervals: &[Interval],
+        part: impl Fn(&Interval) -> Option<((u64, u64), f64)>,
+    ) -> Vec<f64> {
+        self.curve2(intervals, |iv| part(iv).into_iter().collect())
+    }
+
+    /// [`Grid::curve`] with several parts per interval.
+    fn curve2(
+        &self,
+        intervals: &[Interval],
+        parts: impl Fn(&Interval) -> Vec<((u64, u64), f64)>,
+    ) -> Vec<f64> {
+        let mut delta = vec![0.0; self.times.len()];
+        for iv in intervals {
+            for ((a, b), amount) in parts(iv) {
+                if b > a {
+                    delta[self.index(a)] += amount;
+                    delta[self.index(b)] -= amount;
+                }
+            }
+        }
+        let mut level = 0.0;
+        let mut peak: f64 = 0.0;
+        let mut values: Vec<f64> = delta[..self.pieces()]
+            .iter()
+            .map(|d| {
+                level += d;
+                peak = peak.max(level.abs());
+                level
+            })
+            .collect();
+        // Rounding residue of large +/− pairs is snapped to 0 (as AIPerf does).
+        for v in &mut values {
+            if v.abs() < 1e-9 * peak {
+                *v = 0.0;
+            }
+        }
+        values
+    }
+
+    /// Time-weighted statistics of `curve` over the whole window.
+    fn effective(&self, curve: &[f64]) -> Option<WeightedStats> {
+        WeightedStats::of((0..self.pieces()).map(|i| (curve[i], self.duration(i))))
+    }
+
+    /// Time-weighted statistics of `curve` over the pieces where `mask > 0`.
+    fn active(&self, curve: &[f64], mask: &[f64]) -> Option<WeightedStats> {
+        WeightedStats::of(
+            (0..self.pieces())
+                .filter(|i| mask[*i] > 0.0)
+                .map(|i| (curve[i], self.duration(i))),
+        )
+    }
+}
+
+/// Duration-weighted statistics of a step function's pieces.
+#[derive(Debug, Clone, PartialEq)]
+struct WeightedStats {
+    avg: f64,
+    min: f64,
+    max: f64,
+    std: f64,
+    percentiles: Vec<(u8, f64)>,
+}
+
+impl WeightedStats {
+    /// Statistics of `(value, duration)` pieces; `None` without any duration.
+    fn of(pieces: impl Iterator<Item = (f64, f64)>) -> Option<WeightedStats> {
+        let mut pieces: Vec<(f64, f64)> = pieces.filter(|(_, d)| *d > 0.0).collect();
+        let total: f64 = pieces.iter().map(|(_, d)| d).sum();
+        if pieces.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let avg = pieces.iter().map(|(v, d)| v * d).sum::<f64>() / total;
+        let var = pieces
+            .iter()
+            .map(|(v, d)| d * (v - avg).powi(2))
+            .sum::<f64>()
+            / total;
+        pieces.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let percentile = |q: f64| {
+            let mut cum = 0.0;
+            for (v, d) in &pieces {
+                cum += d;
+                if cum / total >= q {
+                    return *v;
+                }
+            }
+            pieces[pieces.len() - 1].0
+        };
+        Some(WeightedStats {
+            avg,
+            min: pieces[0].0,
+            max: pieces[pieces.len() - 1].0,
+            std: var.sqrt(),
+            percentiles: [50u8, 90, 95, 99]
+                .iter()
+                .map(|p| (*p, percentile(f64::from(*p) / 100.0)))
+                .collect(),
+        })
+    }
+
+    /// The export row (no count, no sum, as AIPerf); values are already in the
+    /// display unit (requests, tokens, tokens/sec).
+    fn result(self, s: &'static MetricSpec) -> MetricResult {
+        MetricResult {
+            tag: s.tag.to_string(),
+            header: s.header.to_string(),
+            unit: s.display_unit.symbol().to_string(),
+            avg: Some(self.avg),
+            min: Some(self.min),
+            max: Some(self.max),
+            std: Some(self.std),
+            percentiles: self.percentiles,
+            count: None,
+            sum: None,
+            scalar: false,
+            display_order: s.display_order,
+            console: s.console(),
+        }
+    }
+}
