@@ -1,16 +1,19 @@
 //! One HTTP exchange with the model server: send the body, stamp every response
 //! message as its bytes are read, and turn every failure into error details.
 //!
-//! Timestamps (`docs/metrics.md` §1): `start` is taken right before the request is sent,
-//! `ack` when the response headers arrive (2xx only), each SSE message when the
-//! network chunk completing it is yielded — before any JSON parsing.
+//! Timestamps (`docs/metrics.md` §1): `start` is taken right before the request
+//! takes its connection (an idle or pre-opened one is at hand; a new one is dialled
+//! inside the request's time, see [`HttpTrace`]), `ack` when the response headers
+//! arrive (2xx only), each SSE message when the network chunk completing it is
+//! yielded — before any JSON parsing.
 //!
 //! Request cancellation (`docs/load-modes.md` §9): the timer of `cancel_after` starts when the
 //! request has been **fully sent**; see [`crate::sent`] for how that is observed.
 //! When the timer fires the exchange future is dropped, which closes the connection.
 
 use crate::errors;
-use crate::sent::{SentBody, SentSignal};
+use crate::pool::{ConnPool, ConnTiming};
+use crate::sent::{FlagBody, SentBody, SentSignal};
 use crate::sse::SseParser;
 use aiperf_clock::{mono_ns, wall_ns};
 use aiperf_config::{ConnectionReuseStrategy, ProfileConfig};
@@ -19,6 +22,7 @@ use aiperf_protocol::{ErrorDetails, record::RawResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything observed during one request.
@@ -42,13 +46,40 @@ pub struct Exchange {
     pub was_cancelled: bool,
     /// Monotonic ns of the cancellation.
     pub cancellation_perf_ns: Option<u64>,
+    /// Connection and socket timings (filled on the `http://` path).
+    pub trace: HttpTrace,
+}
+
+/// The HTTP trace of one request (`docs/metrics.md`, HTTP trace): how it got its
+/// connection, when it was fully sent and when its first response byte came, and
+/// what went over the socket each way. Monotonic ns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpTrace {
+    /// How the connection was obtained (`None`: the request never got one, or
+    /// went through reqwest for `https://`).
+    pub conn: Option<ConnTiming>,
+    /// The request's last byte was accepted by the socket.
+    pub sent_perf_ns: Option<u64>,
+    /// The first byte of the response was read.
+    pub first_byte_perf_ns: Option<u64>,
+    /// Bytes written to the socket: request line, headers and body.
+    pub bytes_sent: u64,
+    /// Bytes read from the socket: status line, headers and body with its framing.
+    pub bytes_received: u64,
+    /// Body chunks handed to the connection (1: the body goes whole).
+    pub chunks_sent: u64,
+    /// Response body chunks read (network reads that yielded body data).
+    pub chunks_received: u64,
 }
 
 /// A pooled HTTP client bound to one endpoint.
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// The worker's own connections for an `http://` endpoint (every request goes there).
+    pool: Option<Arc<ConnPool>>,
     url: String,
+    parsed_url: Option<reqwest::Url>,
     headers: HeaderMap,
     timeout: Duration,
     /// Keeps the run's secrets out of error records.
@@ -64,6 +95,8 @@ impl HttpClient {
     /// `--connection-reuse-strategy never` keeps no idle connection and asks the
     /// server to close after each response, so every request opens a new connection;
     /// `pooled` (and `sticky-user-sessions`, not yet distinct) reuse idle connections.
+    /// `http://` requests go over the worker's own pool ([`crate::pool`]), `https://`
+    /// ones through reqwest.
     pub fn new(config: &ProfileConfig) -> Result<HttpClient, String> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let never = config.connection_reuse == ConnectionReuseStrategy::Never;
@@ -112,13 +145,34 @@ impl HttpClient {
                 .map_err(|_| format!("--header {k}: invalid header value"))?;
             headers.append(name, value);
         }
+        let url = config.endpoint_url();
+        let parsed_url = reqwest::Url::parse(&url).ok();
+        let pool = parsed_url
+            .as_ref()
+            .and_then(|u| ConnPool::for_url(u, !never, pool.max(1)))
+            .map(Arc::new);
         Ok(HttpClient {
             client,
-            url: config.endpoint_url(),
+            pool,
+            url,
+            parsed_url,
             headers,
             timeout: Duration::from_secs_f64(config.request_timeout_s),
             redact: Redactor::for_config(config),
         })
+    }
+
+    /// Opens `n` connections ahead (before the first phase) and keeps them idle;
+    /// returns how many are idle. Does nothing for `https://` (reqwest dials on
+    /// demand) or without connection reuse.
+    pub async fn pre_open(&self, n: usize) -> Result<usize, String> {
+        match &self.pool {
+            Some(pool) if n > 0 => pool
+                .pre_open(n)
+                .await
+                .map_err(|e| format!("cannot open connections ahead: {}", e.context)),
+            _ => Ok(0),
+        }
     }
 
     /// Sends `body` and reads the whole response. Never fails: problems become `error`.
@@ -144,7 +198,8 @@ impl HttpClient {
                 headers.insert(HeaderName::from_static(name), v);
             }
         }
-        let signal = cancel_after.map(|_| SentSignal::new());
+        // Every request over the pool is traced; over reqwest only a cancellable one.
+        let signal = (cancel_after.is_some() || self.pool.is_some()).then(SentSignal::new);
         enum Outcome {
             Done,
             Cancelled,
@@ -152,9 +207,10 @@ impl HttpClient {
         }
         let outcome = {
             let run = async {
-                match &signal {
-                    Some(signal) => {
-                        self.run_cancellable(
+                match (&self.pool, &signal) {
+                    (Some(pool), Some(signal)) => {
+                        self.run_pooled(
+                            pool,
                             body,
                             headers,
                             streaming,
@@ -164,7 +220,20 @@ impl HttpClient {
                         )
                         .await
                     }
-                    None => {
+                    (None, Some(signal)) => {
+                        let body = SentBody::new(body, signal.clone());
+                        let len = body.len;
+                        let req = self
+                            .client
+                            .post(&self.url)
+                            .headers(headers)
+                            .header(reqwest::header::CONTENT_LENGTH, len)
+                            .body(reqwest::Body::wrap_stream(body));
+                        ex.request_start_ns = wall_ns();
+                        ex.start_perf_ns = mono_ns();
+                        run_exchange(req, streaming, &mut ex, on_first_token, &self.redact).await
+                    }
+                    (_, None) => {
                         let req = self.client.post(&self.url).headers(headers).body(body);
                         ex.request_start_ns = wall_ns();
                         ex.start_perf_ns = mono_ns();
@@ -210,55 +279,83 @@ impl HttpClient {
         ex
     }
 
-    /// A request selected for cancellation: over a dedicated connection for
-    /// `http://` (exact "fully sent"), through reqwest with a [`SentBody`] otherwise.
-    async fn run_cancellable(
+    /// A request over the worker's own connections. The start is stamped before
+    /// the connection is taken, so a request that has to dial pays for it (an idle
+    /// or pre-opened connection costs nothing); [`HttpTrace`] tells the two apart.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_pooled(
         &self,
+        pool: &ConnPool,
         body: Bytes,
         headers: HeaderMap,
         streaming: bool,
         ex: &mut Exchange,
         on_first_token: Option<FirstTokenHook>,
-        signal: std::sync::Arc<SentSignal>,
+        signal: Arc<SentSignal>,
     ) {
-        let url = match reqwest::Url::parse(&self.url) {
-            Ok(u) if u.scheme() == "http" => u,
-            _ => {
-                let body = SentBody::new(body, signal);
-                let len = body.len;
-                let req = self
-                    .client
-                    .post(&self.url)
-                    .headers(headers)
-                    .header(reqwest::header::CONTENT_LENGTH, len)
-                    .body(reqwest::Body::wrap_stream(body));
-                ex.request_start_ns = wall_ns();
-                ex.start_perf_ns = mono_ns();
-                return run_exchange(req, streaming, ex, on_first_token, &self.redact).await;
-            }
+        let Some(url) = &self.parsed_url else {
+            return;
         };
-        // The start is stamped once connected, right before the request is written.
-        let stamp = |ex: &mut Exchange| {
-            ex.request_start_ns = wall_ns();
-            ex.start_perf_ns = mono_ns();
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
         };
-        let sent = crate::sent::send_direct(&url, &headers, body, signal, || stamp(&mut *ex)).await;
-        match sent {
-            Ok(d) => {
-                let status = d.response.status();
-                let stream = http_body_util::BodyDataStream::new(d.response.into_body());
-                read_response(status, stream, streaming, ex, on_first_token, &self.redact).await;
-                drop(d.connection);
-            }
-            Err(e) => {
-                if ex.start_perf_ns == 0 {
-                    ex.request_start_ns = wall_ns();
-                    ex.start_perf_ns = mono_ns();
-                }
-                ex.end_perf_ns = mono_ns();
-                ex.error = Some(e.details(&self.redact));
-            }
+        let mut req = hyper::Request::post(path).header(hyper::header::HOST, pool.authority(url));
+        for (k, v) in &headers {
+            req = req.header(k, v);
         }
+        let req = req
+            .header(hyper::header::CONTENT_LENGTH, body.len())
+            .body(FlagBody::new(body, signal.clone()));
+        ex.request_start_ns = wall_ns();
+        ex.start_perf_ns = mono_ns();
+        let mut req = match req {
+            Ok(r) => r,
+            Err(e) => {
+                let e = crate::sent::DirectError::transport("the request could not be built", e);
+                return self.fail(ex, &e);
+            }
+        };
+        // A reused connection the server closed meanwhile gives the request back
+        // unsent: it goes again over another (at most once more than the idle ones).
+        let (conn, response) = loop {
+            let (mut conn, timing) = match pool.acquire().await {
+                Ok(c) => c,
+                Err(e) => return self.fail(ex, &e),
+            };
+            ex.trace.conn = Some(timing);
+            match conn.send(req, signal.clone()).await {
+                Ok(response) => break (conn, response),
+                Err(failed) => match failed.unsent {
+                    Some(unsent) if timing.reused => req = unsent,
+                    _ => {
+                        ex.trace.sent_perf_ns = signal.get();
+                        return self.fail(ex, &failed.error);
+                    }
+                },
+            }
+        };
+        ex.trace.chunks_sent = 1;
+        ex.trace.sent_perf_ns = signal.get();
+        let status = response.status();
+        let stream = http_body_util::BodyDataStream::new(response.into_body());
+        read_response(status, stream, streaming, ex, on_first_token, &self.redact).await;
+        let io = conn.trace();
+        ex.trace.first_byte_perf_ns = io.first_read_ns();
+        ex.trace.bytes_sent = io.bytes_written();
+        ex.trace.bytes_received = io.bytes_read();
+        if ex.trace.sent_perf_ns.is_none() {
+            ex.trace.sent_perf_ns = signal.get();
+        }
+        let complete = ex.error.is_none() || !status.is_success();
+        if complete {
+            pool.release(conn);
+        }
+    }
+
+    fn fail(&self, ex: &mut Exchange, e: &crate::sent::DirectError) {
+        ex.end_perf_ns = mono_ns();
+        ex.error = Some(e.details(&self.redact));
     }
 }
 
@@ -308,7 +405,9 @@ async fn read_response<S, E>(
 {
     ex.status = Some(status.as_u16());
     if !status.is_success() {
-        let text = collect_text(&mut stream).await.unwrap_or_default();
+        let text = collect_text(&mut stream, &mut ex.trace.chunks_received)
+            .await
+            .unwrap_or_default();
         ex.end_perf_ns = mono_ns();
         ex.error = Some(errors::http_status(status, &text, redact));
         return;
@@ -320,6 +419,7 @@ async fn read_response<S, E>(
             let t = mono_ns();
             match chunk {
                 Ok(bytes) => {
+                    ex.trace.chunks_received += 1;
                     let before = ex.responses.len();
                     parser.feed(&bytes, |ev| push_event(ex, t, ev));
                     if on_first_token.is_some()
@@ -339,7 +439,7 @@ async fn read_response<S, E>(
         parser.finish(|ev| push_event(ex, t, ev));
         ex.end_perf_ns = t;
     } else {
-        match collect_text(&mut stream).await {
+        match collect_text(&mut stream, &mut ex.trace.chunks_received).await {
             Ok(text) => {
                 let t = mono_ns();
                 ex.responses.push(RawResponse {
@@ -356,13 +456,15 @@ async fn read_response<S, E>(
     }
 }
 
-async fn collect_text<S, E>(stream: &mut S) -> Result<String, E>
+/// The whole body as text; `chunks` counts the chunks read.
+async fn collect_text<S, E>(stream: &mut S, chunks: &mut u64) -> Result<String, E>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::error::Error,
 {
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
+        *chunks += 1;
         buf.extend_from_slice(&chunk?);
     }
     Ok(String::from_utf8(buf)
@@ -395,6 +497,17 @@ mod connection_reuse_tests {
     /// A keep-alive HTTP/1.1 server answering every request with a small JSON body;
     /// returns its URL and the number of connections it accepted.
     async fn counting_server() -> (String, Arc<AtomicUsize>) {
+        let (url, accepted, _) = logging_server().await;
+        (url, accepted)
+    }
+
+    /// Bytes of one exchange as the server saw them: (request, reply).
+    type Sizes = Arc<std::sync::Mutex<Vec<(usize, usize)>>>;
+
+    /// [`counting_server`] that also logs the size of every request and reply.
+    async fn logging_server() -> (String, Arc<AtomicUsize>, Sizes) {
+        let sizes: Sizes = Arc::default();
+        let log = Arc::clone(&sizes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -405,6 +518,7 @@ mod connection_reuse_tests {
                     return;
                 };
                 count.fetch_add(1, Ordering::SeqCst);
+                let log = Arc::clone(&log);
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
@@ -437,6 +551,7 @@ mod connection_reuse_tests {
                             body.len(),
                             if close { "connection: close\r\n" } else { "" }
                         );
+                        log.lock().unwrap().push((end + 4 + len, reply.len()));
                         if sock.write_all(reply.as_bytes()).await.is_err() || close {
                             return;
                         }
@@ -444,19 +559,17 @@ mod connection_reuse_tests {
                 });
             }
         });
-        (url, accepted)
+        (url, accepted, sizes)
     }
 
     fn config(url: &str, strategy: &str) -> ProfileConfig {
-        let args = aiperf_config::ProfileArgs::try_parse_args([
-            "-m",
-            "m",
-            "--url",
-            url,
-            "--connection-reuse-strategy",
-            strategy,
-        ])
-        .unwrap();
+        config_with(url, &["--connection-reuse-strategy", strategy])
+    }
+
+    fn config_with(url: &str, extra: &[&str]) -> ProfileConfig {
+        let mut all = vec!["-m", "m", "--url", url];
+        all.extend_from_slice(extra);
+        let args = aiperf_config::ProfileArgs::try_parse_args(all).unwrap();
         let ctx = aiperf_config::Context {
             cpus: 2,
             stdout_is_tty: false,
@@ -498,5 +611,84 @@ mod connection_reuse_tests {
     #[tokio::test]
     async fn never_opens_a_connection_per_request() {
         assert_eq!(connections_for_three_requests("never").await, 3);
+    }
+
+    /// Waits until the server has accepted `n` connections (its accept loop may
+    /// lag the client's connect).
+    async fn accepted_reaches(accepted: &AtomicUsize, n: usize) {
+        while accepted.load(Ordering::SeqCst) < n {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    async fn send_one(client: &HttpClient, id: &str) -> Exchange {
+        let ex = client
+            .send(Bytes::from_static(b"{}"), id, "c", false, None, None)
+            .await;
+        assert_eq!(ex.status, Some(200), "{:?}", ex.error);
+        ex
+    }
+
+    #[tokio::test]
+    async fn pre_opened_connections_carry_the_first_requests() {
+        let (url, accepted, _) = logging_server().await;
+        let client = HttpClient::new(&config_with(&url, &["--concurrency", "4"])).unwrap();
+        assert_eq!(client.pre_open(4).await.unwrap(), 4);
+        accepted_reaches(&accepted, 4).await;
+        let first = futures_util::future::join_all((0..4).map(|i| {
+            let client = &client;
+            async move { send_one(client, &format!("r{i}")).await }
+        }))
+        .await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 4, "no connection dialled");
+        for ex in &first {
+            let conn = ex.trace.conn.expect("pooled path");
+            assert!(conn.reused && conn.pre_opened, "{conn:?}");
+            assert_eq!((conn.dns, conn.connect), (None, None));
+        }
+        // The next request reuses one of them; it is no longer "pre-opened".
+        let conn = send_one(&client, "r4").await.trace.conn.unwrap();
+        assert!(conn.reused && !conn.pre_opened, "{conn:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_dialled_request_times_its_connection_and_counts_its_bytes() {
+        let (url, _, sizes) = logging_server().await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        let ex = send_one(&client, "r0").await;
+        let t = ex.trace;
+        let conn = t.conn.unwrap();
+        assert!(!conn.reused && !conn.pre_opened);
+        let (dns0, dns1) = conn.dns.unwrap();
+        let (c0, c1) = conn.connect.unwrap();
+        // start <= dns <= connect <= sent <= first byte <= end.
+        assert!(ex.start_perf_ns <= dns0 && dns0 <= dns1 && dns1 == c0 && c0 <= c1);
+        assert_eq!(conn.acquired_ns, c1);
+        let sent = t.sent_perf_ns.unwrap();
+        let first = t.first_byte_perf_ns.unwrap();
+        assert!(c1 <= sent && sent <= first && first <= ex.end_perf_ns);
+        // The server's own count of the bytes each way.
+        let (req_bytes, reply_bytes) = sizes.lock().unwrap()[0];
+        assert_eq!(t.bytes_sent, req_bytes as u64);
+        assert_eq!(t.bytes_received, reply_bytes as u64);
+        assert_eq!(t.chunks_sent, 1);
+        assert!(t.chunks_received >= 1);
+        // Same numbers for the second request, over the same connection.
+        let ex = send_one(&client, "r1").await;
+        let (req_bytes, reply_bytes) = sizes.lock().unwrap()[1];
+        assert!(ex.trace.conn.unwrap().reused);
+        assert_eq!(ex.trace.bytes_sent, req_bytes as u64);
+        assert_eq!(ex.trace.bytes_received, reply_bytes as u64);
+    }
+
+    #[tokio::test]
+    async fn never_reuse_opens_nothing_ahead() {
+        let (url, accepted) = counting_server().await;
+        let client = HttpClient::new(&config(&url, "never")).unwrap();
+        assert_eq!(client.pre_open(4).await.unwrap(), 0);
+        let conn = send_one(&client, "r0").await.trace.conn.unwrap();
+        assert!(!conn.reused);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 }

@@ -4,6 +4,8 @@
 pub mod errors;
 pub mod http;
 pub mod manager;
+pub mod pool;
+pub mod preopen;
 pub mod sent;
 pub mod sse;
 pub mod worker;

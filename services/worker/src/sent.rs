@@ -1,17 +1,16 @@
 //! "Fully sent": the moment the last byte of a request went to the socket, the
 //! start of the request-cancellation timer (`docs/load-modes.md` §9).
 //!
-//! reqwest does not report that moment, so a request selected for cancellation
-//! goes over a **dedicated HTTP/1.1 connection** driven by hyper directly
-//! ([`send_direct`]) whose socket is wrapped in [`SentIo`]: the signal fires when
-//! the body has been handed over ([`FlagBody`] dropped by hyper) **and** the socket
-//! has then been flushed, i.e. every byte of the request was accepted by the
-//! kernel's send buffer. This is exact up to the kernel: it is not the moment the
-//! server read the bytes (microseconds on loopback; on a congested link, the time
-//! for the send buffer to drain). The connection is set up before the request
-//! start is stamped, so setup time never counts in the request's latency (as with
-//! a warm pooled connection); aborting the exchange aborts the connection task,
-//! which closes the socket.
+//! Every `http://` request goes over the worker's own HTTP/1.1 connections
+//! ([`crate::pool`]), driven by hyper directly, whose sockets are wrapped in
+//! [`SentIo`]: the signal fires when the body has been handed over ([`FlagBody`]
+//! dropped by hyper) **and** the socket has then been flushed, i.e. every byte of
+//! the request was accepted by the kernel's send buffer. This is exact up to the
+//! kernel: it is not the moment the server read the bytes (microseconds on
+//! loopback; on a congested link, the time for the send buffer to drain). The same
+//! wrapper counts the bytes each way and the first response byte ([`IoTrace`]).
+//! Aborting the exchange drops its connection, which aborts the connection task
+//! and closes the socket.
 //!
 //! For `https://` URLs the request goes through reqwest with its body as a
 //! [`SentBody`] stream (explicit `Content-Length`, so the wire format is the same):
@@ -23,7 +22,7 @@
 use aiperf_clock::mono_ns;
 use bytes::Bytes;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -65,23 +64,75 @@ impl SentSignal {
     }
 }
 
-/// A socket that fires its [`SentSignal`] at the first completed flush after the
-/// request body was handed over.
+/// What the socket of one connection saw for the request currently on it: the
+/// request's [`SentSignal`], bytes each way and the first response byte.
+/// [`IoTrace::begin`] resets it when a request starts on the connection.
+#[derive(Default)]
+pub struct IoTrace {
+    signal: std::sync::Mutex<Option<Arc<SentSignal>>>,
+    bytes_written: AtomicU64,
+    bytes_read: AtomicU64,
+    first_read_ns: AtomicU64,
+}
+
+impl IoTrace {
+    /// A fresh trace (no request yet).
+    pub fn new() -> Arc<IoTrace> {
+        Arc::new(IoTrace::default())
+    }
+
+    /// A request starts on this connection: its signal, counters back to zero.
+    pub fn begin(&self, signal: Arc<SentSignal>) {
+        *self.signal.lock().expect("signal lock") = Some(signal);
+        self.bytes_written.store(0, Ordering::Relaxed);
+        self.bytes_read.store(0, Ordering::Relaxed);
+        self.first_read_ns.store(0, Ordering::Relaxed);
+    }
+
+    /// Bytes written to the socket since [`IoTrace::begin`] (request line, headers, body).
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from the socket since [`IoTrace::begin`] (status line, headers, body framing).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Monotonic ns of the first response byte read, if any arrived.
+    pub fn first_read_ns(&self) -> Option<u64> {
+        Some(self.first_read_ns.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
+    fn flushed(&self) {
+        let signal = self.signal.lock().expect("signal lock");
+        if let Some(s) = signal.as_ref()
+            && s.body_done.load(Ordering::Acquire)
+            && s.get().is_none()
+        {
+            s.fire();
+        }
+    }
+
+    fn read(&self, n: usize) {
+        if n > 0 && self.bytes_read.fetch_add(n as u64, Ordering::Relaxed) == 0 {
+            self.first_read_ns.store(mono_ns(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A socket that counts its bytes into an [`IoTrace`] and fires the current
+/// request's [`SentSignal`] at the first completed flush after its body was
+/// handed over.
 pub struct SentIo<T> {
     inner: T,
-    signal: Arc<SentSignal>,
+    trace: Arc<IoTrace>,
 }
 
 impl<T> SentIo<T> {
     /// Wraps `inner`.
-    pub fn new(inner: T, signal: Arc<SentSignal>) -> Self {
-        SentIo { inner, signal }
-    }
-
-    fn check(&self) {
-        if self.signal.body_done.load(Ordering::Acquire) && self.signal.get().is_none() {
-            self.signal.fire();
-        }
+    pub fn new(inner: T, trace: Arc<IoTrace>) -> Self {
+        SentIo { inner, trace }
     }
 }
 
@@ -91,7 +142,12 @@ impl<T: AsyncRead + Unpin> AsyncRead for SentIo<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) {
+            self.trace.read(buf.filled().len() - before);
+        }
+        r
     }
 }
 
@@ -101,7 +157,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SentIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.trace
+                .bytes_written
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
 
     fn poll_write_vectored(
@@ -109,7 +171,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SentIo<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            self.trace
+                .bytes_written
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -120,7 +188,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SentIo<T> {
         // hyper flushes the socket after writing every byte it buffered.
         let r = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(r, Poll::Ready(Ok(()))) {
-            self.check();
+            self.trace.flushed();
         }
         r
     }
@@ -225,7 +293,7 @@ impl Drop for SentBody {
     }
 }
 
-/// Aborts a spawned task when dropped (the connection task of [`send_direct`]).
+/// Aborts a spawned task when dropped (the task driving a pooled connection).
 pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -234,15 +302,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A request sent over a dedicated connection, with its response head.
-pub struct DirectResponse {
-    /// The response (body still to read).
-    pub response: hyper::Response<hyper::body::Incoming>,
-    /// Keeps the connection alive; dropping it closes the socket.
-    pub connection: AbortOnDrop,
-}
-
-/// Why [`send_direct`] failed: what was being done and the error that stopped it.
+/// Why a request over the worker's own connections ([`crate::pool`]) failed: what was being done and the error that stopped it.
 #[derive(Debug)]
 pub struct DirectError {
     /// The connection could not be opened (the request was never written).
@@ -254,7 +314,7 @@ pub struct DirectError {
 }
 
 impl DirectError {
-    fn connect(
+    pub(crate) fn connect(
         context: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
@@ -265,7 +325,7 @@ impl DirectError {
         }
     }
 
-    fn transport(
+    pub(crate) fn transport(
         context: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
@@ -287,62 +347,4 @@ impl DirectError {
             .map(|e| e as &(dyn std::error::Error + 'static));
         crate::errors::direct(self.connect, &self.context, source, redact)
     }
-}
-
-/// Opens a dedicated connection to `url`'s host and hands it to the caller through
-/// `connected` (called right before the request is written, to stamp its start);
-/// then sends the request and returns the response head.
-pub async fn send_direct(
-    url: &reqwest::Url,
-    headers: &reqwest::header::HeaderMap,
-    body: Bytes,
-    signal: Arc<SentSignal>,
-    connected: impl FnOnce(),
-) -> Result<DirectResponse, DirectError> {
-    let host = url
-        .host_str()
-        .ok_or_else(|| DirectError {
-            connect: true,
-            context: format!("{url}: no host"),
-            source: None,
-        })?
-        .to_string();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let tcp =
-        tokio::net::TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
-            .await
-            .map_err(|e| DirectError::connect(format!("cannot connect to {host}:{port}"), e))?;
-    let _ = tcp.set_nodelay(true);
-    let io = hyper_util::rt::TokioIo::new(SentIo::new(tcp, signal.clone()));
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| DirectError::connect("the HTTP/1 handshake failed", e))?;
-    let connection = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let authority = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.clone(),
-    };
-    let mut req = hyper::Request::post(path).header(hyper::header::HOST, authority);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let req = req
-        .header(hyper::header::CONTENT_LENGTH, body.len())
-        .body(FlagBody::new(body, signal))
-        .map_err(|e| DirectError::transport("the request could not be built", e))?;
-    connected();
-    let response = sender
-        .send_request(req)
-        .await
-        .map_err(|e| DirectError::transport("sending the request failed", e))?;
-    Ok(DirectResponse {
-        response,
-        connection,
-    })
 }

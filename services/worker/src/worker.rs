@@ -139,6 +139,13 @@ impl Service for Worker {
             }
             Ok(())
         });
+        // Connections for the first requests, opened before the timing manager can
+        // start a phase (it waits for every worker's readiness).
+        let ahead = crate::preopen::connections_per_worker(config);
+        match ctx.http.pre_open(ahead).await {
+            Ok(open) => tracing::debug!(open, "connections opened ahead"),
+            Err(e) => tracing::warn!("{e}; requests will dial their own"),
+        }
         // Return writer (also announces readiness).
         credit_tx
             .send(&FromWorker::WorkerReady {

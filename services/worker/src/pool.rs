@@ -1,0 +1,208 @@
+//! The worker's HTTP/1.1 connections to an `http://` endpoint: a pool of idle
+//! keep-alive connections driven by hyper directly, which can be filled before a
+//! phase starts ([`ConnPool::pre_open`], sized by [`crate::preopen`]) and which
+//! reports how each request got its connection ([`ConnTiming`]).
+//!
+//! A request takes the most recently returned idle connection that is still open
+//! (an idle connection the server closed is dropped) or dials a new one; it gives
+//! the connection back when its response was read to the end. With
+//! `--connection-reuse-strategy never` nothing is kept: every request dials.
+
+use crate::sent::{AbortOnDrop, DirectError, FlagBody, IoTrace, SentIo, SentSignal};
+use aiperf_clock::mono_ns;
+use hyper::client::conn::http1::SendRequest;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// How one request got its connection (monotonic ns).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnTiming {
+    /// Name resolution (start, end), when a connection was dialled for the request.
+    pub dns: Option<(u64, u64)>,
+    /// TCP connect and HTTP/1 handshake (start, end), when dialled for the request.
+    pub connect: Option<(u64, u64)>,
+    /// When the connection was in hand.
+    pub acquired_ns: u64,
+    /// The connection already existed: it carried an earlier request or was opened
+    /// before the phase started. Its set-up is nobody's request time.
+    pub reused: bool,
+    /// The connection was opened ahead by [`ConnPool::pre_open`] and this is its
+    /// first request.
+    pub pre_opened: bool,
+}
+
+/// One open connection.
+pub struct Conn {
+    sender: SendRequest<FlagBody>,
+    trace: Arc<IoTrace>,
+    _task: AbortOnDrop,
+    pre_opened: bool,
+    requests: u64,
+}
+
+impl Conn {
+    /// Sends `req` over this connection; `signal` fires when it was fully sent.
+    pub async fn send(
+        &mut self,
+        req: hyper::Request<FlagBody>,
+        signal: Arc<SentSignal>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, SendFailed> {
+        self.trace.begin(signal);
+        self.requests += 1;
+        self.sender.try_send_request(req).await.map_err(|mut e| {
+            let unsent = e.take_message();
+            SendFailed {
+                unsent,
+                error: DirectError::transport("sending the request failed", e.into_error()),
+            }
+        })
+    }
+
+    /// The socket counters of the request currently on this connection.
+    pub fn trace(&self) -> &IoTrace {
+        &self.trace
+    }
+}
+
+/// A send that failed; `unsent` is the request when none of it went out (the
+/// connection had closed meanwhile), so it can go again over another connection.
+pub struct SendFailed {
+    /// The request, when it was never written.
+    pub unsent: Option<hyper::Request<FlagBody>>,
+    /// What failed.
+    pub error: DirectError,
+}
+
+/// Idle connections to one `host:port`.
+pub struct ConnPool {
+    host: String,
+    port: u16,
+    keep_alive: bool,
+    max_idle: usize,
+    idle: Mutex<Vec<Conn>>,
+}
+
+impl ConnPool {
+    /// A pool for `url`'s host; `None` unless the scheme is `http`. `keep_alive`
+    /// false (`--connection-reuse-strategy never`) keeps no connection.
+    pub fn for_url(url: &reqwest::Url, keep_alive: bool, max_idle: usize) -> Option<ConnPool> {
+        if url.scheme() != "http" {
+            return None;
+        }
+        Some(ConnPool {
+            host: url.host_str()?.to_string(),
+            port: url.port_or_known_default().unwrap_or(80),
+            keep_alive,
+            max_idle,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Opens `n` connections at once and keeps them idle for the first requests;
+    /// returns how many are idle now. Nothing is opened without keep-alive.
+    pub async fn pre_open(&self, n: usize) -> Result<usize, DirectError> {
+        if !self.keep_alive {
+            return Ok(0);
+        }
+        let room = self.max_idle.saturating_sub(self.idle_count());
+        let dials = (0..n.min(room)).map(|_| self.dial());
+        for dialled in futures_util::future::join_all(dials).await {
+            let (mut conn, _) = dialled?;
+            conn.pre_opened = true;
+            self.idle.lock().expect("pool lock").push(conn);
+        }
+        Ok(self.idle_count())
+    }
+
+    /// Idle connections held.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().expect("pool lock").len()
+    }
+
+    /// An open connection: an idle one if any is still usable, else a new one.
+    pub async fn acquire(&self) -> Result<(Conn, ConnTiming), DirectError> {
+        while let Some(mut conn) = self.take_idle() {
+            if conn.sender.ready().await.is_ok() {
+                let timing = ConnTiming {
+                    acquired_ns: mono_ns(),
+                    reused: true,
+                    pre_opened: conn.pre_opened && conn.requests == 0,
+                    ..ConnTiming::default()
+                };
+                return Ok((conn, timing));
+            }
+        }
+        self.dial().await
+    }
+
+    /// Gives back a connection whose response was read to the end.
+    pub fn release(&self, conn: Conn) {
+        if !self.keep_alive || conn.sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().expect("pool lock");
+        if idle.len() < self.max_idle {
+            idle.push(conn);
+        }
+    }
+
+    fn take_idle(&self) -> Option<Conn> {
+        self.idle.lock().expect("pool lock").pop()
+    }
+
+    async fn dial(&self) -> Result<(Conn, ConnTiming), DirectError> {
+        let dns_start = mono_ns();
+        let addr = self.resolve().await?;
+        let dns_end = mono_ns();
+        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+            DirectError::connect(format!("cannot connect to {}:{}", self.host, self.port), e)
+        })?;
+        let _ = tcp.set_nodelay(true);
+        let trace = IoTrace::new();
+        let io = hyper_util::rt::TokioIo::new(SentIo::new(tcp, trace.clone()));
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| DirectError::connect("the HTTP/1 handshake failed", e))?;
+        let connected = mono_ns();
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        let conn = Conn {
+            sender,
+            trace,
+            _task: task,
+            pre_opened: false,
+            requests: 0,
+        };
+        let timing = ConnTiming {
+            dns: Some((dns_start, dns_end)),
+            connect: Some((dns_end, connected)),
+            acquired_ns: connected,
+            reused: false,
+            pre_opened: false,
+        };
+        Ok((conn, timing))
+    }
+
+    async fn resolve(&self) -> Result<SocketAddr, DirectError> {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let unresolved = || format!("cannot resolve {}", self.host);
+        tokio::net::lookup_host((host, self.port))
+            .await
+            .map_err(|e| DirectError::connect(unresolved(), e))?
+            .next()
+            .ok_or_else(|| DirectError {
+                connect: true,
+                context: unresolved(),
+                source: None,
+            })
+    }
+
+    /// `Host` header value of the requests.
+    pub fn authority(&self, url: &reqwest::Url) -> String {
+        match url.port() {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
