@@ -137,39 +137,32 @@ impl SweepLine {
     }
 
     /// The sweep-line results visible in `ctx`, in display units.
+    ///
+    /// Curves are built a pair at a time and dropped once summarised, so the
+    /// transient memory is the grid plus two curves (8 bytes per event time each)
+    /// plus a 4-byte index per piece.
     pub fn results(&self, ctx: &MetricContext) -> Vec<MetricResult> {
         let Some(grid) = Grid::of(&self.intervals) else {
             return Vec::new();
         };
+        let ivs = &self.intervals;
         let show = |tag: &str| {
             let s = spec(tag);
             (ctx.computes(s) && ctx.shows(s)).then_some(s)
         };
         let mut out = Vec::new();
-        let mut push = |s: &'static MetricSpec, st: Option<WeightedStats>| {
-            if let Some(st) = st {
+        let mut put = |tag: &str, st: Option<WeightedStats>| {
+            if let (Some(s), Some(st)) = (show(tag), st) {
                 out.push(st.result(s));
             }
         };
-        let per_sec = NANOS_PER_SECOND;
-        let prefill_rate = |iv: &Interval| {
-            let (a, b) = iv.prefill()?;
-            Some(((a, b), iv.isl()? / (b - a) as f64 * per_sec))
-        };
-        let decode_rate = |iv: &Interval| {
-            let (a, b) = iv.decode()?;
-            Some((
-                (a, b),
-                (iv.osl()? - 1.0).max(0.0) / (b - a) as f64 * per_sec,
-            ))
-        };
         let all = |iv: &Interval| Some(((iv.start_ns, iv.end_ns), 1.0));
-        let prefill_one = |iv: &Interval| iv.prefill().map(|p| (p, 1.0));
-        let decode_one = |iv: &Interval| iv.decode().map(|d| (d, 1.0));
-
-        let conc = grid.curve(&self.intervals, all);
-        if let Some(s) = show(tags::EFFECTIVE_CONCURRENCY) {
-            push(s, grid.effective(&conc));
+        if show(tags::EFFECTIVE_CONCURRENCY).is_some() {
+            let conc = grid.curve(ivs, all);
+            put(
+                tags::EFFECTIVE_CONCURRENCY,
+                grid.stats(|i| conc[i], |_| true),
+            );
         }
         let streaming_tags = [
             tags::EFFECTIVE_THROUGHPUT,
@@ -182,18 +175,80 @@ impl SweepLine {
             tags::TOKENS_IN_FLIGHT,
         ];
         if streaming_tags.iter().all(|t| show(t).is_none())
-            || self.intervals.iter().all(|iv| iv.first().is_none())
+            || ivs.iter().all(|iv| iv.first().is_none())
         {
             return out;
         }
-        let gen_conc = grid.curve(&self.intervals, decode_one);
-        let pre_conc = grid.curve(&self.intervals, prefill_one);
-        let decode = grid.curve(&self.intervals, decode_rate);
-        let prefill = grid.curve(&self.intervals, prefill_rate);
-        let total: Vec<f64> = decode.iter().zip(&prefill).map(|(a, b)| a + b).collect();
-        let decode_user = ratio(&decode, &gen_conc);
-        let prefill_user = ratio(&prefill, &pre_conc);
-        let in_flight = grid.curve2(&self.intervals, |iv: &Interval| {
+        let decode_rate = |iv: &Interval| {
+            let (a, b) = iv.decode()?;
+            Some((
+                (a, b),
+                (iv.osl()? - 1.0).max(0.0) / (b - a) as f64 * NANOS_PER_SECOND,
+            ))
+        };
+        let prefill_rate = |iv: &Interval| {
+            let (a, b) = iv.prefill()?;
+            Some(((a, b), iv.isl()? / (b - a) as f64 * NANOS_PER_SECOND))
+        };
+        // Phase by phase: the rate, its concurrency, the rate per user.
+        let phases: [(PhaseTags, PhaseRate<'_>, PhaseSpan); 2] = [
+            (
+                [
+                    tags::EFFECTIVE_THROUGHPUT,
+                    tags::EFFECTIVE_GENERATION_CONCURRENCY,
+                    tags::EFFECTIVE_THROUGHPUT_PER_USER,
+                    tags::EFFECTIVE_DECODE_THROUGHPUT_ACTIVE,
+                    tags::EFFECTIVE_DECODE_THROUGHPUT_PER_USER_ACTIVE,
+                ],
+                &decode_rate,
+                Interval::decode,
+            ),
+            (
+                [
+                    tags::EFFECTIVE_PREFILL_THROUGHPUT,
+                    tags::EFFECTIVE_PREFILL_CONCURRENCY,
+                    tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER,
+                    tags::EFFECTIVE_PREFILL_THROUGHPUT_ACTIVE,
+                    tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER_ACTIVE,
+                ],
+                &prefill_rate,
+                Interval::prefill,
+            ),
+        ];
+        for ([rate_tag, conc_tag, user_tag, active_tag, user_active_tag], rate_of, span) in phases {
+            let rate = grid.curve(ivs, rate_of);
+            let conc = grid.curve(ivs, |iv: &Interval| span(iv).map(|p| (p, 1.0)));
+            let per_user = |i: usize| {
+                if conc[i] > 0.0 {
+                    rate[i] / conc[i]
+                } else {
+                    0.0
+                }
+            };
+            let active = |i: usize| conc[i] > 0.0;
+            put(rate_tag, grid.stats(|i| rate[i], |_| true));
+            put(conc_tag, grid.stats(|i| conc[i], |_| true));
+            put(user_tag, grid.stats(per_user, |_| true));
+            put(active_tag, grid.stats(|i| rate[i], active));
+            put(user_active_tag, grid.stats(per_user, active));
+        }
+        let total = grid.curve2(ivs, |iv: &Interval| {
+            decode_rate(iv)
+                .into_iter()
+                .chain(prefill_rate(iv))
+                .collect()
+        });
+        put(
+            tags::EFFECTIVE_TOTAL_THROUGHPUT,
+            grid.stats(|i| total[i], |_| true),
+        );
+        let conc = grid.curve(ivs, all);
+        put(
+            tags::EFFECTIVE_TOTAL_THROUGHPUT_ACTIVE,
+            grid.stats(|i| total[i], |i| conc[i] > 0.0),
+        );
+        drop((total, conc));
+        let in_flight = grid.curve2(ivs, |iv: &Interval| {
             let mut parts = Vec::with_capacity(2);
             if let (Some(_), Some(isl)) = (iv.prefill(), iv.isl()) {
                 parts.push(((iv.start_ns, iv.end_ns), isl));
@@ -203,45 +258,12 @@ impl SweepLine {
             }
             parts
         });
-        let effective: [(&str, &[f64]); 8] = [
-            (tags::EFFECTIVE_THROUGHPUT, &decode),
-            (tags::EFFECTIVE_PREFILL_THROUGHPUT, &prefill),
-            (tags::EFFECTIVE_GENERATION_CONCURRENCY, &gen_conc),
-            (tags::EFFECTIVE_PREFILL_CONCURRENCY, &pre_conc),
-            (tags::EFFECTIVE_TOTAL_THROUGHPUT, &total),
-            (tags::EFFECTIVE_THROUGHPUT_PER_USER, &decode_user),
-            (tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER, &prefill_user),
-            (tags::TOKENS_IN_FLIGHT, &in_flight),
-        ];
-        for (tag, curve) in effective {
-            if let Some(s) = show(tag) {
-                push(s, grid.effective(curve));
-            }
-        }
-        let active: [(&str, &[f64], &[f64]); 5] = [
-            (tags::EFFECTIVE_DECODE_THROUGHPUT_ACTIVE, &decode, &gen_conc),
-            (
-                tags::EFFECTIVE_PREFILL_THROUGHPUT_ACTIVE,
-                &prefill,
-                &pre_conc,
-            ),
-            (
-                tags::EFFECTIVE_DECODE_THROUGHPUT_PER_USER_ACTIVE,
-                &decode_user,
-                &gen_conc,
-            ),
-            (
-                tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER_ACTIVE,
-                &prefill_user,
-                &pre_conc,
-            ),
-            (tags::EFFECTIVE_TOTAL_THROUGHPUT_ACTIVE, &total, &conc),
-        ];
-        for (tag, curve, mask) in active {
-            if let Some(s) = show(tag) {
-                push(s, grid.active(curve, mask));
-            }
-        }
+        put(
+            tags::TOKENS_IN_FLIGHT,
+            grid.stats(|i| in_flight[i], |_| true),
+        );
+        // Display order, as the catalogue's.
+        out.sort_by_key(|m| m.display_order);
         out
     }
 
@@ -257,13 +279,13 @@ impl SweepLine {
     }
 }
 
-/// `num / den` piece by piece, 0 where `den` is 0.
-fn ratio(num: &[f64], den: &[f64]) -> Vec<f64> {
-    num.iter()
-        .zip(den)
-        .map(|(n, d)| if *d > 0.0 { n / d } else { 0.0 })
-        .collect()
-}
+/// The tags of one phase (decode or prefill): rate, concurrency, rate per user,
+/// active rate, active rate per user.
+type PhaseTags = [&'static str; 5];
+/// What a request adds to a phase's rate curve.
+type PhaseRate<'a> = &'a dyn Fn(&Interval) -> Option<((u64, u64), f64)>;
+/// A request's span in a phase.
+type PhaseSpan = fn(&Interval) -> Option<(u64, u64)>;
 
 /// The distinct event times of all intervals: piece `i` is `[times[i], times[i+1])`.
 struct Grid {
@@ -342,18 +364,52 @@ impl Grid {
         values
     }
 
-    /// Time-weighted statistics of `curve` over the whole window.
-    fn effective(&self, curve: &[f64]) -> Option<WeightedStats> {
-        WeightedStats::of((0..self.pieces()).map(|i| (curve[i], self.duration(i))))
-    }
-
-    /// Time-weighted statistics of `curve` over the pieces where `mask > 0`.
-    fn active(&self, curve: &[f64], mask: &[f64]) -> Option<WeightedStats> {
-        WeightedStats::of(
-            (0..self.pieces())
-                .filter(|i| mask[*i] > 0.0)
-                .map(|i| (curve[i], self.duration(i))),
-        )
+    /// Time-weighted statistics of the pieces `i` with `keep(i)`, piece `i`
+    /// having the value `value(i)`; `None` when they have no duration.
+    /// Percentile `p` is the smallest value whose cumulative duration share
+    /// reaches `p` % (AIPerf's rule).
+    fn stats(
+        &self,
+        value: impl Fn(usize) -> f64,
+        keep: impl Fn(usize) -> bool,
+    ) -> Option<WeightedStats> {
+        let mut idx: Vec<u32> = (0..self.pieces())
+            .filter(|i| keep(*i) && self.duration(*i) > 0.0)
+            .map(|i| i as u32)
+            .collect();
+        let total: f64 = idx.iter().map(|i| self.duration(*i as usize)).sum();
+        if idx.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let weighted = |f: &dyn Fn(f64) -> f64| {
+            idx.iter()
+                .map(|i| f(value(*i as usize)) * self.duration(*i as usize))
+                .sum::<f64>()
+                / total
+        };
+        let avg = weighted(&|v| v);
+        let var = weighted(&|v| (v - avg).powi(2));
+        idx.sort_by(|a, b| value(*a as usize).total_cmp(&value(*b as usize)));
+        let percentile = |q: f64| {
+            let mut cum = 0.0;
+            for i in &idx {
+                cum += self.duration(*i as usize);
+                if cum / total >= q {
+                    return value(*i as usize);
+                }
+            }
+            value(idx[idx.len() - 1] as usize)
+        };
+        Some(WeightedStats {
+            avg,
+            min: value(idx[0] as usize),
+            max: value(idx[idx.len() - 1] as usize),
+            std: var.sqrt(),
+            percentiles: [50u8, 90, 95, 99]
+                .iter()
+                .map(|p| (*p, percentile(f64::from(*p) / 100.0)))
+                .collect(),
+        })
     }
 }
 
@@ -368,42 +424,6 @@ struct WeightedStats {
 }
 
 impl WeightedStats {
-    /// Statistics of `(value, duration)` pieces; `None` without any duration.
-    fn of(pieces: impl Iterator<Item = (f64, f64)>) -> Option<WeightedStats> {
-        let mut pieces: Vec<(f64, f64)> = pieces.filter(|(_, d)| *d > 0.0).collect();
-        let total: f64 = pieces.iter().map(|(_, d)| d).sum();
-        if pieces.is_empty() || total <= 0.0 {
-            return None;
-        }
-        let avg = pieces.iter().map(|(v, d)| v * d).sum::<f64>() / total;
-        let var = pieces
-            .iter()
-            .map(|(v, d)| d * (v - avg).powi(2))
-            .sum::<f64>()
-            / total;
-        pieces.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let percentile = |q: f64| {
-            let mut cum = 0.0;
-            for (v, d) in &pieces {
-                cum += d;
-                if cum / total >= q {
-                    return *v;
-                }
-            }
-            pieces[pieces.len() - 1].0
-        };
-        Some(WeightedStats {
-            avg,
-            min: pieces[0].0,
-            max: pieces[pieces.len() - 1].0,
-            std: var.sqrt(),
-            percentiles: [50u8, 90, 95, 99]
-                .iter()
-                .map(|p| (*p, percentile(f64::from(*p) / 100.0)))
-                .collect(),
-        })
-    }
-
     /// The export row (no count, no sum, as AIPerf); values are already in the
     /// display unit (requests, tokens, tokens/sec).
     fn result(self, s: &'static MetricSpec) -> MetricResult {
