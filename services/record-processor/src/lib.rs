@@ -4,6 +4,7 @@
 
 pub mod background;
 pub mod process;
+pub mod taken;
 pub mod service;
 
 pub use process::RecordInterpreter;

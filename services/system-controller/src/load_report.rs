@@ -6,18 +6,21 @@
 //! send time next to the raw request latency (coordinated omission), and the
 //! client's CPU use. When the client could not keep up — schedule lag p99 above
 //! [`LAG_P99_LIMIT_MS`], achieved rate below [`RATE_SHORTFALL`] of the target, or
-//! the client's CPU saturated — the report says so (`client_bound: true` with
+//! the client's CPU saturated, or record processing fell behind so that workers
+//! held credit returns back (the `record_backlog` section, from the workers'
+//! `record_backlog` events) — the report says so (`client_bound: true` with
 //! reasons) and the console prints a loud warning: the numbers then describe the
 //! client, not the server.
 
 use aiperf_config::ProfileConfig;
 use aiperf_protocol::{
     LoadMode, Phase,
-    events::{Event, PhaseStats},
+    events::{Event, PhaseStats, RecordBacklog},
     results::{MetricResult, ProfileResults},
 };
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,25 +39,89 @@ pub const CPU_WINDOW: Duration = Duration::from_secs(1);
 /// Phase counters seen on the event bus.
 #[derive(Debug, Default, Clone)]
 pub struct LoadTracker {
-    phases: HashMap<Phase, PhaseStats>,
+    phases: HashMap<Phase, TrackedPhase>,
+}
+
+/// What the bus told about one phase: the timing manager's latest counters (it
+/// dereferences to them) and each worker's record-backlog counters.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TrackedPhase {
+    /// The timing manager's latest counters.
+    pub stats: PhaseStats,
+    /// A phase event was seen (`stats` is real).
+    started: bool,
+    /// Latest record-backlog counters, by worker id.
+    backlog: BTreeMap<String, RecordBacklog>,
+}
+
+impl From<PhaseStats> for TrackedPhase {
+    fn from(stats: PhaseStats) -> Self {
+        TrackedPhase {
+            stats,
+            started: true,
+            backlog: BTreeMap::new(),
+        }
+    }
+}
+
+impl Deref for TrackedPhase {
+    type Target = PhaseStats;
+    fn deref(&self) -> &PhaseStats {
+        &self.stats
+    }
+}
+
+impl TrackedPhase {
+    /// Records a worker's latest record-backlog counters.
+    pub fn set_backlog(&mut self, worker_id: &str, backlog: RecordBacklog) {
+        self.backlog.insert(worker_id.to_string(), backlog);
+    }
+
+    /// Every worker's backlog folded: capacity and peak are the largest of any
+    /// worker (both per worker), held-back credits and time are summed; `None`
+    /// when no worker reported.
+    pub fn record_backlog(&self) -> Option<RecordBacklog> {
+        (!self.backlog.is_empty()).then(|| {
+            self.backlog
+                .values()
+                .fold(RecordBacklog::default(), |a, b| RecordBacklog {
+                    capacity: a.capacity.max(b.capacity),
+                    peak_queued: a.peak_queued.max(b.peak_queued),
+                    held_back_credits: a.held_back_credits + b.held_back_credits,
+                    held_back_ns: a.held_back_ns + b.held_back_ns,
+                })
+        })
+    }
 }
 
 impl LoadTracker {
-    /// Records the latest counters of each phase.
+    /// Records the latest counters of each phase and each worker's record backlog.
     pub fn on_event(&mut self, ev: &Event) {
         if let Some((phase, stats)) = ev.phase_stats() {
-            self.phases.insert(phase, stats.clone());
+            let t = self.phases.entry(phase).or_default();
+            t.stats = stats.clone();
+            t.started = true;
+        } else if let Event::RecordBacklog {
+            phase,
+            worker_id,
+            backlog,
+        } = ev
+        {
+            let t = self.phases.entry(*phase).or_default();
+            t.set_backlog(worker_id, *backlog);
         }
     }
 
     /// Whether a phase started and has not completed yet.
     pub fn phase_running(&self) -> bool {
-        self.phases.values().any(|s| s.end_ns.is_none())
+        self.phases
+            .values()
+            .any(|t| t.started && t.stats.end_ns.is_none())
     }
 
-    /// The latest counters of `phase`.
-    pub fn stats(&self, phase: Phase) -> Option<&PhaseStats> {
-        self.phases.get(&phase)
+    /// What is known of `phase`, once it started.
+    pub fn stats(&self, phase: Phase) -> Option<&TrackedPhase> {
+        self.phases.get(&phase).filter(|t| t.started)
     }
 }
 
@@ -231,14 +298,17 @@ fn fmt_ms(v: Option<f64>) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
-/// Builds the report from the results, the timing manager's counters of the
-/// profiling phase and the client's CPU use.
+/// Builds the report from the results, what the bus told about the profiling
+/// phase (the timing manager's counters, the workers' record backlog) and the
+/// client's CPU use.
 pub fn build(
     config: &ProfileConfig,
     results: &ProfileResults,
-    stats: Option<&PhaseStats>,
+    tracked: Option<&TrackedPhase>,
     cpu: Option<CpuUsage>,
 ) -> LoadReport {
+    let stats = tracked.map(|t| &t.stats);
+    let backlog = tracked.and_then(TrackedPhase::record_backlog);
     // The timing manager reports the mode it ran; without its counters, the plan's.
     let mode = stats.and_then(|s| s.load_mode).unwrap_or_else(|| {
         config
@@ -299,6 +369,14 @@ pub fn build(
             c.peak_cores, c.cpus
         ));
     }
+    if let Some(b) = backlog.filter(|b| b.held_back_credits > 0) {
+        reasons.push(format!(
+            "record processing fell behind: {} credit returns waited {:.1} ms in total for room in the workers' record queues (capacity {} each)",
+            b.held_back_credits,
+            b.held_back_ns as f64 / 1e6,
+            b.capacity
+        ));
+    }
     let client_bound = !reasons.is_empty();
 
     let mut o = Map::new();
@@ -318,6 +396,13 @@ pub fn build(
         "client_cpu".into(),
         match cpu {
             Some(c) => json!({"avg_cores": c.avg_cores, "peak_cores": c.peak_cores, "cpus": c.cpus, "avg_percent": 100.0 * c.avg_cores / c.cpus as f64, "peak_percent": 100.0 * c.peak_cores / c.cpus as f64}),
+            None => Value::Null,
+        },
+    );
+    o.insert(
+        "record_backlog".into(),
+        match backlog {
+            Some(b) => json!({"queue_capacity": b.capacity, "peak_queued": b.peak_queued, "held_back_credits": b.held_back_credits, "held_back_ms": b.held_back_ns as f64 / 1e6}),
             None => Value::Null,
         },
     );
@@ -452,7 +537,7 @@ mod tests {
         r
     }
 
-    fn stats(sent: u64, secs: f64, rate: f64) -> PhaseStats {
+    fn stats(sent: u64, secs: f64, rate: f64) -> TrackedPhase {
         PhaseStats {
             sent,
             start_ns: 1_000_000_000,
@@ -461,6 +546,7 @@ mod tests {
             target_rate: Some(rate),
             ..Default::default()
         }
+        .into()
     }
 
     #[test]
@@ -558,12 +644,78 @@ mod tests {
             load_mode: Some(LoadMode::Concurrency),
             ..Default::default()
         };
-        let r = build(&c, &r, Some(&s), None);
+        let r = build(&c, &r, Some(&s.into()), None);
         assert_eq!(
             r.lines[0],
             "Load: closed loop, concurrency 8; achieved 20.0 req/s (40 sent, 2.00 s of the phase); \
              cancelled: 32 requests measured, 2 errors, 6 cancelled in flight"
         );
+    }
+
+    fn backlog(peak: u32, credits: u64, ns: u64) -> RecordBacklog {
+        RecordBacklog {
+            capacity: 64,
+            peak_queued: peak,
+            held_back_credits: credits,
+            held_back_ns: ns,
+        }
+    }
+
+    #[test]
+    fn the_workers_record_backlog_is_folded_from_their_latest_events() {
+        let mut t = LoadTracker::default();
+        let ev = |worker: &str, b: RecordBacklog| Event::RecordBacklog {
+            phase: Phase::Profiling,
+            worker_id: worker.into(),
+            backlog: b,
+        };
+        t.on_event(&ev("w0", backlog(10, 1, 1_000_000)));
+        assert!(
+            t.stats(Phase::Profiling).is_none(),
+            "no phase event seen yet"
+        );
+        t.on_event(&Event::PhaseStarted {
+            phase: Phase::Profiling,
+            stats: PhaseStats::default(),
+        });
+        // w0's later event replaces its first; w1 adds to it.
+        t.on_event(&ev("w0", backlog(64, 3, 2_500_000)));
+        t.on_event(&ev("w1", backlog(20, 2, 500_000)));
+        let tracked = t.stats(Phase::Profiling).unwrap();
+        // peak max(64, 20); credits 3 + 2; time 2.5 ms + 0.5 ms.
+        assert_eq!(tracked.record_backlog(), Some(backlog(64, 5, 3_000_000)));
+        let c = config(ProfileArgs {
+            concurrency: Some(vec![8]),
+            ..Default::default()
+        });
+        let r = build(&c, &results(0.5), Some(tracked), None);
+        assert_eq!(
+            r.json["record_backlog"],
+            json!({"queue_capacity": 64, "peak_queued": 64, "held_back_credits": 5, "held_back_ms": 3.0})
+        );
+        assert!(r.client_bound);
+        assert_eq!(
+            r.json["client_bound_reasons"][0],
+            "record processing fell behind: 5 credit returns waited 3.0 ms in total for room in the workers' record queues (capacity 64 each)"
+        );
+    }
+
+    #[test]
+    fn a_backlog_that_never_held_a_credit_back_is_reported_quietly() {
+        let mut tracked = TrackedPhase::from(PhaseStats::default());
+        let c = config(ProfileArgs {
+            concurrency: Some(vec![8]),
+            ..Default::default()
+        });
+        assert_eq!(
+            build(&c, &results(0.5), Some(&tracked), None).json["record_backlog"],
+            Value::Null,
+            "no worker reported"
+        );
+        tracked.set_backlog("w0", backlog(7, 0, 0));
+        let r = build(&c, &results(0.5), Some(&tracked), None);
+        assert_eq!(r.json["record_backlog"]["peak_queued"], 7);
+        assert!(!r.client_bound, "{:?}", r.json);
     }
 
     #[test]

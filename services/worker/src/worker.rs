@@ -7,16 +7,23 @@
 //! - the credit reader owns the receive half of the credit DEALER and spawns one
 //!   task per credit (a worker runs many requests at once);
 //! - the return writer owns the send half (credit returns, readiness);
-//! - the record writer owns the PUSH socket to the record processors.
+//! - the record writer owns the PUSH socket to the record processors and drains
+//!   the worker's bounded record queue ([`crate::handoff`]), within its record
+//!   window ([`crate::window`], followed from the processors' `records_taken`
+//!   events);
+//! - the backlog reporter publishes the queue's counters on the event bus.
 //!
-//! Per credit the record is pushed before the credit is returned, so when the
-//! timing manager sees a return, the record is already on its way.
+//! Per credit the record is queued before the credit is returned, so when the
+//! timing manager sees a return, the record is already on its way; when the queue
+//! is full (record processing fell behind) the return waits for room.
 //!
 //! A credit that arrives ahead of its scheduled time (the timing manager's
 //! send-ahead) has its body built at once and is then held on a punctual timer
 //! until that time, so the send waits for neither.
 
+use crate::handoff::{RECORD_QUEUE_CAPACITY, RecordHandoff};
 use crate::http::HttpClient;
+use crate::window;
 use aiperf_clock::{mono_ns, punctual::Punctual};
 use aiperf_config::ProfileConfig;
 use aiperf_endpoint::{ChatMessage, PayloadBuilder, parse_response};
@@ -24,10 +31,12 @@ use aiperf_protocol::{
     Phase, ServiceType,
     credit::{Credit, FromWorker, ToWorker},
     dataset::{Conversation, Turn},
+    events::Event,
     record::RawRecord,
 };
 use aiperf_transport::{
-    DatasetClient, Dealer, DealerRx, Push, Service, ServiceContext, run_service,
+    DatasetClient, Dealer, DealerRx, Publisher, Push, Service, ServiceContext, Subscriber,
+    run_service,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -56,7 +65,8 @@ struct Ctx {
     /// In-flight credits; whoever removes an entry sends that credit's return.
     in_flight: Mutex<HashMap<(Phase, u64), tokio::task::AbortHandle>>,
     returns: mpsc::UnboundedSender<FromWorker>,
-    records: mpsc::UnboundedSender<RawRecord>,
+    /// The bounded queue to the record writer.
+    records: Arc<RecordHandoff>,
     /// Send `FirstToken` on the first content chunk (prefill concurrency is enabled).
     notify_first_token: bool,
     /// Releases held credits on time.
@@ -115,7 +125,14 @@ impl Service for Worker {
             .map_err(|e| format!("cannot reach the raw-record proxy: {e}"))?;
         let (mut credit_tx, credit_rx) = credits.split();
         let (returns_tx, mut returns_rx) = mpsc::unbounded_channel::<FromWorker>();
-        let (records_tx, mut records_rx) = mpsc::unbounded_channel::<RawRecord>();
+        let mut events = Publisher::connect(&endpoints.event_frontend)
+            .await
+            .map_err(|e| format!("cannot reach the event bus: {e}"))?;
+        let taken_sub = Subscriber::connect(&endpoints.event_backend, &["records_taken$"])
+            .await
+            .map_err(|e| format!("cannot reach the event bus: {e}"))?;
+        let (handoff, mut records_rx) = RecordHandoff::new(RECORD_QUEUE_CAPACITY);
+        let handoff = Arc::new(handoff);
         let ctx = Arc::new(Ctx {
             worker_id: svc.service_id.clone(),
             http,
@@ -125,19 +142,47 @@ impl Service for Worker {
             sessions: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             returns: returns_tx,
-            records: records_tx,
+            records: handoff.clone(),
             notify_first_token: config.streaming && config.limits_prefill(),
             punctual: Punctual::new(),
         });
-        // Record writer.
+        // Record writer, within the record window.
+        let (taken_tx, mut taken_rx) = tokio::sync::watch::channel(None);
+        svc.spawn(window::follow_taken(
+            taken_sub,
+            svc.service_id.clone(),
+            taken_tx,
+        ));
         svc.spawn(async move {
             let mut push = record_push;
+            let mut pushed: u64 = 0;
             while let Some(rec) = records_rx.recv().await {
+                window::wait_for_room(&mut taken_rx, pushed).await;
                 push.send(&rec)
                     .await
                     .map_err(|e| format!("cannot push a record to the record processors: {e}"))?;
+                pushed += 1;
             }
             Ok(())
+        });
+        // Backlog reporter: the queue's counters, at most every BACKLOG_REPORT_PERIOD.
+        let worker_id = svc.service_id.clone();
+        svc.spawn(async move {
+            loop {
+                handoff.changed().await;
+                for (phase, backlog) in handoff.take_changed() {
+                    let ev = Event::RecordBacklog {
+                        phase,
+                        worker_id: worker_id.clone(),
+                        backlog,
+                    };
+                    events
+                        .publish(&ev)
+                        .await
+                        .map_err(|e| format!("cannot publish the record backlog: {e}"))?;
+                }
+                tokio::time::sleep(BACKLOG_REPORT_PERIOD).await;
+            }
         });
         // Connections for the first requests, opened before the timing manager can
         // start a phase (it waits for every worker's readiness).
@@ -176,6 +221,9 @@ impl Service for Worker {
         Ok(())
     }
 }
+
+/// Shortest interval between two record-backlog events of one worker.
+const BACKLOG_REPORT_PERIOD: Duration = Duration::from_millis(100);
 
 /// Takes credits until the service stops: one task per credit.
 async fn read_credits(ctx: Arc<Ctx>, mut rx: DealerRx<ToWorker>) -> Result<(), String> {
@@ -281,7 +329,11 @@ impl Ctx {
             .is_some();
         if owned {
             let error = record.error.as_ref().map(|e| e.message.clone());
-            let _ = self.records.send(record);
+            // Waits for room when record processing fell behind: the credit
+            // returns later, the record is never dropped.
+            if !self.records.hand_over(record).await {
+                return;
+            }
             let _ = self.returns.send(FromWorker::CreditReturn {
                 phase: credit.phase,
                 credit_id: credit.id,

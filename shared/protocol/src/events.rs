@@ -88,6 +88,44 @@ pub enum Event {
         /// Of which errors.
         errors: u64,
     },
+    /// Worker: how far its raw records waited to be handed to the record stage in
+    /// a phase (cumulative; published when it changes, at most a few times a second).
+    RecordBacklog {
+        /// Which phase.
+        phase: Phase,
+        /// The worker's service id.
+        worker_id: String,
+        /// Counters so far.
+        backlog: RecordBacklog,
+    },
+    /// Record processor: how many raw records of one worker it has taken in so far
+    /// (cumulative; published when it changes, at most every 50 ms, and repeated
+    /// every second). Workers bound the records they have pushed and no processor
+    /// has taken yet (their record window).
+    RecordsTaken {
+        /// The record processor's service id.
+        record_processor_id: String,
+        /// The worker whose records these are.
+        worker_id: String,
+        /// Records of that worker taken in by this processor.
+        taken: u64,
+    },
+}
+
+/// A worker's raw-record hand-off counters for one phase: its bounded record queue
+/// and the credit returns it held back while the queue was full (record processing
+/// fell behind).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordBacklog {
+    /// Capacity of the worker's record queue.
+    pub capacity: u32,
+    /// Most records ever waiting in the queue when a record was handed over
+    /// (never above `capacity`).
+    pub peak_queued: u32,
+    /// Credits whose return waited for room in the queue.
+    pub held_back_credits: u64,
+    /// Total time (ns) those returns waited.
+    pub held_back_ns: u64,
 }
 
 impl Event {
@@ -113,6 +151,8 @@ impl Event {
             Event::PhaseComplete { .. } => "phase_complete$",
             Event::CreditsComplete => "credits_complete$",
             Event::RecordsProgress { .. } => "records_progress$",
+            Event::RecordBacklog { .. } => "record_backlog$",
+            Event::RecordsTaken { .. } => "records_taken$",
         }
     }
 }

@@ -11,7 +11,7 @@ use aiperf_protocol::{
     },
     document::{ConfigDocument, Value},
     encode,
-    events::{Event, PhaseStats},
+    events::{Event, PhaseStats, RecordBacklog},
     record::{HttpTrace, MetricRecord, MetricValue, RawRecord, RawResponse, RecordMetadata},
     results::{ErrorSummaryEntry, MetricResult, PhaseResults, ProfileResults},
 };
@@ -412,6 +412,27 @@ pub fn events() -> Vec<(&'static str, Event)> {
                 errors: 2,
             },
         ),
+        (
+            "event_record_backlog",
+            Event::RecordBacklog {
+                phase: Phase::Profiling,
+                worker_id: "worker_0".into(),
+                backlog: RecordBacklog {
+                    capacity: 64,
+                    peak_queued: 64,
+                    held_back_credits: 12,
+                    held_back_ns: 3_500_000,
+                },
+            },
+        ),
+        (
+            "event_records_taken",
+            Event::RecordsTaken {
+                record_processor_id: "record_processor_0".into(),
+                worker_id: "worker_0".into(),
+                taken: 1_234,
+            },
+        ),
     ]
 }
 
@@ -806,7 +827,7 @@ pub fn all() -> Vec<Sample> {
     ));
 
     let phase_keys: &[&str] = &[TAG, "phase", "stats"];
-    let event_keys: [(&str, &[&str]); 7] = [
+    let event_keys: [(&str, &[&str]); 9] = [
         ("bus_probe", &[TAG, "nonce"]),
         ("phase_started", phase_keys),
         ("phase_progress", phase_keys),
@@ -814,6 +835,11 @@ pub fn all() -> Vec<Sample> {
         ("phase_complete", phase_keys),
         ("credits_complete", &[TAG]),
         ("records_progress", &[TAG, "phase", "records", "errors"]),
+        ("record_backlog", &[TAG, "phase", "worker_id", "backlog"]),
+        (
+            "records_taken",
+            &[TAG, "record_processor_id", "worker_id", "taken"],
+        ),
     ];
     for ((name, m), (tag, keys)) in events().into_iter().zip(event_keys) {
         out.push(sample(name, &m, tagged(tag), Some(keys)));
