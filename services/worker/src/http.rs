@@ -3,7 +3,7 @@
 //!
 //! Timestamps (`docs/metrics.md` §1): `start` is taken right before the request
 //! takes its connection (an idle or pre-opened one is at hand; a new one is dialled
-//! inside the request's time, see [`HttpTrace`]), `ack` when the response headers
+//! inside the request's time, as its `http_trace` shows), `ack` when the response headers
 //! arrive (2xx only), each SSE message when the network chunk completing it is
 //! yielded — before any JSON parsing.
 //!
@@ -12,13 +12,16 @@
 //! When the timer fires the exchange future is dropped, which closes the connection.
 
 use crate::errors;
-use crate::pool::{ConnPool, ConnTiming};
+use crate::pool::ConnPool;
 use crate::sent::{FlagBody, SentBody, SentSignal};
 use crate::sse::SseParser;
 use aiperf_clock::{mono_ns, wall_ns};
 use aiperf_config::{ConnectionReuseStrategy, ProfileConfig};
 use aiperf_export::redact::Redactor;
-use aiperf_protocol::{ErrorDetails, record::RawResponse};
+use aiperf_protocol::{
+    ErrorDetails,
+    record::{HttpTrace, RawResponse},
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -46,30 +49,9 @@ pub struct Exchange {
     pub was_cancelled: bool,
     /// Monotonic ns of the cancellation.
     pub cancellation_perf_ns: Option<u64>,
-    /// Connection and socket timings (filled on the `http://` path).
-    pub trace: HttpTrace,
-}
-
-/// The HTTP trace of one request (`docs/metrics.md`, HTTP trace): how it got its
-/// connection, when it was fully sent and when its first response byte came, and
-/// what went over the socket each way. Monotonic ns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HttpTrace {
-    /// How the connection was obtained (`None`: the request never got one, or
-    /// went through reqwest for `https://`).
-    pub conn: Option<ConnTiming>,
-    /// The request's last byte was accepted by the socket.
-    pub sent_perf_ns: Option<u64>,
-    /// The first byte of the response was read.
-    pub first_byte_perf_ns: Option<u64>,
-    /// Bytes written to the socket: request line, headers and body.
-    pub bytes_sent: u64,
-    /// Bytes read from the socket: status line, headers and body with its framing.
-    pub bytes_received: u64,
-    /// Body chunks handed to the connection (1: the body goes whole).
-    pub chunks_sent: u64,
-    /// Response body chunks read (network reads that yielded body data).
-    pub chunks_received: u64,
+    /// The HTTP trace (`docs/metrics.md` §13); `None` for requests that went
+    /// through reqwest (`https://`), which reports none of it.
+    pub http_trace: Option<HttpTrace>,
 }
 
 /// A pooled HTTP client bound to one endpoint.
@@ -281,7 +263,7 @@ impl HttpClient {
 
     /// A request over the worker's own connections. The start is stamped before
     /// the connection is taken, so a request that has to dial pays for it (an idle
-    /// or pre-opened connection costs nothing); [`HttpTrace`] tells the two apart.
+    /// or pre-opened connection costs nothing); the [`HttpTrace`] tells them apart.
     #[allow(clippy::too_many_arguments)]
     async fn run_pooled(
         &self,
@@ -304,8 +286,9 @@ impl HttpClient {
         for (k, v) in &headers {
             req = req.header(k, v);
         }
+        let body_len = body.len() as u64;
         let req = req
-            .header(hyper::header::CONTENT_LENGTH, body.len())
+            .header(hyper::header::CONTENT_LENGTH, body_len)
             .body(FlagBody::new(body, signal.clone()));
         ex.request_start_ns = wall_ns();
         ex.start_perf_ns = mono_ns();
@@ -323,29 +306,33 @@ impl HttpClient {
                 Ok(c) => c,
                 Err(e) => return self.fail(ex, &e),
             };
-            ex.trace.conn = Some(timing);
+            let mut trace = timing.trace();
+            trace.send_start_perf_ns = Some(mono_ns());
+            ex.http_trace = Some(trace);
             match conn.send(req, signal.clone()).await {
                 Ok(response) => break (conn, response),
                 Err(failed) => match failed.unsent {
                     Some(unsent) if timing.reused => req = unsent,
-                    _ => {
-                        ex.trace.sent_perf_ns = signal.get();
-                        return self.fail(ex, &failed.error);
-                    }
+                    _ => return self.fail(ex, &failed.error),
                 },
             }
         };
-        ex.trace.chunks_sent = 1;
-        ex.trace.sent_perf_ns = signal.get();
+        if let Some(t) = ex.http_trace.as_mut() {
+            t.headers_received_perf_ns = Some(mono_ns());
+            t.send_end_perf_ns = signal.get();
+            t.bytes_sent = body_len;
+            t.chunks_sent = 1;
+        }
         let status = response.status();
         let stream = http_body_util::BodyDataStream::new(response.into_body());
         read_response(status, stream, streaming, ex, on_first_token, &self.redact).await;
-        let io = conn.trace();
-        ex.trace.first_byte_perf_ns = io.first_read_ns();
-        ex.trace.bytes_sent = io.bytes_written();
-        ex.trace.bytes_received = io.bytes_read();
-        if ex.trace.sent_perf_ns.is_none() {
-            ex.trace.sent_perf_ns = signal.get();
+        if let Some(t) = ex.http_trace.as_mut() {
+            // A server may answer before reading the whole request; then it is
+            // fully sent by now, or never.
+            t.send_end_perf_ns = t.send_end_perf_ns.or(signal.get());
+            if ex.error.is_none() {
+                t.receive_end_perf_ns = Some(ex.end_perf_ns);
+            }
         }
         let complete = ex.error.is_none() || !status.is_success();
         if complete {
@@ -405,7 +392,8 @@ async fn read_response<S, E>(
 {
     ex.status = Some(status.as_u16());
     if !status.is_success() {
-        let text = collect_text(&mut stream, &mut ex.trace.chunks_received)
+        let trace = &mut ex.http_trace;
+        let text = collect_text(&mut stream, |n| body_chunk(trace, mono_ns(), n))
             .await
             .unwrap_or_default();
         ex.end_perf_ns = mono_ns();
@@ -419,7 +407,7 @@ async fn read_response<S, E>(
             let t = mono_ns();
             match chunk {
                 Ok(bytes) => {
-                    ex.trace.chunks_received += 1;
+                    body_chunk(&mut ex.http_trace, t, bytes.len());
                     let before = ex.responses.len();
                     parser.feed(&bytes, |ev| push_event(ex, t, ev));
                     if on_first_token.is_some()
@@ -439,7 +427,8 @@ async fn read_response<S, E>(
         parser.finish(|ev| push_event(ex, t, ev));
         ex.end_perf_ns = t;
     } else {
-        match collect_text(&mut stream, &mut ex.trace.chunks_received).await {
+        let trace = &mut ex.http_trace;
+        match collect_text(&mut stream, |n| body_chunk(trace, mono_ns(), n)).await {
             Ok(text) => {
                 let t = mono_ns();
                 ex.responses.push(RawResponse {
@@ -456,16 +445,27 @@ async fn read_response<S, E>(
     }
 }
 
-/// The whole body as text; `chunks` counts the chunks read.
-async fn collect_text<S, E>(stream: &mut S, chunks: &mut u64) -> Result<String, E>
+/// A response body chunk of `len` bytes arrived at `t`: counted in the trace.
+fn body_chunk(trace: &mut Option<HttpTrace>, t: u64, len: usize) {
+    if let Some(tr) = trace {
+        tr.first_byte_perf_ns.get_or_insert(t);
+        tr.last_byte_perf_ns = Some(t);
+        tr.bytes_received += len as u64;
+        tr.chunks_received += 1;
+    }
+}
+
+/// The whole body as text; `on_chunk` is told the length of every chunk read.
+async fn collect_text<S, E>(stream: &mut S, mut on_chunk: impl FnMut(usize)) -> Result<String, E>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::error::Error,
 {
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
-        *chunks += 1;
-        buf.extend_from_slice(&chunk?);
+        let chunk = chunk?;
+        on_chunk(chunk.len());
+        buf.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8(buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
@@ -642,44 +642,54 @@ mod connection_reuse_tests {
         .await;
         assert_eq!(accepted.load(Ordering::SeqCst), 4, "no connection dialled");
         for ex in &first {
-            let conn = ex.trace.conn.expect("pooled path");
-            assert!(conn.reused && conn.pre_opened, "{conn:?}");
-            assert_eq!((conn.dns, conn.connect), (None, None));
+            let t = ex.http_trace.clone().expect("traced");
+            assert!(t.connection_reused && t.connection_preopened, "{t:?}");
+            assert_eq!((t.connect_start_perf_ns, t.dns_start_perf_ns), (None, None));
         }
         // The next request reuses one of them; it is no longer "pre-opened".
-        let conn = send_one(&client, "r4").await.trace.conn.unwrap();
-        assert!(conn.reused && !conn.pre_opened, "{conn:?}");
+        let t = send_one(&client, "r4").await.http_trace.unwrap();
+        assert!(t.connection_reused && !t.connection_preopened, "{t:?}");
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
-    async fn a_dialled_request_times_its_connection_and_counts_its_bytes() {
+    async fn a_dialled_request_times_its_connection_and_counts_its_body_bytes() {
         let (url, _, sizes) = logging_server().await;
         let client = HttpClient::new(&config(&url, "pooled")).unwrap();
         let ex = send_one(&client, "r0").await;
-        let t = ex.trace;
-        let conn = t.conn.unwrap();
-        assert!(!conn.reused && !conn.pre_opened);
-        let (dns0, dns1) = conn.dns.unwrap();
-        let (c0, c1) = conn.connect.unwrap();
-        // start <= dns <= connect <= sent <= first byte <= end.
-        assert!(ex.start_perf_ns <= dns0 && dns0 <= dns1 && dns1 == c0 && c0 <= c1);
-        assert_eq!(conn.acquired_ns, c1);
-        let sent = t.sent_perf_ns.unwrap();
-        let first = t.first_byte_perf_ns.unwrap();
-        assert!(c1 <= sent && sent <= first && first <= ex.end_perf_ns);
-        // The server's own count of the bytes each way.
+        let t = ex.http_trace.clone().unwrap();
+        assert!(!t.connection_reused && !t.connection_preopened);
+        // 127.0.0.1 is an address: no lookup.
+        assert_eq!(t.dns_start_perf_ns, None);
+        // start <= connect <= send <= headers <= first byte <= last byte <= end.
+        let order = [
+            Some(ex.start_perf_ns),
+            t.connect_start_perf_ns,
+            t.connect_end_perf_ns,
+            t.send_start_perf_ns,
+            t.send_end_perf_ns,
+            t.headers_received_perf_ns,
+            t.first_byte_perf_ns,
+            t.last_byte_perf_ns,
+            t.receive_end_perf_ns,
+            Some(ex.end_perf_ns),
+        ];
+        let order: Vec<u64> = order.iter().map(|x| x.expect("every stage")).collect();
+        assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+        // The body is `{}` each way (the server's reply body is `{}` too).
+        assert_eq!((t.bytes_sent, t.chunks_sent), (2, 1));
+        assert_eq!(t.bytes_received, 2);
+        assert_eq!(t.chunks_received, 1);
         let (req_bytes, reply_bytes) = sizes.lock().unwrap()[0];
-        assert_eq!(t.bytes_sent, req_bytes as u64);
-        assert_eq!(t.bytes_received, reply_bytes as u64);
-        assert_eq!(t.chunks_sent, 1);
-        assert!(t.chunks_received >= 1);
-        // Same numbers for the second request, over the same connection.
-        let ex = send_one(&client, "r1").await;
-        let (req_bytes, reply_bytes) = sizes.lock().unwrap()[1];
-        assert!(ex.trace.conn.unwrap().reused);
-        assert_eq!(ex.trace.bytes_sent, req_bytes as u64);
-        assert_eq!(ex.trace.bytes_received, reply_bytes as u64);
+        assert!(req_bytes > 2 && reply_bytes > 2, "headers are not counted");
+        // The second request goes over the same connection: nothing to open.
+        let t = send_one(&client, "r1").await.http_trace.unwrap();
+        assert!(t.connection_reused && !t.connection_preopened);
+        assert_eq!(
+            (t.connect_start_perf_ns, t.connect_end_perf_ns),
+            (None, None)
+        );
+        assert_eq!(t.bytes_received, 2);
     }
 
     #[tokio::test]
@@ -687,8 +697,8 @@ mod connection_reuse_tests {
         let (url, accepted) = counting_server().await;
         let client = HttpClient::new(&config(&url, "never")).unwrap();
         assert_eq!(client.pre_open(4).await.unwrap(), 0);
-        let conn = send_one(&client, "r0").await.trace.conn.unwrap();
-        assert!(!conn.reused);
+        let t = send_one(&client, "r0").await.http_trace.unwrap();
+        assert!(!t.connection_reused && t.connect_start_perf_ns.is_some());
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 }

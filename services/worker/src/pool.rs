@@ -8,8 +8,9 @@
 //! the connection back when its response was read to the end. With
 //! `--connection-reuse-strategy never` nothing is kept: every request dials.
 
-use crate::sent::{AbortOnDrop, DirectError, FlagBody, IoTrace, SentIo, SentSignal};
+use crate::sent::{AbortOnDrop, DirectError, FlagBody, SentIo, SentSignal, SignalSlot};
 use aiperf_clock::mono_ns;
+use aiperf_protocol::record::HttpTrace;
 use hyper::client::conn::http1::SendRequest;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,8 @@ use std::sync::{Arc, Mutex};
 /// How one request got its connection (monotonic ns).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnTiming {
-    /// Name resolution (start, end), when a connection was dialled for the request.
+    /// Name resolution (start, end), when a connection was dialled for the request
+    /// and its host is a name (an IP address needs none).
     pub dns: Option<(u64, u64)>,
     /// TCP connect and HTTP/1 handshake (start, end), when dialled for the request.
     pub connect: Option<(u64, u64)>,
@@ -31,10 +33,25 @@ pub struct ConnTiming {
     pub pre_opened: bool,
 }
 
+impl ConnTiming {
+    /// The connection part of the request's [`HttpTrace`].
+    pub fn trace(&self) -> HttpTrace {
+        HttpTrace {
+            dns_start_perf_ns: self.dns.map(|d| d.0),
+            dns_end_perf_ns: self.dns.map(|d| d.1),
+            connect_start_perf_ns: self.connect.map(|c| c.0),
+            connect_end_perf_ns: self.connect.map(|c| c.1),
+            connection_reused: self.reused,
+            connection_preopened: self.pre_opened,
+            ..HttpTrace::default()
+        }
+    }
+}
+
 /// One open connection.
 pub struct Conn {
     sender: SendRequest<FlagBody>,
-    trace: Arc<IoTrace>,
+    slot: Arc<SignalSlot>,
     _task: AbortOnDrop,
     pre_opened: bool,
     requests: u64,
@@ -47,7 +64,7 @@ impl Conn {
         req: hyper::Request<FlagBody>,
         signal: Arc<SentSignal>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, SendFailed> {
-        self.trace.begin(signal);
+        self.slot.begin(signal);
         self.requests += 1;
         self.sender.try_send_request(req).await.map_err(|mut e| {
             let unsent = e.take_message();
@@ -56,11 +73,6 @@ impl Conn {
                 error: DirectError::transport("sending the request failed", e.into_error()),
             }
         })
-    }
-
-    /// The socket counters of the request currently on this connection.
-    pub fn trace(&self) -> &IoTrace {
-        &self.trace
     }
 }
 
@@ -152,14 +164,14 @@ impl ConnPool {
 
     async fn dial(&self) -> Result<(Conn, ConnTiming), DirectError> {
         let dns_start = mono_ns();
-        let addr = self.resolve().await?;
+        let (addr, looked_up) = self.resolve().await?;
         let dns_end = mono_ns();
         let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
             DirectError::connect(format!("cannot connect to {}:{}", self.host, self.port), e)
         })?;
         let _ = tcp.set_nodelay(true);
-        let trace = IoTrace::new();
-        let io = hyper_util::rt::TokioIo::new(SentIo::new(tcp, trace.clone()));
+        let slot = SignalSlot::new();
+        let io = hyper_util::rt::TokioIo::new(SentIo::new(tcp, slot.clone()));
         let (sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
             .map_err(|e| DirectError::connect("the HTTP/1 handshake failed", e))?;
@@ -169,13 +181,13 @@ impl ConnPool {
         }));
         let conn = Conn {
             sender,
-            trace,
+            slot,
             _task: task,
             pre_opened: false,
             requests: 0,
         };
         let timing = ConnTiming {
-            dns: Some((dns_start, dns_end)),
+            dns: looked_up.then_some((dns_start, dns_end)),
             connect: Some((dns_end, connected)),
             acquired_ns: connected,
             reused: false,
@@ -184,13 +196,18 @@ impl ConnPool {
         Ok((conn, timing))
     }
 
-    async fn resolve(&self) -> Result<SocketAddr, DirectError> {
+    /// The address to dial, and whether a name had to be looked up for it.
+    async fn resolve(&self) -> Result<(SocketAddr, bool), DirectError> {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Ok((SocketAddr::new(ip, self.port), false));
+        }
         let unresolved = || format!("cannot resolve {}", self.host);
         tokio::net::lookup_host((host, self.port))
             .await
             .map_err(|e| DirectError::connect(unresolved(), e))?
             .next()
+            .map(|a| (a, true))
             .ok_or_else(|| DirectError {
                 connect: true,
                 context: unresolved(),

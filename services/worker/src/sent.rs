@@ -7,8 +7,7 @@
 //! dropped by hyper) **and** the socket has then been flushed, i.e. every byte of
 //! the request was accepted by the kernel's send buffer. This is exact up to the
 //! kernel: it is not the moment the server read the bytes (microseconds on
-//! loopback; on a congested link, the time for the send buffer to drain). The same
-//! wrapper counts the bytes each way and the first response byte ([`IoTrace`]).
+//! loopback; on a congested link, the time for the send buffer to drain).
 //! Aborting the exchange drops its connection, which aborts the connection task
 //! and closes the socket.
 //!
@@ -22,7 +21,7 @@
 use aiperf_clock::mono_ns;
 use bytes::Bytes;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -64,44 +63,22 @@ impl SentSignal {
     }
 }
 
-/// What the socket of one connection saw for the request currently on it: the
-/// request's [`SentSignal`], bytes each way and the first response byte.
-/// [`IoTrace::begin`] resets it when a request starts on the connection.
+/// The [`SentSignal`] of the request currently on one connection (a pooled
+/// connection carries one request after the other).
 #[derive(Default)]
-pub struct IoTrace {
+pub struct SignalSlot {
     signal: std::sync::Mutex<Option<Arc<SentSignal>>>,
-    bytes_written: AtomicU64,
-    bytes_read: AtomicU64,
-    first_read_ns: AtomicU64,
 }
 
-impl IoTrace {
-    /// A fresh trace (no request yet).
-    pub fn new() -> Arc<IoTrace> {
-        Arc::new(IoTrace::default())
+impl SignalSlot {
+    /// An empty slot (no request yet).
+    pub fn new() -> Arc<SignalSlot> {
+        Arc::new(SignalSlot::default())
     }
 
-    /// A request starts on this connection: its signal, counters back to zero.
+    /// A request starts on this connection: its signal replaces the previous one.
     pub fn begin(&self, signal: Arc<SentSignal>) {
         *self.signal.lock().expect("signal lock") = Some(signal);
-        self.bytes_written.store(0, Ordering::Relaxed);
-        self.bytes_read.store(0, Ordering::Relaxed);
-        self.first_read_ns.store(0, Ordering::Relaxed);
-    }
-
-    /// Bytes written to the socket since [`IoTrace::begin`] (request line, headers, body).
-    pub fn bytes_written(&self) -> u64 {
-        self.bytes_written.load(Ordering::Relaxed)
-    }
-
-    /// Bytes read from the socket since [`IoTrace::begin`] (status line, headers, body framing).
-    pub fn bytes_read(&self) -> u64 {
-        self.bytes_read.load(Ordering::Relaxed)
-    }
-
-    /// Monotonic ns of the first response byte read, if any arrived.
-    pub fn first_read_ns(&self) -> Option<u64> {
-        Some(self.first_read_ns.load(Ordering::Relaxed)).filter(|t| *t > 0)
     }
 
     fn flushed(&self) {
@@ -113,26 +90,19 @@ impl IoTrace {
             s.fire();
         }
     }
-
-    fn read(&self, n: usize) {
-        if n > 0 && self.bytes_read.fetch_add(n as u64, Ordering::Relaxed) == 0 {
-            self.first_read_ns.store(mono_ns(), Ordering::Relaxed);
-        }
-    }
 }
 
-/// A socket that counts its bytes into an [`IoTrace`] and fires the current
-/// request's [`SentSignal`] at the first completed flush after its body was
-/// handed over.
+/// A socket that fires the current request's [`SentSignal`] at the first
+/// completed flush after its body was handed over.
 pub struct SentIo<T> {
     inner: T,
-    trace: Arc<IoTrace>,
+    slot: Arc<SignalSlot>,
 }
 
 impl<T> SentIo<T> {
     /// Wraps `inner`.
-    pub fn new(inner: T, trace: Arc<IoTrace>) -> Self {
-        SentIo { inner, trace }
+    pub fn new(inner: T, slot: Arc<SignalSlot>) -> Self {
+        SentIo { inner, slot }
     }
 }
 
@@ -142,12 +112,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for SentIo<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) {
-            self.trace.read(buf.filled().len() - before);
-        }
-        r
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
@@ -157,13 +122,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SentIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.trace
-                .bytes_written
-                .fetch_add(n as u64, Ordering::Relaxed);
-        }
-        r
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -171,13 +130,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SentIo<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            self.trace
-                .bytes_written
-                .fetch_add(n as u64, Ordering::Relaxed);
-        }
-        r
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -188,7 +141,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SentIo<T> {
         // hyper flushes the socket after writing every byte it buffered.
         let r = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(r, Poll::Ready(Ok(()))) {
-            self.trace.flushed();
+            self.slot.flushed();
         }
         r
     }

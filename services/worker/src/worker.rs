@@ -411,7 +411,7 @@ impl Ctx {
             was_cancelled: ex.was_cancelled,
             cancellation_perf_ns: ex.cancellation_perf_ns,
             payload: into_text(body),
-            http_trace: None,
+            http_trace: ex.http_trace,
         }
     }
 
