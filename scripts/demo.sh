@@ -16,12 +16,7 @@ TOKENIZER=${TOKENIZER:-tests/fixtures/tokenizers/qwen3-0.6b}
 OUT=out
 MOCK_LOG=$OUT/mock-server.log
 
-cargo build --release --locked
-# The binary is where cargo puts it (CARGO_TARGET_DIR, .cargo/config.toml, …).
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --locked |
-  sed -E 's/.*"target_directory":"([^"]*)".*/\1/')
-BIN=$TARGET_DIR/release/aiperf-rs
-[ -x "$BIN" ] || { echo "error: $BIN was not built" >&2; exit 1; }
+BIN=$(scripts/release-bin.sh)
 
 mkdir -p "$OUT"
 "$BIN" mock-server --port "$PORT" --ttft-ms 20 --itl-ms 5 --tokenizer "$TOKENIZER" \

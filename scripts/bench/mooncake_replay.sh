@@ -28,8 +28,7 @@ if [ "$TRACE" = "$EXCERPT" ]; then
   fi
 fi
 [ -f "$TRACE" ] || { echo "error: trace $TRACE not found" >&2; exit 2; }
-BIN=${AIPERF_RS_BIN:-target/release/aiperf-rs}
-[ -x "$BIN" ] || cargo build --release --locked
+BIN=${AIPERF_RS_BIN:-$(scripts/release-bin.sh)}
 PORT=${PORT:-18731}
 OUT=$(mktemp -d)
 # shellcheck disable=SC2086

@@ -9,20 +9,17 @@
 #   scripts/bench/schedule_lag.sh                  # 10 s per rate
 #   DURATION=5 RATES="100 1000" scripts/bench/schedule_lag.sh
 #
-# Environment: BIN (default target/release/aiperf-rs, built if missing), PORT
+# Environment: BIN (default: the release build, built or updated by scripts/release-bin.sh), PORT
 # (18555), DURATION (10 s), RATES ("100 1000 5000"), OUT (a temp dir), EXTRA
 # (extra profile flags, e.g. "--workers-max 2").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${BIN:-target/release/aiperf-rs}
+BIN=${BIN:-$(scripts/release-bin.sh)}
 PORT=${PORT:-18555}
 DURATION=${DURATION:-10}
 RATES=${RATES:-"100 1000 5000"}
 OUT=${OUT:-$(mktemp -d -t aiperf-schedule-lag-XXXXXX)}
 EXTRA=${EXTRA:-}
-if [ ! -x "$BIN" ]; then
-    cargo build --release -p aiperf-rs
-fi
 "$BIN" mock-server --port "$PORT" --fast >"$OUT/mock.log" 2>&1 &
 MOCK=$!
 trap 'kill $MOCK 2>/dev/null || true' EXIT
