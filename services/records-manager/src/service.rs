@@ -43,6 +43,19 @@ struct PhaseState {
 }
 
 impl PhaseState {
+    /// A phase with no record yet; its summary keeps what timeslices need only
+    /// when they are exported (`timeslices`).
+    fn new(timeslices: bool) -> PhaseState {
+        PhaseState {
+            summary: if timeslices {
+                SummaryAccumulator::new()
+            } else {
+                SummaryAccumulator::without_timeslices()
+            },
+            ..PhaseState::default()
+        }
+    }
+
     /// Every record the timing manager's returned credits promise has arrived.
     fn all_in(&self) -> bool {
         self.complete
@@ -120,10 +133,7 @@ impl Collector {
         if let (Some(w), Some(raw)) = (self.raw_jsonl.as_mut(), record.raw_json.as_deref()) {
             w.write_line(raw)?;
         }
-        let phase = self
-            .phases
-            .entry(record.metadata.benchmark_phase)
-            .or_default();
+        let phase = self.phase(record.metadata.benchmark_phase);
         phase.records += 1;
         if record.error.is_some() {
             phase.errors += 1;
@@ -133,10 +143,18 @@ impl Collector {
         Ok(())
     }
 
+    /// The state of `phase`, created on first use.
+    fn phase(&mut self, phase: Phase) -> &mut PhaseState {
+        let timeslices = self.timeslices.is_some();
+        self.phases
+            .entry(phase)
+            .or_insert_with(|| PhaseState::new(timeslices))
+    }
+
     fn on_event(&mut self, ev: &Event) {
         tracing::debug!(topic = ev.topic(), "records manager event");
         if let Some((phase, stats)) = ev.phase_stats() {
-            let p = self.phases.entry(phase).or_default();
+            let p = self.phase(phase);
             p.last_stats = Some(stats.clone());
             if matches!(ev, Event::PhaseComplete { .. }) {
                 p.complete = Some(stats.clone());

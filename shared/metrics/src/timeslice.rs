@@ -37,7 +37,14 @@ impl SummaryAccumulator {
     /// Splits the records into `slice_duration_ns` windows and summarises each
     /// non-empty one (see the module docs). Empty when there are no records or
     /// the duration is 0.
+    ///
+    /// # Panics
+    /// On an accumulator made with [`SummaryAccumulator::without_timeslices`].
     pub fn timeslices(&self, ctx: &MetricContext, slice_duration_ns: u64) -> Vec<Timeslice> {
+        assert!(
+            self.keeps_timeslices(),
+            "timeslices of an accumulator made without them"
+        );
         let s = slice_duration_ns;
         if self.rows.is_empty() || s == 0 {
             return Vec::new();

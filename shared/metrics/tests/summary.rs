@@ -837,3 +837,54 @@ fn error_adjusted_decode_duration_and_itl() {
         find(&r, "inter_token_latency").unwrap().display_order + 1
     );
 }
+
+/// The compact accumulator (no value owners) summarises exactly like the full one.
+#[test]
+fn an_accumulator_without_timeslices_gives_the_same_summary() {
+    let full = mixed_run(true);
+    let mut compact = SummaryAccumulator::without_timeslices();
+    let mut list = valid(T0, 100.0, &[]);
+    list.metrics.push((
+        "inter_chunk_latency".into(),
+        MetricValue::List(vec![3.0 * MS, 1.0 * MS, 2.0 * MS]),
+    ));
+    let mut full_list = full.clone();
+    full_list.add(&list);
+    // Replay the same records into the compact one.
+    for (start_ms, lat, ttft, isl, osl, g) in [
+        (0u64, 100.0, 20.0, 100.0, 10.0, 1.0),
+        (50, 200.0, 40.0, 200.0, 20.0, 1.0),
+        (100, 300.0, 60.0, 300.0, 30.0, 0.0),
+    ] {
+        let m = [
+            ("time_to_first_token", ttft * MS),
+            ("input_sequence_length", isl),
+            ("output_sequence_length", osl),
+            ("good_request_count", g),
+        ];
+        compact.add(&valid(T0 + start_ms * 1_000_000, lat, &m));
+    }
+    for (s, e, code, kind, isl) in [
+        (200, 250, 500, "Internal Server Error", Some(50.0)),
+        (210, 260, 499, "RequestCancellationError", None),
+        (220, 270, 500, "Internal Server Error", Some(70.0)),
+    ] {
+        compact.add(&error(
+            T0 + s * 1_000_000,
+            T0 + e * 1_000_000,
+            code,
+            kind,
+            isl,
+        ));
+    }
+    compact.add(&list);
+    assert!(!compact.keeps_timeslices() && full_list.keeps_timeslices());
+    let ctx = MetricContext::new(true);
+    assert_eq!(compact.finish(&ctx), full_list.finish(&ctx));
+    // The list's exact median in ms: values 1, 2, 3 ms.
+    let r = compact.finish(&ctx);
+    assert_eq!(
+        find(&r, "inter_chunk_latency").unwrap().percentile(50),
+        Some(2.0)
+    );
+}
