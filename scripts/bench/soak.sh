@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Soak benchmark: N streamed requests (concurrency 64, 100 input / 100 output
+# tokens) against the built-in mock at zero delay (`--fast`), printing the
+# client's resident memory every second and its peak at the end.
+#
+# Usage: scripts/bench/soak.sh [N]            (default N = 1000000)
+# Environment:
+#   AIPERF_BIN   binary to run (default: target/release/aiperf-rs, built here
+#                with `cargo build --release` when it is missing)
+#   CONCURRENCY  (default 64)
+#   MOCK_PORT    port of the mock server (default 18931)
+#   OUT          artifact directory (default: a temporary directory, removed)
+#
+# Output: one line per second, `t_s=<s> rss_mb=<MB> records=<lines written>`,
+# then `peak_rss_mb=<MB>` (VmHWM) and the run's request throughput.
+set -euo pipefail
+
+N="${1:-1000000}"
+CONCURRENCY="${CONCURRENCY:-64}"
+MOCK_PORT="${MOCK_PORT:-18931}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BIN="${AIPERF_BIN:-$ROOT/target/release/aiperf-rs}"
+if [[ ! -x "$BIN" ]]; then
+    (cd "$ROOT" && cargo build --release --bin aiperf-rs)
+fi
+OUT="${OUT:-}"
+CLEAN_OUT=0
+if [[ -z "$OUT" ]]; then
+    OUT="$(mktemp -d)"
+    CLEAN_OUT=1
+fi
+
+"$BIN" mock-server --port "$MOCK_PORT" --fast >/dev/null 2>&1 &
+MOCK_PID=$!
+cleanup() {
+    kill "$MOCK_PID" 2>/dev/null || true
+    [[ "$CLEAN_OUT" == 1 ]] && rm -rf "$OUT"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$MOCK_PORT") 2>/dev/null && break
+    sleep 0.1
+done
+
+"$BIN" profile -m mock-model --url "http://127.0.0.1:$MOCK_PORT" \
+    --streaming --concurrency "$CONCURRENCY" --request-count "$N" \
+    --isl 100 --osl 100 --ui none --artifact-dir "$OUT" >"$OUT/console.txt" 2>&1 &
+PID=$!
+START=$(date +%s.%N)
+PEAK_KB=0
+while kill -0 "$PID" 2>/dev/null; do
+    STATUS="$(cat "/proc/$PID/status" 2>/dev/null || true)"
+    RSS_KB="$(awk '/^VmRSS:/ {print $2}' <<<"$STATUS")"
+    HWM_KB="$(awk '/^VmHWM:/ {print $2}' <<<"$STATUS")"
+    [[ -n "$HWM_KB" ]] && PEAK_KB="$HWM_KB"
+    if [[ -n "$RSS_KB" ]]; then
+        RECORDS=$(wc -l <"$OUT/profile_export.jsonl" 2>/dev/null || echo 0)
+        printf 't_s=%.0f rss_mb=%.1f records=%s\n' \
+            "$(echo "$(date +%s.%N) - $START" | bc)" "$(echo "$RSS_KB / 1024" | bc -l)" "$RECORDS"
+    fi
+    sleep 1
+done
+wait "$PID" || { echo "aiperf-rs failed:"; cat "$OUT/console.txt"; exit 1; }
+printf 'peak_rss_mb=%.1f\n' "$(echo "$PEAK_KB / 1024" | bc -l)"
+grep -iE "request throughput|record processing fell behind" "$OUT/console.txt" || true
