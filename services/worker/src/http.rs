@@ -501,11 +501,18 @@ mod connection_reuse_tests {
         (url, accepted)
     }
 
+    /// [`counting_server`] that also logs the size of every request and reply.
+    async fn logging_server() -> (String, Arc<AtomicUsize>, Sizes) {
+        serve(false).await
+    }
+
     /// Bytes of one exchange as the server saw them: (request, reply).
     type Sizes = Arc<std::sync::Mutex<Vec<(usize, usize)>>>;
 
-    /// [`counting_server`] that also logs the size of every request and reply.
-    async fn logging_server() -> (String, Arc<AtomicUsize>, Sizes) {
+    /// The test server; `hang_up`: it closes every connection right after its
+    /// first reply without saying so (as a server whose keep-alive timed out), and
+    /// logs `(0, 0)` once the socket is closed.
+    async fn serve(hang_up: bool) -> (String, Arc<AtomicUsize>, Sizes) {
         let sizes: Sizes = Arc::default();
         let log = Arc::clone(&sizes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -553,6 +560,11 @@ mod connection_reuse_tests {
                         );
                         log.lock().unwrap().push((end + 4 + len, reply.len()));
                         if sock.write_all(reply.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                        if hang_up {
+                            drop(sock);
+                            log.lock().unwrap().push((0, 0));
                             return;
                         }
                     }
@@ -700,5 +712,24 @@ mod connection_reuse_tests {
         let t = send_one(&client, "r0").await.http_trace.unwrap();
         assert!(!t.connection_reused && t.connect_start_perf_ns.is_some());
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_server_closed_is_replaced() {
+        let (url, accepted, log) = serve(true).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        send_one(&client, "r0").await;
+        // Wait until the server has closed the connection the pool keeps.
+        while !log.lock().unwrap().contains(&(0, 0)) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let ex = send_one(&client, "r1").await;
+        assert!(ex.error.is_none(), "{:?}", ex.error);
+        let t = ex.http_trace.unwrap();
+        assert!(
+            !t.connection_reused && t.connect_start_perf_ns.is_some(),
+            "{t:?}"
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 }
