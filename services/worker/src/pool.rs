@@ -167,7 +167,8 @@ impl ConnPool {
         let (addr, looked_up) = self.resolve().await?;
         let dns_end = mono_ns();
         let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
-            DirectError::connect(format!("cannot connect to {}:{}", self.host, self.port), e)
+            let context = format!("cannot connect to {}:{}", self.host, self.port);
+            DirectError::connect(context, TcpConnectError(e))
         })?;
         let _ = tcp.set_nodelay(true);
         let slot = SignalSlot::new();
@@ -221,5 +222,22 @@ impl ConnPool {
             Some(p) => format!("{}:{p}", self.host),
             None => self.host.clone(),
         }
+    }
+}
+
+/// The TCP connect step failed (its source is the OS error): names the step in an
+/// error record's `cause_chain` (`ConnectionError` → `TcpConnectError` → `io::Error`).
+#[derive(Debug)]
+pub struct TcpConnectError(pub std::io::Error);
+
+impl std::fmt::Display for TcpConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tcp connect error")
+    }
+}
+
+impl std::error::Error for TcpConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
