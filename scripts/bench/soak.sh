@@ -29,6 +29,7 @@ if [[ -z "$OUT" ]]; then
     OUT="$(mktemp -d)"
     CLEAN_OUT=1
 fi
+mkdir -p "$OUT"
 
 "$BIN" mock-server --port "$MOCK_PORT" --fast >/dev/null 2>&1 &
 MOCK_PID=$!
@@ -54,7 +55,8 @@ while kill -0 "$PID" 2>/dev/null; do
     HWM_KB="$(awk '/^VmHWM:/ {print $2}' <<<"$STATUS")"
     [[ -n "$HWM_KB" ]] && PEAK_KB="$HWM_KB"
     if [[ -n "$RSS_KB" ]]; then
-        RECORDS=$(wc -l <"$OUT/profile_export.jsonl" 2>/dev/null || echo 0)
+        RECORDS=0
+        [[ -f "$OUT/profile_export.jsonl" ]] && RECORDS=$(wc -l <"$OUT/profile_export.jsonl")
         printf 't_s=%.0f rss_mb=%.1f records=%s\n' \
             "$(echo "$(date +%s.%N) - $START" | bc)" "$(echo "$RSS_KB / 1024" | bc -l)" "$RECORDS"
     fi
