@@ -15,6 +15,9 @@ use hyper::client::conn::http1::SendRequest;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+/// Longest wait for a TCP connection to open (as reqwest's `connect_timeout` was).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How one request got its connection (monotonic ns).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnTiming {
@@ -166,7 +169,15 @@ impl ConnPool {
         let dns_start = mono_ns();
         let (addr, looked_up) = self.resolve().await?;
         let dns_end = mono_ns();
-        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+        let connect = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr));
+        let tcp = match connect.await {
+            Ok(connected) => connected,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            )),
+        }
+        .map_err(|e| {
             let context = format!("cannot connect to {}:{}", self.host, self.port);
             DirectError::connect(context, TcpConnectError(e))
         })?;
