@@ -12,7 +12,8 @@
 #   OUT          artifact directory (default: a temporary directory, removed)
 #
 # Output: one line per second, `t_s=<s> rss_mb=<MB> records=<lines written>`,
-# then `peak_rss_mb=<MB>` (VmHWM) and the run's request throughput.
+# then `peak_rss_mb=<MB>` (maximum RSS, from /usr/bin/time) and the run's
+# request throughput.
 set -euo pipefail
 
 N="${1:-1000000}"
@@ -43,17 +44,21 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-"$BIN" profile -m mock-model --url "http://127.0.0.1:$MOCK_PORT" \
+/usr/bin/time -f '%M' -o "$OUT/peak_kb.txt" "$BIN" profile -m mock-model --url "http://127.0.0.1:$MOCK_PORT" \
     --streaming --concurrency "$CONCURRENCY" --request-count "$N" \
     --isl 100 --osl 100 --ui none --artifact-dir "$OUT" >"$OUT/console.txt" 2>&1 &
-PID=$!
+TIME_PID=$!
+# The profiling process is /usr/bin/time's child.
+PID=""
+for _ in $(seq 50); do
+    PID="$(cat "/proc/$TIME_PID/task/$TIME_PID/children" 2>/dev/null | awk '{print $1}')"
+    [[ -n "$PID" ]] && break
+    sleep 0.1
+done
 START=$(date +%s.%N)
-PEAK_KB=0
-while kill -0 "$PID" 2>/dev/null; do
+while [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; do
     STATUS="$(cat "/proc/$PID/status" 2>/dev/null || true)"
     RSS_KB="$(awk '/^VmRSS:/ {print $2}' <<<"$STATUS")"
-    HWM_KB="$(awk '/^VmHWM:/ {print $2}' <<<"$STATUS")"
-    [[ -n "$HWM_KB" ]] && PEAK_KB="$HWM_KB"
     if [[ -n "$RSS_KB" ]]; then
         RECORDS=0
         [[ -f "$OUT/profile_export.jsonl" ]] && RECORDS=$(wc -l <"$OUT/profile_export.jsonl")
@@ -62,6 +67,7 @@ while kill -0 "$PID" 2>/dev/null; do
     fi
     sleep 1
 done
-wait "$PID" || { echo "aiperf-rs failed:"; cat "$OUT/console.txt"; exit 1; }
+wait "$TIME_PID" || { echo "aiperf-rs failed:"; cat "$OUT/console.txt"; exit 1; }
+PEAK_KB="$(tail -1 "$OUT/peak_kb.txt")"
 printf 'peak_rss_mb=%.1f\n' "$(echo "$PEAK_KB / 1024" | bc -l)"
 grep -iE "request throughput|record processing fell behind" "$OUT/console.txt" || true
