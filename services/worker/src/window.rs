@@ -39,6 +39,22 @@ pub fn has_room(pushed: u64, taken: Option<u64>, window: u64) -> bool {
     }
 }
 
+/// Records taken from one worker, per record processor.
+#[derive(Debug, Default)]
+pub struct TakenTotals {
+    by_processor: HashMap<String, u64>,
+}
+
+impl TakenTotals {
+    /// Folds in one processor's cumulative count (an older, smaller count that
+    /// arrives late changes nothing) and returns the total over all processors.
+    pub fn update(&mut self, record_processor_id: String, taken: u64) -> u64 {
+        let n = self.by_processor.entry(record_processor_id).or_default();
+        *n = (*n).max(taken);
+        self.by_processor.values().sum()
+    }
+}
+
 /// Follows the `records_taken` events about `worker_id` and publishes the total
 /// taken by all processors on `total`. Runs until the bus or the receivers go.
 pub async fn follow_taken(
@@ -46,7 +62,7 @@ pub async fn follow_taken(
     worker_id: String,
     total: watch::Sender<Option<u64>>,
 ) -> Result<(), String> {
-    let mut by_processor: HashMap<String, u64> = HashMap::new();
+    let mut totals = TakenTotals::default();
     loop {
         let ev = sub
             .recv()
@@ -58,12 +74,11 @@ pub async fn follow_taken(
             taken,
         } = ev
             && w == worker_id
+            && total
+                .send(Some(totals.update(record_processor_id, taken)))
+                .is_err()
         {
-            let n = by_processor.entry(record_processor_id).or_default();
-            *n = (*n).max(taken);
-            if total.send(Some(by_processor.values().sum())).is_err() {
-                return Ok(());
-            }
+            return Ok(());
         }
     }
 }
@@ -102,6 +117,19 @@ mod tests {
         assert!(!has_room(10, Some(6), 4));
         assert!(has_room(10, Some(7), 4));
         assert!(has_room(0, Some(0), 1));
+    }
+
+    #[test]
+    fn the_total_sums_each_processors_latest_count() {
+        let mut t = TakenTotals::default();
+        assert_eq!(t.update("rp0".into(), 5), 5);
+        assert_eq!(t.update("rp1".into(), 3), 8);
+        assert_eq!(t.update("rp0".into(), 9), 12, "9 + 3");
+        assert_eq!(
+            t.update("rp0".into(), 7),
+            12,
+            "a stale count changes nothing"
+        );
     }
 
     #[tokio::test]
