@@ -231,8 +231,12 @@ impl SummaryAccumulator {
     /// phase's own start/end may overwrite them.
     pub fn finish(&self, ctx: &MetricContext) -> PhaseResults {
         let rows: Vec<&Row> = self.rows.iter().collect();
-        let values: Vec<(&Column, Vec<f64>)> =
-            self.columns.iter().map(|c| (c, c.values.clone())).collect();
+        // Borrowed, not copied: each distribution copies only its own column.
+        let values: Vec<(&Column, &[f64])> = self
+            .columns
+            .iter()
+            .map(|c| (c, c.values.as_slice()))
+            .collect();
         let start = rows.iter().map(|r| r.start_ns).min().unwrap_or(0);
         let end = rows.iter().map(|r| r.end_ns).max().unwrap_or(0);
         self.summarize(
@@ -247,10 +251,10 @@ impl SummaryAccumulator {
 
     /// Computes the results of a selection of records (`rows`) whose metric
     /// values are `columns` (already restricted to those rows).
-    pub(crate) fn summarize(
+    pub(crate) fn summarize<V: AsRef<[f64]>>(
         &self,
         rows: &[&Row],
-        columns: &[(&Column, Vec<f64>)],
+        columns: &[(&Column, V)],
         ctx: &MetricContext,
         denominator: Denominator,
         start_ns: u64,
@@ -266,6 +270,7 @@ impl SummaryAccumulator {
         // ---- per-record columns: distributions and summed contributions ----
         let mut sums: HashMap<&str, f64> = HashMap::new();
         for (col, values) in columns {
+            let values = values.as_ref();
             if values.is_empty() {
                 continue;
             }
