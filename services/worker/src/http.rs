@@ -61,7 +61,6 @@ pub struct HttpClient {
     /// The worker's own connections for an `http://` endpoint (every request goes there).
     pool: Option<Arc<ConnPool>>,
     url: String,
-    parsed_url: Option<reqwest::Url>,
     headers: HeaderMap,
     timeout: Duration,
     /// Keeps the run's secrets out of error records.
@@ -128,16 +127,14 @@ impl HttpClient {
             headers.append(name, value);
         }
         let url = config.endpoint_url();
-        let parsed_url = reqwest::Url::parse(&url).ok();
-        let pool = parsed_url
-            .as_ref()
-            .and_then(|u| ConnPool::for_url(u, !never, pool.max(1)))
+        let pool = reqwest::Url::parse(&url)
+            .ok()
+            .and_then(|u| ConnPool::for_url(&u, !never, pool.max(1)))
             .map(Arc::new);
         Ok(HttpClient {
             client,
             pool,
             url,
-            parsed_url,
             headers,
             timeout: Duration::from_secs_f64(config.request_timeout_s),
             redact: Redactor::for_config(config),
@@ -275,30 +272,16 @@ impl HttpClient {
         on_first_token: Option<FirstTokenHook>,
         signal: Arc<SentSignal>,
     ) {
-        let Some(url) = &self.parsed_url else {
-            return;
-        };
-        let path = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
-        let mut req = hyper::Request::post(path).header(hyper::header::HOST, pool.authority(url));
-        for (k, v) in &headers {
-            req = req.header(k, v);
-        }
         let body_len = body.len() as u64;
-        let req = req
-            .header(hyper::header::CONTENT_LENGTH, body_len)
-            .body(FlagBody::new(body, signal.clone()));
+        let mut req = hyper::Request::new(FlagBody::new(body, signal.clone()));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = pool.path().clone();
+        let mut headers = headers;
+        headers.insert(hyper::header::HOST, pool.host_header().clone());
+        headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(body_len));
+        *req.headers_mut() = headers;
         ex.request_start_ns = wall_ns();
         ex.start_perf_ns = mono_ns();
-        let mut req = match req {
-            Ok(r) => r,
-            Err(e) => {
-                let e = crate::sent::DirectError::transport("the request could not be built", e);
-                return self.fail(ex, &e);
-            }
-        };
         // A reused connection the server closed meanwhile gives the request back
         // unsent: it goes again over another (at most once more than the idle ones).
         let (conn, response) = loop {

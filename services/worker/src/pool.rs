@@ -92,6 +92,8 @@ pub struct SendFailed {
 pub struct ConnPool {
     host: String,
     port: u16,
+    path: hyper::Uri,
+    host_header: hyper::header::HeaderValue,
     keep_alive: bool,
     max_idle: usize,
     idle: Mutex<Vec<Conn>>,
@@ -104,13 +106,34 @@ impl ConnPool {
         if url.scheme() != "http" {
             return None;
         }
+        let host = url.host_str()?.to_string();
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
         Some(ConnPool {
-            host: url.host_str()?.to_string(),
             port: url.port_or_known_default().unwrap_or(80),
+            path: path.parse().ok()?,
+            host_header: authority.parse().ok()?,
+            host,
             keep_alive,
             max_idle,
             idle: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The request target (path and query) of every request.
+    pub fn path(&self) -> &hyper::Uri {
+        &self.path
+    }
+
+    /// The `Host` header of every request.
+    pub fn host_header(&self) -> &hyper::header::HeaderValue {
+        &self.host_header
     }
 
     /// Opens `n` connections at once and keeps them idle for the first requests;
@@ -225,14 +248,6 @@ impl ConnPool {
                 context: unresolved(),
                 source: None,
             })
-    }
-
-    /// `Host` header value of the requests.
-    pub fn authority(&self, url: &reqwest::Url) -> String {
-        match url.port() {
-            Some(p) => format!("{}:{p}", self.host),
-            None => self.host.clone(),
-        }
     }
 }
 
