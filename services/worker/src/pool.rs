@@ -26,8 +26,6 @@ pub struct ConnTiming {
     pub dns: Option<(u64, u64)>,
     /// TCP connect and HTTP/1 handshake (start, end), when dialled for the request.
     pub connect: Option<(u64, u64)>,
-    /// When the connection was in hand.
-    pub acquired_ns: u64,
     /// The connection already existed: it carried an earlier request or was opened
     /// before the phase started. Its set-up is nobody's request time.
     pub reused: bool,
@@ -100,10 +98,11 @@ pub struct ConnPool {
 }
 
 impl ConnPool {
-    /// A pool for `url`'s host; `None` unless the scheme is `http`. `keep_alive`
-    /// false (`--connection-reuse-strategy never`) keeps no connection.
+    /// A pool for `url`'s host; `None` unless the scheme is `http` and the URL
+    /// carries no credentials (reqwest turns those into basic authentication).
+    /// `keep_alive` false (`--connection-reuse-strategy never`) keeps no connection.
     pub fn for_url(url: &reqwest::Url, keep_alive: bool, max_idle: usize) -> Option<ConnPool> {
-        if url.scheme() != "http" {
+        if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
             return None;
         }
         let host = url.host_str()?.to_string();
@@ -162,7 +161,6 @@ impl ConnPool {
         while let Some(mut conn) = self.take_idle() {
             if conn.sender.ready().await.is_ok() {
                 let timing = ConnTiming {
-                    acquired_ns: mono_ns(),
                     reused: true,
                     pre_opened: conn.pre_opened && conn.requests == 0,
                     ..ConnTiming::default()
@@ -224,7 +222,6 @@ impl ConnPool {
         let timing = ConnTiming {
             dns: looked_up.then_some((dns_start, dns_end)),
             connect: Some((dns_end, connected)),
-            acquired_ns: connected,
             reused: false,
             pre_opened: false,
         };
@@ -265,5 +262,28 @@ impl std::fmt::Display for TcpConnectError {
 impl std::error::Error for TcpConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(url: &str) -> Option<ConnPool> {
+        ConnPool::for_url(&reqwest::Url::parse(url).unwrap(), true, 4)
+    }
+
+    #[test]
+    fn only_plain_http_urls_without_credentials_get_a_pool() {
+        let p = pool("http://example.com:8000/v1/chat/completions?x=1").unwrap();
+        assert_eq!(p.path().to_string(), "/v1/chat/completions?x=1");
+        assert_eq!(p.host_header(), "example.com:8000");
+        assert_eq!(
+            pool("http://example.com/v1").unwrap().host_header(),
+            "example.com"
+        );
+        assert!(pool("https://example.com/v1").is_none());
+        assert!(pool("http://user:pw@example.com/v1").is_none());
+        assert!(pool("http://user@example.com/v1").is_none());
     }
 }
