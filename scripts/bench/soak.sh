@@ -5,8 +5,8 @@
 #
 # Usage: scripts/bench/soak.sh [N]            (default N = 1000000)
 # Environment:
-#   AIPERF_BIN   binary to run (default: target/release/aiperf-rs, built here
-#                with `cargo build --release` when it is missing)
+#   AIPERF_BIN   binary to run (default: the release build, built or updated
+#                by scripts/release-bin.sh)
 #   CONCURRENCY  (default 64)
 #   MOCK_PORT    port of the mock server (default 18931)
 #   OUT          artifact directory (default: a temporary directory, removed)
@@ -20,10 +20,7 @@ N="${1:-1000000}"
 CONCURRENCY="${CONCURRENCY:-64}"
 MOCK_PORT="${MOCK_PORT:-18931}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${AIPERF_BIN:-$ROOT/target/release/aiperf-rs}"
-if [[ ! -x "$BIN" ]]; then
-    (cd "$ROOT" && cargo build --release --bin aiperf-rs)
-fi
+BIN="${AIPERF_BIN:-$("$ROOT/scripts/release-bin.sh")}"
 OUT="${OUT:-}"
 CLEAN_OUT=0
 if [[ -z "$OUT" ]]; then
