@@ -4,8 +4,8 @@
 
 pub mod background;
 pub mod process;
-pub mod taken;
 pub mod service;
+pub mod taken;
 
 pub use process::RecordInterpreter;
 pub use service::RecordProcessor;
