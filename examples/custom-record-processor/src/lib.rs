@@ -53,13 +53,7 @@ impl Service for CustomRecordProcessor {
         config: ProfileConfig,
         ctx: &ServiceContext,
     ) -> Result<(), String> {
-        let spec = config.tokenizer.clone();
-        let tokenizer =
-            tokio::task::spawn_blocking(move || aiperf_tokenizer::load(spec.as_deref()))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-        let interpreter = Arc::new(RecordInterpreter::new(&config, tokenizer, &ctx.service_id)?);
+        let interpreter = Arc::new(RecordInterpreter::load(&config, ctx.service_id.clone()).await?);
         let pull: Pull<RawRecord> = Pull::connect(&ctx.endpoints.raw_records_backend)
             .await
             .map_err(|e| e.to_string())?;

@@ -34,6 +34,22 @@ pub struct RecordInterpreter {
 }
 
 impl RecordInterpreter {
+    /// Loads the run's tokenizer (on the blocking pool: a large `tokenizer.json`
+    /// takes about a second) and builds the interpreter. What every record
+    /// processor does at configure time, the built-in one and custom ones alike.
+    pub async fn load(
+        config: &ProfileConfig,
+        processor_id: impl Into<String>,
+    ) -> Result<Self, String> {
+        let spec = config.tokenizer.clone();
+        let tokenizer =
+            tokio::task::spawn_blocking(move || aiperf_tokenizer::load(spec.as_deref()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        Self::new(config, tokenizer, processor_id)
+    }
+
     /// An interpreter for `config`'s run; `processor_id` is written into every record.
     /// Fails when the metric settings are invalid (a bad `--goodput`).
     pub fn new(

@@ -59,12 +59,7 @@ impl Service for RecordProcessor {
         config: ProfileConfig,
         ctx: &ServiceContext,
     ) -> Result<(), String> {
-        let spec = config.tokenizer.clone();
-        let tokenizer =
-            tokio::task::spawn_blocking(move || aiperf_tokenizer::load(spec.as_deref()))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+        let interp = RecordInterpreter::load(&config, ctx.service_id.clone()).await?;
         let pull: Pull<RawRecord> = Pull::connect(&ctx.endpoints.raw_records_backend)
             .await
             .map_err(|e| e.to_string())?;
@@ -74,7 +69,6 @@ impl Service for RecordProcessor {
         let events = Publisher::connect(&ctx.endpoints.event_frontend)
             .await
             .map_err(|e| e.to_string())?;
-        let interp = RecordInterpreter::new(&config, tokenizer, ctx.service_id.clone())?;
         let taken = Arc::new(TakenCounter::default());
         let t = taken.clone();
         let id = ctx.service_id.clone();
