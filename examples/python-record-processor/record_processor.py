@@ -64,6 +64,35 @@ def parse_response(data):
     return out
 
 
+def http_trace_metrics(t):
+    """The `http_req_*` values (ns, bytes, counts, 0/1) of a RawRecord's `http_trace`,
+    in the built-in's order (docs/metrics.md §13). A missing time is an absent key."""
+    def span(a, b):  # t[b] - t[a]; None when either is missing or it would be negative
+        a, b = t.get(a), t.get(b)
+        return float(b - a) if a is not None and b is not None and b >= a else None
+
+    def stage(a, b):  # a stage that may not have happened: 0 without a start
+        return 0.0 if t.get(a) is None else span(a, b)
+
+    reused = t.get("connection_reused", False)  # a reused connection has no DNS or connect
+    parts = [stage("pool_wait_start_perf_ns", "pool_wait_end_perf_ns"),
+             0.0 if reused else stage("dns_start_perf_ns", "dns_end_perf_ns"),
+             0.0 if reused else span("connect_start_perf_ns", "connect_end_perf_ns"),
+             span("send_start_perf_ns", "send_end_perf_ns"), span("send_end_perf_ns", "first_byte_perf_ns"),
+             span("first_byte_perf_ns", "last_byte_perf_ns")]
+    z = [p or 0.0 for p in parts]  # a missing part counts 0 in the sums, added left to right
+    overhead = z[0] + z[1] + z[2]
+    names = ("blocked", "dns_lookup", "connecting", "sending", "waiting", "receiving")
+    return [*zip(("http_req_" + n for n in names), parts),
+            ("http_req_connection_reused", 1.0 if reused else 0.0),
+            ("http_req_data_sent", t.get("bytes_sent", 0)), ("http_req_chunks_sent", t.get("chunks_sent", 0)),
+            ("http_req_data_received", t.get("bytes_received", 0)),
+            ("http_req_chunks_received", t.get("chunks_received", 0)),
+            ("http_req_connection_overhead", overhead),
+            ("http_req_duration", span("send_start_perf_ns", "receive_end_perf_ns")),
+            ("http_req_total", overhead + (z[3] + z[4] + z[5]))]
+
+
 def interpret(raw, cfg, processor_id):
     """RawRecord -> MetricRecord, as the built-in record processor computes it."""
     parsed = [parse_response(r["data"]) for r in raw["responses"]]
@@ -133,6 +162,9 @@ def interpret(raw, cfg, processor_id):
             put("credit_drop_latency", start - raw["credit_received_perf_ns"])
         if credit.get("scheduled_at_ns") is not None:
             put("schedule_lag", raw["request_start_ns"] - credit["scheduled_at_ns"])
+        if raw.get("http_trace") is not None:  # the transport traced the request
+            for tag, value in http_trace_metrics(raw["http_trace"]):
+                put(tag, value)
 
     def wall(perf_ns):
         return max(raw["request_start_ns"] + perf_ns - start, 0)
