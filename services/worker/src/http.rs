@@ -54,6 +54,14 @@ pub struct Exchange {
     pub http_trace: Option<HttpTrace>,
 }
 
+impl Exchange {
+    /// Stamps the request's start on both clocks.
+    fn mark_start(&mut self) {
+        self.request_start_ns = wall_ns();
+        self.start_perf_ns = mono_ns();
+    }
+}
+
 /// A pooled HTTP client bound to one endpoint.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -208,14 +216,12 @@ impl HttpClient {
                             .headers(headers)
                             .header(reqwest::header::CONTENT_LENGTH, len)
                             .body(reqwest::Body::wrap_stream(body));
-                        ex.request_start_ns = wall_ns();
-                        ex.start_perf_ns = mono_ns();
+                        ex.mark_start();
                         run_exchange(req, streaming, &mut ex, on_first_token, &self.redact).await
                     }
                     (_, None) => {
                         let req = self.client.post(&self.url).headers(headers).body(body);
-                        ex.request_start_ns = wall_ns();
-                        ex.start_perf_ns = mono_ns();
+                        ex.mark_start();
                         run_exchange(req, streaming, &mut ex, on_first_token, &self.redact).await
                     }
                 }
@@ -238,8 +244,7 @@ impl HttpClient {
         };
         if ex.start_perf_ns == 0 {
             // Ended before the request could start (e.g. a timeout while connecting).
-            ex.request_start_ns = wall_ns();
-            ex.start_perf_ns = mono_ns();
+            ex.mark_start();
         }
         match outcome {
             Outcome::Done => {}
@@ -280,8 +285,7 @@ impl HttpClient {
         headers.insert(hyper::header::HOST, pool.host_header().clone());
         headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(body_len));
         *req.headers_mut() = headers;
-        ex.request_start_ns = wall_ns();
-        ex.start_perf_ns = mono_ns();
+        ex.mark_start();
         // A reused connection the server closed meanwhile gives the request back
         // unsent: it goes again over another (at most once more than the idle ones).
         let (conn, response) = loop {

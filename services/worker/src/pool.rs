@@ -54,8 +54,8 @@ pub struct Conn {
     sender: SendRequest<FlagBody>,
     slot: Arc<SignalSlot>,
     _task: AbortOnDrop,
+    /// Opened ahead by [`ConnPool::pre_open`] and not used yet.
     pre_opened: bool,
-    requests: u64,
 }
 
 impl Conn {
@@ -66,7 +66,7 @@ impl Conn {
         signal: Arc<SentSignal>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, SendFailed> {
         self.slot.begin(signal);
-        self.requests += 1;
+        self.pre_opened = false;
         self.sender.try_send_request(req).await.map_err(|mut e| {
             let unsent = e.take_message();
             SendFailed {
@@ -162,7 +162,7 @@ impl ConnPool {
             if conn.sender.ready().await.is_ok() {
                 let timing = ConnTiming {
                     reused: true,
-                    pre_opened: conn.pre_opened && conn.requests == 0,
+                    pre_opened: conn.pre_opened,
                     ..ConnTiming::default()
                 };
                 return Ok((conn, timing));
@@ -217,7 +217,6 @@ impl ConnPool {
             slot,
             _task: task,
             pre_opened: false,
-            requests: 0,
         };
         let timing = ConnTiming {
             dns: looked_up.then_some((dns_start, dns_end)),
