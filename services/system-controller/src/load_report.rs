@@ -4,12 +4,13 @@
 //! lines: the load mode, requested vs achieved request rate, schedule lag
 //! (actual send − intended send) p50/p99/max, latency measured from the intended
 //! send time next to the raw request latency (coordinated omission), and the
-//! client's CPU use. When the client could not keep up — schedule lag p99 above
-//! [`LAG_P99_LIMIT_MS`], achieved rate below [`RATE_SHORTFALL`] of the target, or
-//! the client's CPU saturated, or record processing fell behind so that workers
-//! held credit returns back (the `record_backlog` section, from the workers'
-//! `record_backlog` events) — the report says so (`client_bound: true` with
-//! reasons) and the console prints a loud warning: the numbers then describe the
+//! client's CPU use. When the client could not keep up — a sustained schedule lag
+//! large against what it distorts ([`LagVerdict`]), achieved rate below
+//! [`RATE_SHORTFALL`] of the target, the client's CPU saturated, or record
+//! processing fell behind so that workers held credit returns back (the
+//! `record_backlog` section, from the workers' `record_backlog` events) — the
+//! report says so (`client_bound: true` with reasons, each with its figure and
+//! threshold) and the console prints a loud warning: the numbers then describe the
 //! client, not the server.
 
 use aiperf_config::ProfileConfig;
@@ -24,8 +25,17 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Schedule lag p99 above this (ms) means the client fell behind its schedule.
-pub const LAG_P99_LIMIT_MS: f64 = 10.0;
+/// Lag below this share of the measured latency (TTFT p50 when streaming, else
+/// request latency p50) does not distort the latencies measured.
+pub const LAG_LATENCY_SHARE: f64 = 0.05;
+/// Lag below this share of the schedule's mean inter-arrival gap keeps the
+/// schedule's spacing.
+pub const LAG_GAP_SHARE: f64 = 0.5;
+/// Lag below this (ms) is never held against the client.
+pub const LAG_FLOOR_MS: f64 = 1.0;
+/// The lag is sustained (not a burst) when at least this share of requests left
+/// later than the tolerance.
+pub const LATE_SHARE_LIMIT: f64 = 0.10;
 /// Achieved rate below this fraction of the target means the client fell short.
 pub const RATE_SHORTFALL: f64 = 0.9;
 /// CPU use (peak over [`CPU_WINDOW`]) at or above this fraction of the machine's
@@ -293,6 +303,133 @@ fn dist(m: Option<&MetricResult>) -> Value {
     }
 }
 
+/// Whether the schedule lag of an open-loop run distorted what the run measured.
+///
+/// Lag matters against what it distorts: the latencies measured (a lag small
+/// next to the TTFT changes neither the server's in-flight count nor the
+/// latency figures) and the schedule's own spacing (a lag small next to the
+/// inter-arrival gap keeps the arrival pattern). The tolerance is therefore the
+/// larger of [`LAG_LATENCY_SHARE`] of the reference latency p50 and
+/// [`LAG_GAP_SHARE`] of the mean gap, at least [`LAG_FLOOR_MS`]; and a few
+/// bursts do not count: the verdict trips only when at least
+/// [`LATE_SHARE_LIMIT`] of the requests were later than the tolerance (the share
+/// is read off the lag's percentiles).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LagVerdict {
+    /// The metric the lag is compared with (`time_to_first_token` or `request_latency`).
+    pub reference: &'static str,
+    /// Its p50 (ms), if measured.
+    pub reference_p50_ms: Option<f64>,
+    /// The schedule's mean inter-arrival gap (ms), when the rate is known.
+    pub mean_gap_ms: Option<f64>,
+    /// Lag above this (ms) distorts the run.
+    pub tolerance_ms: f64,
+    /// Estimated share of requests later than the tolerance (0–1).
+    pub late_share: f64,
+    /// Lag p90 (ms).
+    pub lag_p90_ms: Option<f64>,
+    /// Lag p99 (ms).
+    pub lag_p99_ms: Option<f64>,
+}
+
+impl LagVerdict {
+    /// The verdict on the lag of `results`, for a schedule of `rate` req/s.
+    pub fn judge(results: &ProfileResults, rate: Option<f64>) -> Option<LagVerdict> {
+        let lag = metric(results, "schedule_lag")?;
+        let ttft = metric(results, "time_to_first_token").and_then(|m| m.percentile(50));
+        let (reference, reference_p50_ms) = match ttft {
+            Some(t) => ("time_to_first_token", Some(t)),
+            None => (
+                "request_latency",
+                metric(results, "request_latency").and_then(|m| m.percentile(50)),
+            ),
+        };
+        let mean_gap_ms = rate.filter(|r| *r > 0.0).map(|r| 1000.0 / r);
+        let tolerance_ms = [
+            LAG_FLOOR_MS,
+            reference_p50_ms.map_or(0.0, |l| LAG_LATENCY_SHARE * l),
+            mean_gap_ms.map_or(0.0, |g| LAG_GAP_SHARE * g),
+        ]
+        .into_iter()
+        .fold(0.0, f64::max);
+        Some(LagVerdict {
+            reference,
+            reference_p50_ms,
+            mean_gap_ms,
+            tolerance_ms,
+            late_share: share_above(lag, tolerance_ms),
+            lag_p90_ms: lag.percentile(90),
+            lag_p99_ms: lag.percentile(99),
+        })
+    }
+
+    /// Whether the lag distorted the run (sustained and beyond the tolerance).
+    pub fn trips(&self) -> bool {
+        self.late_share >= LATE_SHARE_LIMIT
+    }
+
+    /// The reason printed when it trips: every figure with its threshold.
+    pub fn reason(&self) -> String {
+        let reference = match self.reference {
+            "time_to_first_token" => "TTFT",
+            _ => "request latency",
+        };
+        format!(
+            "schedule lag exceeded its tolerance of {:.2} ms for {:.0}% of requests (limit {:.0}%; lag p90 {}, p99 {}); \
+             the tolerance is the larger of {:.0}% of the {reference} p50 ({}) and {:.0}% of the mean inter-arrival gap ({}), at least {LAG_FLOOR_MS} ms",
+            self.tolerance_ms,
+            100.0 * self.late_share,
+            100.0 * LATE_SHARE_LIMIT,
+            fmt_ms(self.lag_p90_ms),
+            fmt_ms(self.lag_p99_ms),
+            100.0 * LAG_LATENCY_SHARE,
+            fmt_ms(self.reference_p50_ms),
+            100.0 * LAG_GAP_SHARE,
+            fmt_ms(self.mean_gap_ms),
+        )
+    }
+
+    /// The `schedule_lag_verdict` JSON section.
+    fn json(&self) -> Value {
+        json!({
+            "reference": self.reference,
+            "reference_p50_ms": self.reference_p50_ms,
+            "mean_gap_ms": self.mean_gap_ms,
+            "tolerance_ms": self.tolerance_ms,
+            "late_share": self.late_share,
+            "late_share_limit": LATE_SHARE_LIMIT,
+            "trips": self.trips(),
+        })
+    }
+}
+
+/// Estimated share (0–1) of a metric's values above `x`, by linear interpolation
+/// between its percentiles (with its min as p0 and its max as p100).
+fn share_above(m: &MetricResult, x: f64) -> f64 {
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    points.push((0.0, m.min.unwrap_or(0.0)));
+    points.extend(m.percentiles.iter().map(|(p, v)| (*p as f64, *v)));
+    if let Some(max) = m.max {
+        points.push((100.0, max));
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // The first point above x (none: nothing known lies above it), and the one before.
+    let Some(i) = points.iter().position(|(_, v)| *v > x) else {
+        return 0.0;
+    };
+    if i == 0 {
+        return 1.0;
+    }
+    let (p0, v0) = points[i - 1];
+    let (p1, v1) = points[i];
+    let p = if v1 > v0 {
+        p0 + (p1 - p0) * (x - v0) / (v1 - v0)
+    } else {
+        p1
+    };
+    (1.0 - p / 100.0).clamp(0.0, 1.0)
+}
+
 fn fmt_ms(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.2} ms"))
         .unwrap_or_else(|| "n/a".into())
@@ -329,7 +466,12 @@ pub fn build(
                 s.end_ns.or(s.sending_end_ns)
             }
             .unwrap_or(s.start_ns);
-            (s.sent, end.saturating_sub(s.start_ns) as f64 / 1e9)
+            // The bus's last counters can predate the last sends (a cancelled run
+            // stops before the final event): every record is a request sent.
+            (
+                s.sent.max(results.profiling.records),
+                end.saturating_sub(s.start_ns) as f64 / 1e9,
+            )
         }
         None => (results.profiling.records, 0.0),
     };
@@ -340,12 +482,16 @@ pub fn build(
     let raw = metric(results, "request_latency");
     let effective = metric(results, "effective_latency");
 
-    let mut reasons = Vec::new();
-    if open_loop && let Some(p99) = lag_p99.filter(|p| *p > LAG_P99_LIMIT_MS) {
-        reasons.push(format!("schedule lag p99 {p99:.2} ms exceeds {LAG_P99_LIMIT_MS} ms: requests left later than scheduled"));
-    }
     // With --concurrency as a cap, skipped ticks are by design (the server is slow), not the client.
     let capped = config.concurrency.is_some() && mode == LoadMode::RequestRate;
+    let mut reasons = Vec::new();
+    // Under a cap a request also waits for a free slot: that lag is the server's.
+    let lag_verdict = (open_loop && !capped)
+        .then(|| LagVerdict::judge(results, requested))
+        .flatten();
+    if let Some(v) = lag_verdict.as_ref().filter(|v| v.trips()) {
+        reasons.push(v.reason());
+    }
     let ramped = config.load.request_rate_ramp_s.is_some();
     let cancelled = results.was_cancelled;
     if let (Some(req), Some(ach)) = (requested, achieved)
@@ -357,21 +503,25 @@ pub fn build(
         && ach < req * RATE_SHORTFALL
     {
         reasons.push(format!(
-            "achieved rate {ach:.1} req/s is {:.0}% of the requested {req:.1} req/s",
-            100.0 * ach / req
+            "achieved rate {ach:.1} req/s is {:.0}% of the requested {req:.1} req/s (limit {:.0}%)",
+            100.0 * ach / req,
+            100.0 * RATE_SHORTFALL
         ));
     }
     if let Some(c) = cpu
         && c.peak_cores >= CPU_SATURATION * c.cpus as f64
     {
         reasons.push(format!(
-            "client CPU saturated: peak {:.2} of {} CPUs busy",
-            c.peak_cores, c.cpus
+            "client CPU saturated: peak {:.2} of {} CPUs busy (limit {:.0}%: {:.2})",
+            c.peak_cores,
+            c.cpus,
+            100.0 * CPU_SATURATION,
+            CPU_SATURATION * c.cpus as f64
         ));
     }
     if let Some(b) = backlog.filter(|b| b.held_back_credits > 0) {
         reasons.push(format!(
-            "record processing fell behind: {} credit returns waited {:.2} ms on average for room in the workers' record queues (capacity {} each)",
+            "record processing fell behind: {} credit returns waited {:.2} ms on average for room in the workers' record queues (capacity {} each; limit: none waits)",
             b.held_back_credits,
             b.held_back_ns as f64 / 1e6 / b.held_back_credits as f64,
             b.capacity
@@ -385,6 +535,12 @@ pub fn build(
     o.insert("requested_rate".into(), json!(requested));
     o.insert("achieved_rate".into(), json!(achieved));
     o.insert("requests_sent".into(), sent.into());
+    // sent = ok + errors + cancelled (cut off in flight, no record).
+    let p = &results.profiling;
+    o.insert(
+        "requests".into(),
+        json!({"sent": sent, "ok": p.records.saturating_sub(p.errors), "errors": p.errors, "cancelled": sent.saturating_sub(p.records)}),
+    );
     o.insert("window_s".into(), json!(window_s));
     if capped {
         o.insert("concurrency_cap".into(), json!(config.concurrency));
@@ -407,7 +563,11 @@ pub fn build(
             None => Value::Null,
         },
     );
-    o.insert("thresholds".into(), json!({"schedule_lag_p99_ms": LAG_P99_LIMIT_MS, "rate_shortfall": RATE_SHORTFALL, "cpu_saturation": CPU_SATURATION}));
+    o.insert(
+        "schedule_lag_verdict".into(),
+        lag_verdict.as_ref().map_or(Value::Null, LagVerdict::json),
+    );
+    o.insert("thresholds".into(), json!({"lag_latency_share": LAG_LATENCY_SHARE, "lag_gap_share": LAG_GAP_SHARE, "lag_floor_ms": LAG_FLOOR_MS, "late_share": LATE_SHARE_LIMIT, "rate_shortfall": RATE_SHORTFALL, "cpu_saturation": CPU_SATURATION}));
     o.insert("client_bound".into(), client_bound.into());
     o.insert("client_bound_reasons".into(), json!(reasons));
 
@@ -538,6 +698,164 @@ mod tests {
         r
     }
 
+    /// A `schedule_lag` metric with the given p1, p5, p10, p25, p50, p75, p90, p95,
+    /// p99 and max (ms).
+    fn lag_metric(points: [f64; 10]) -> MetricResult {
+        MetricResult {
+            tag: "schedule_lag".into(),
+            unit: "ms".into(),
+            min: Some(0.0),
+            max: Some(points[9]),
+            percentiles: [1, 5, 10, 25, 50, 75, 90, 95, 99]
+                .into_iter()
+                .zip(points)
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A lag that grows steadily from 0 to `end` ms over the run (uniform).
+    fn steady_growth(end: f64) -> [f64; 10] {
+        [1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 100.0].map(|p| end * p / 100.0)
+    }
+
+    /// `r` with metric `m` in place of the one of the same tag (or added).
+    fn with(mut r: ProfileResults, m: MetricResult) -> ProfileResults {
+        r.profiling.metrics.retain(|x| x.tag != m.tag);
+        r.profiling.metrics.push(m);
+        r
+    }
+
+    /// A latency metric with the given p50 (ms).
+    fn latency(tag: &str, p50: f64) -> MetricResult {
+        MetricResult {
+            tag: tag.into(),
+            unit: "ms".into(),
+            avg: Some(p50),
+            max: Some(p50 * 2.0),
+            percentiles: vec![(50, p50), (99, p50 * 1.5)],
+            ..Default::default()
+        }
+    }
+
+    fn fixed_schedule(sent: u64, secs: f64, rate: f64) -> TrackedPhase {
+        PhaseStats {
+            load_mode: Some(LoadMode::FixedSchedule),
+            ..stats(sent, secs, rate).stats
+        }
+        .into()
+    }
+
+    #[test]
+    fn a_mooncake_replay_with_a_few_bursts_is_not_client_bound() {
+        // Issue 17: a Mooncake trace replayed against a real engine, request
+        // latencies ~15 s, TTFT ~0.9 s, 15.45 req/s in bursts of same-timestamp
+        // rows: lag p99 22.7 ms from a few bursts, the median well under 1 ms.
+        let c = config(ProfileArgs {
+            request_rate: Some(vec![15.45]),
+            ..Default::default()
+        });
+        let lag = lag_metric([0.05, 0.1, 0.15, 0.25, 0.4, 0.8, 2.0, 5.0, 22.7, 60.0]);
+        let real_engine = with(
+            with(
+                with(results(0.0), lag.clone()),
+                latency("request_latency", 15_000.0),
+            ),
+            latency("time_to_first_token", 900.0),
+        );
+        let r = build(
+            &c,
+            &real_engine,
+            Some(&fixed_schedule(927, 60.0, 15.45)),
+            None,
+        );
+        assert!(!r.client_bound, "{:#}", r.json);
+        // Tolerance: max(5% of TTFT p50 900 ms, half the 64.7 ms gap, 1 ms) = 45 ms.
+        let v = &r.json["schedule_lag_verdict"];
+        assert_eq!(v["reference"], "time_to_first_token");
+        assert!((v["tolerance_ms"].as_f64().unwrap() - 45.0).abs() < 1e-9, "{v}");
+        assert!(v["late_share"].as_f64().unwrap() < 0.01, "{v}");
+        assert!(!r.lines.iter().any(|l| l.contains("WARNING")), "{:?}", r.lines);
+        // Even against a fast server (TTFT 20 ms) the schedule's own spacing
+        // (half of 64.7 ms) tolerates the bursts: fewer than 1% of requests are later.
+        let fast = with(
+            with(results(0.0), lag),
+            latency("time_to_first_token", 20.0),
+        );
+        let r = build(&c, &fast, Some(&fixed_schedule(927, 60.0, 15.45)), None);
+        assert!(!r.client_bound, "{:#}", r.json);
+    }
+
+    #[test]
+    fn an_overloaded_client_is_client_bound_on_lag_alone() {
+        // The lag grows steadily to 400 ms (comparable to the 150 ms TTFT) at
+        // 1000 req/s; the rate was still met and the CPU is not reported.
+        let c = config(ProfileArgs {
+            request_rate: Some(vec![1000.0]),
+            ..Default::default()
+        });
+        let overloaded = with(
+            with(results(0.0), lag_metric(steady_growth(400.0))),
+            latency("time_to_first_token", 150.0),
+        );
+        let r = build(&c, &overloaded, Some(&stats(10_000, 10.0, 1000.0)), None);
+        assert!(r.client_bound, "{:#}", r.json);
+        let reasons = r.json["client_bound_reasons"].as_array().unwrap();
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        // Tolerance max(5% of 150 ms, half of 1 ms, 1 ms) = 7.5 ms; 98% are later.
+        assert_eq!(
+            reasons[0],
+            "schedule lag exceeded its tolerance of 7.50 ms for 98% of requests (limit 10%; \
+             lag p90 360.00 ms, p99 396.00 ms); the tolerance is the larger of 5% of the TTFT p50 \
+             (150.00 ms) and 50% of the mean inter-arrival gap (1.00 ms), at least 1 ms"
+        );
+        assert!(
+            r.lines.last().unwrap().contains(reasons[0].as_str().unwrap()),
+            "{:?}",
+            r.lines
+        );
+    }
+
+    #[test]
+    fn a_burst_trips_only_when_it_is_sustained() {
+        let c = config(ProfileArgs {
+            request_rate: Some(vec![100.0]),
+            ..Default::default()
+        });
+        let run = |lag: [f64; 10]| {
+            let r = with(
+                with(results(0.0), lag_metric(lag)),
+                latency("request_latency", 40.0),
+            );
+            build(&c, &r, Some(&stats(1000, 10.0, 100.0)), None)
+        };
+        // Tolerance max(2 ms, 5 ms, 1 ms) = 5 ms. Under 5% of requests up to 300 ms
+        // late (p99 250 ms, far above any fixed limit): a burst.
+        let burst = run([0.1, 0.1, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 250.0, 300.0]);
+        assert!(!burst.client_bound, "{:#}", burst.json);
+        // 25% of requests later than 5 ms: sustained.
+        let sustained = run([0.1, 0.1, 0.1, 0.2, 0.3, 5.0, 20.0, 50.0, 250.0, 300.0]);
+        assert!(sustained.client_bound, "{:#}", sustained.json);
+        let share = sustained.json["schedule_lag_verdict"]["late_share"]
+            .as_f64()
+            .unwrap();
+        assert!((share - 0.25).abs() < 1e-9, "{share}");
+    }
+
+    #[test]
+    fn the_share_of_late_requests_is_read_off_the_percentiles() {
+        let m = lag_metric(steady_growth(100.0));
+        assert!((share_above(&m, 50.0) - 0.5).abs() < 1e-9);
+        assert!((share_above(&m, 92.5) - 0.075).abs() < 1e-9);
+        assert_eq!(share_above(&m, 100.0), 0.0);
+        assert_eq!(share_above(&m, 1000.0), 0.0);
+        assert!((share_above(&m, 0.5) - 0.995).abs() < 1e-9);
+        // Below the minimum: every request.
+        let mut m = lag_metric([5.0; 10]);
+        m.min = Some(5.0);
+        assert_eq!(share_above(&m, 1.0), 1.0);
+    }
+
     fn stats(sent: u64, secs: f64, rate: f64) -> TrackedPhase {
         PhaseStats {
             sent,
@@ -593,13 +911,21 @@ mod tests {
         };
         let r = build(
             &c,
-            &results(35.0),
+            &with(results(0.0), lag_metric(steady_growth(400.0))),
             Some(&stats(8000, 10.0, 1000.0)),
             Some(cpu),
         );
         assert!(r.client_bound);
         let reasons = r.json["client_bound_reasons"].as_array().unwrap();
         assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert_eq!(
+            reasons[1],
+            "achieved rate 800.0 req/s is 80% of the requested 1000.0 req/s (limit 90%)"
+        );
+        assert_eq!(
+            reasons[2],
+            "client CPU saturated: peak 1.95 of 2 CPUs busy (limit 90%: 1.80)"
+        );
         assert!(
             r.lines
                 .last()
@@ -645,11 +971,28 @@ mod tests {
             load_mode: Some(LoadMode::Concurrency),
             ..Default::default()
         };
-        let r = build(&c, &r, Some(&s.into()), None);
+        let r = build(&c, &r, Some(&s.clone().into()), None);
         assert_eq!(
             r.lines[0],
             "Load: closed loop, concurrency 8; achieved 20.0 req/s (40 sent, 2.00 s of the phase); \
              cancelled: 32 requests measured, 2 errors, 6 cancelled in flight"
+        );
+        assert_eq!(
+            r.json["requests"],
+            json!({"sent": 40, "ok": 32, "errors": 2, "cancelled": 6})
+        );
+        // The bus's last counters predate the last sends (30 < 34 records): the
+        // records count, and the numbers still add up.
+        let stale = PhaseStats { sent: 30, ..s };
+        let mut res = results(0.5);
+        res.was_cancelled = true;
+        res.profiling.records = 34;
+        res.profiling.errors = 2;
+        let r = build(&c, &res, Some(&stale.into()), None);
+        assert_eq!(r.json["requests_sent"], 34);
+        assert_eq!(
+            r.json["requests"],
+            json!({"sent": 34, "ok": 32, "errors": 2, "cancelled": 0})
         );
     }
 
@@ -698,7 +1041,7 @@ mod tests {
         assert_eq!(
             r.json["client_bound_reasons"][0],
             // 3 ms over 5 returns: 0.60 ms each.
-            "record processing fell behind: 5 credit returns waited 0.60 ms on average for room in the workers' record queues (capacity 64 each)"
+            "record processing fell behind: 5 credit returns waited 0.60 ms on average for room in the workers' record queues (capacity 64 each; limit: none waits)"
         );
     }
 

@@ -5,10 +5,15 @@
 //! In `--service-mode multi-process` the children log to their stderr, which is a
 //! pipe to this process: [`child_line`] copies each line into the run's log file and
 //! shows the warnings and errors on this process's stderr, as in-process services do.
+//!
+//! Every line written to the log file or to stderr through this module passes the
+//! run's [`Redactor`] (set with [`set_redactor`]): no API key, secret header value
+//! or URL password reaches a log, whichever service logged it.
 
+use aiperf_config::redact::Redactor;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// Target of events that go to the log file only: the caller already told the
@@ -28,10 +33,53 @@ fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// The secrets of the current run, removed from every log line and error message.
+static REDACTOR: RwLock<Option<Redactor>> = RwLock::new(None);
+
+/// Sets the redactor of the current run (each run of a sweep sets its own).
+pub fn set_redactor(redactor: Redactor) {
+    if let Ok(mut r) = REDACTOR.write() {
+        *r = Some(redactor);
+    }
+}
+
+/// `text` without the current run's secrets (URL credentials are removed even
+/// before a run set its redactor).
+pub fn redact(text: &str) -> String {
+    match REDACTOR.read() {
+        Ok(r) => match r.as_ref() {
+            Some(r) => r.apply(text),
+            None => Redactor::default().apply(text),
+        },
+        Err(_) => Redactor::default().apply(text),
+    }
+}
+
+/// Redacts each formatted event (the fmt layer writes an event in one call) before
+/// writing it to `W`.
+struct Redacting<W>(W);
+
+impl<W: Write> Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Stderr through the run's redactor.
+fn redacted_stderr() -> Redacting<std::io::Stderr> {
+    Redacting(std::io::stderr())
+}
+
 /// Logs to stderr only (service processes).
 pub fn init_stderr(level: &str) {
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(redacted_stderr)
         .with_ansi(stderr_is_terminal())
         .with_env_filter(filter(level))
         .try_init();
@@ -77,12 +125,12 @@ pub fn init_profile(level: &str, log_file: &Path) {
     let stderr_filter = EnvFilter::try_new(format!("warn,zeromq=error,{FILE_ONLY}=off"))
         .unwrap_or_else(|_| EnvFilter::new("warn"));
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(redacted_stderr)
         .with_ansi(stderr_is_terminal())
         .with_target(false)
         .with_filter(stderr_filter);
     let file_layer = tracing_subscriber::fmt::layer()
-        .with_writer(|| CurrentLogFile)
+        .with_writer(|| Redacting(CurrentLogFile))
         .with_ansi(false)
         .with_filter(filter(level));
     let _ = tracing_subscriber::registry()
@@ -99,8 +147,10 @@ pub fn close_profile_log() {
     }
 }
 
-/// Prints `error: <message>` on stderr, once, and records it in the log file.
+/// Prints `error: <message>` on stderr, once, and records it in the log file
+/// (secrets removed).
 pub fn report_error(message: &str) {
+    let message = redact(message);
     eprintln!("error: {message}");
     tracing::error!(target: FILE_ONLY, "{message}");
 }
@@ -109,7 +159,7 @@ pub fn report_error(message: &str) {
 /// with the service id, escape codes removed), and onto this process's stderr when
 /// it is a warning or an error, or not a log line at all (a panic message).
 pub fn child_line(service_id: &str, line: &str) {
-    let line = strip_ansi(line);
+    let line = redact(&strip_ansi(line));
     if let Ok(mut current) = LOG_FILE.lock()
         && let Some(f) = current.as_mut()
     {

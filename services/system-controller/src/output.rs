@@ -6,6 +6,7 @@ use aiperf_config::ProfileConfig;
 use aiperf_export::{
     artifacts::{ArtifactPaths, write_results_ready, write_text},
     console::{ConsoleContext, metric_warnings, render_console},
+    redact::Redactor,
     summary_csv::render_summary_csv,
     summary_json::{SummaryContext, new_benchmark_id, summary_value},
 };
@@ -37,14 +38,19 @@ pub fn write_all(
     }
     // Rendered as `render_summary_json` does, from the value the caller gets back.
     let summary = summary_value(&ctx, results);
+    // Error messages in the summary may quote a server's answer: no secret in them.
+    let redactor = Redactor::for_config(config);
     write_text(
         &paths.summary_json,
-        &serde_json::to_string_pretty(&summary).unwrap_or_else(|_| "{}".into()),
+        &redactor.apply(&serde_json::to_string_pretty(&summary).unwrap_or_else(|_| "{}".into())),
     )?;
-    write_text(&paths.summary_csv, &render_summary_csv(results))?;
+    write_text(
+        &paths.summary_csv,
+        &redactor.apply(&render_summary_csv(results)),
+    )?;
     // The records manager wrote the timeslice files (it holds the records).
     let mut console_ctx = ConsoleContext::from_paths(
-        config.cli_command.clone(),
+        redactor.cli_command(&config.cli_command),
         paths,
         config.slice_duration_s.is_some(),
     );
@@ -65,7 +71,8 @@ pub fn write_all(
     if let Some(l) = load {
         console_ctx.notes.extend(l.lines.iter().cloned());
     }
-    let console = render_console(&console_ctx, results);
+    // Error messages and notes may quote a server's answer or the URL: no secret in them.
+    let console = redactor.apply(&render_console(&console_ctx, results));
     write_text(&paths.console_txt, &console)?;
     write_results_ready(
         &paths.results_ready,

@@ -4,6 +4,7 @@
 use aiperf_config::UiType;
 use aiperf_protocol::{Phase, events::Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The run's progress display.
@@ -12,6 +13,9 @@ pub struct Progress {
     multi: MultiProgress,
     bars: Vec<(Phase, ProgressBar, ProgressBar)>,
     last_line: Instant,
+    /// Error records per phase (the records manager's count: it includes the
+    /// errors found while parsing responses, which no credit return reports).
+    record_errors: HashMap<Phase, u64>,
 }
 
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
@@ -24,6 +28,7 @@ impl Progress {
             multi: MultiProgress::new(),
             bars: Vec::new(),
             last_line: Instant::now(),
+            record_errors: HashMap::new(),
         }
     }
 
@@ -56,13 +61,13 @@ impl Progress {
             | Event::PhaseSendingComplete { phase, stats }
             | Event::PhaseComplete { phase, stats } => {
                 let total = stats.expected_requests;
+                let errors = self.errors(*phase, stats.errors);
                 let mut line = format!(
-                    "{}: {} sent, {} completed, {} in flight, {} errors",
+                    "{}: {} sent, {} completed, {} in flight, {errors} errors",
                     phase.as_str(),
                     stats.sent,
                     stats.completed,
                     stats.in_flight,
-                    stats.errors
                 );
                 if stats.cancelled > 0 {
                     line.push_str(&format!(", {} cancelled", stats.cancelled));
@@ -72,10 +77,7 @@ impl Progress {
                         let (_, sent, _) = self.bars_for(*phase, total);
                         sent.set_length(total.unwrap_or(stats.sent).max(stats.sent));
                         sent.set_position(stats.completed + stats.cancelled);
-                        sent.set_message(format!(
-                            "{} in flight, {} errors",
-                            stats.in_flight, stats.errors
-                        ));
+                        sent.set_message(format!("{} in flight, {errors} errors", stats.in_flight));
                     }
                     UiType::None => {
                         let important =
@@ -92,6 +94,7 @@ impl Progress {
                 records,
                 errors,
             } => {
+                self.record_errors.insert(*phase, *errors);
                 if matches!(self.ui, UiType::Simple | UiType::Dashboard) {
                     let (_, sent, recs) = self.bars_for(*phase, None);
                     recs.set_length(sent.length().unwrap_or(0).max(*records));
@@ -103,11 +106,40 @@ impl Progress {
         }
     }
 
+    /// The live error count of `phase`: the larger of the errors the credits
+    /// reported (`credit_errors`, failed requests) and the error records (which add
+    /// the responses that failed to parse, counted a little later).
+    fn errors(&self, phase: Phase, credit_errors: u64) -> u64 {
+        credit_errors.max(self.record_errors.get(&phase).copied().unwrap_or(0))
+    }
+
     /// Clears the bars before the results are printed.
     pub fn finish(&mut self) {
         for (_, a, b) in self.bars.drain(..) {
             a.finish_and_clear();
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_count_includes_errors_found_while_parsing() {
+        let mut p = Progress::new(UiType::None);
+        // 2 failed requests reported by their credits.
+        assert_eq!(p.errors(Phase::Profiling, 2), 2);
+        // The records manager counted 5 error records (3 responses did not parse).
+        p.on_event(&Event::RecordsProgress {
+            phase: Phase::Profiling,
+            records: 40,
+            errors: 5,
+        });
+        assert_eq!(p.errors(Phase::Profiling, 2), 5);
+        assert_eq!(p.errors(Phase::Warmup, 1), 1);
+        // Credits ahead of the records: the credits' count.
+        assert_eq!(p.errors(Phase::Profiling, 7), 7);
     }
 }

@@ -76,13 +76,15 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         eprintln!("{}", default.note);
         config.tokenizer = Some(default.spec);
     }
-    // Error messages may quote the URL or a server's answer: no secret in them.
+    // Error messages and logs may quote the URL or a server's answer: no secret in
+    // them (`logging` redacts everything it writes).
     let redact = Redactor::for_config(&config);
-    let error = |msg: &str| logging::report_error(&redact.apply(msg));
+    logging::set_redactor(redact.clone());
+    let error = |msg: &str| logging::report_error(msg);
     let fail = |msg: String| ProfileRun {
         code: ExitCode::FAILURE,
         interrupted: false,
-        failure: Some(msg),
+        failure: Some(redact.apply(&msg)),
         load_report: None,
         summary: None,
     };
@@ -187,7 +189,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
     ProfileRun {
         code,
         interrupted: outcome.interrupted,
-        failure: outcome.failure,
+        failure: outcome.failure.map(|f| redact.apply(&f)),
         load_report: report,
         summary,
     }

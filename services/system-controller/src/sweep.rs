@@ -106,7 +106,7 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
         if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| {
             std::fs::write(
                 dir.join("run_config.json"),
-                serde_json::to_string_pretty(&cfg).unwrap_or_default(),
+                serde_json::to_string_pretty(&cfg.redacted()).unwrap_or_default(),
             )
         }) {
             eprintln!(

@@ -75,6 +75,13 @@ pub struct ProfileArgs {
     )]
     #[serde(alias = "headers")]
     pub header: Option<Vec<String>>,
+    /// aiperf-rs: a header NAME whose value is secret (repeatable): redacted like
+    /// `Authorization` everywhere it could appear (console, exports, logs, errors).
+    /// Authorization, Cookie and names with auth, key, token, secret or password are
+    /// redacted without it.
+    #[arg(long, num_args = 1.., value_name = "NAME", help_heading = "Endpoint")]
+    #[serde(alias = "redact_headers")]
+    pub redact_header: Option<Vec<String>>,
     /// Extra request-body field `key:value` (repeatable) or a JSON object.
     #[arg(long, num_args = 1.., value_name = "KEY:VALUE", help_heading = "Endpoint")]
     pub extra_inputs: Option<Vec<String>>,

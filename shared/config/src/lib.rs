@@ -18,7 +18,9 @@ pub mod file;
 pub mod goodput;
 pub mod load;
 pub mod phase_load;
+pub mod redact;
 mod resolve;
+pub mod server_url;
 pub mod telemetry;
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +35,8 @@ pub use dataset::{
 pub use goodput::{GoodputSpec, SloSpec};
 pub use load::{LoadConfig, SweepPoint, SweepRun, WarmupConfig, expand_sweep};
 pub use phase_load::{Cancellation, Pacing, PhaseLoad, RateLoad};
-pub use resolve::{Context, artifact_dir_name, normalize_url, resolve, warnings};
+pub use resolve::{Context, artifact_dir_name, resolve, warnings};
+pub use server_url::{check_url, normalize_url};
 pub use telemetry::{GpuTelemetryConfig, ServerMetricsConfig, ServerMetricsFormat};
 
 /// A configuration error: names the option and what to do.
@@ -202,6 +205,10 @@ pub struct ProfileConfig {
     pub api_key: Option<String>,
     /// Extra HTTP headers, in order.
     pub headers: Vec<(String, String)>,
+    /// Header names marked secret with `--redact-header` (see
+    /// [`ProfileConfig::header_is_secret`]).
+    #[serde(default)]
+    pub redact_headers: Vec<String>,
     /// Fields merged into every request body, as a JSON object string.
     pub extra_inputs_json: String,
     /// Send `max_tokens` instead of `max_completion_tokens` for chat.

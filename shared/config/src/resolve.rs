@@ -37,34 +37,15 @@ fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> 
     }
 }
 
-/// Adds `http://` when the URL has no scheme and strips trailing slashes.
-pub fn normalize_url(url: &str) -> Result<String, ConfigError> {
-    let url = url.trim();
-    if url.is_empty() {
-        return err("--url is empty; give the server address, e.g. --url http://127.0.0.1:8000");
-    }
-    let with_scheme = if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    };
-    if !(with_scheme.starts_with("http://") || with_scheme.starts_with("https://")) {
-        return err(format!(
-            "--url {url}: only http:// and https:// URLs are supported"
-        ));
-    }
-    Ok(with_scheme.trim_end_matches('/').to_string())
-}
-
-/// Parses `Name:Value` headers.
+/// Parses `Name:Value` headers. An error names the header by its position, never
+/// by its value (a header may hold a secret).
 pub fn parse_headers(items: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
+        let which = format!("--header #{} (value not shown: it may hold a secret)", i + 1);
         if item.trim_start().starts_with('{') {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(item)
-                .map_err(|e| {
-                    ConfigError::new(format!("--header {item}: invalid JSON object: {e}"))
-                })?;
+                .map_err(|e| ConfigError::new(format!("{which}: invalid JSON object: {e}")))?;
             for (k, v) in map {
                 let v = v
                     .as_str()
@@ -76,12 +57,14 @@ pub fn parse_headers(items: &[String]) -> Result<Vec<(String, String)>, ConfigEr
         }
         let Some((k, v)) = item.split_once(':') else {
             return err(format!(
-                "--header {item}: expected NAME:VALUE, e.g. -H 'X-Team:llm'"
+                "{which}: expected NAME:VALUE, e.g. -H 'X-Team:llm'"
             ));
         };
         let k = k.trim();
         if k.is_empty() || k.contains(char::is_whitespace) {
-            return err(format!("--header {item}: invalid header name {k:?}"));
+            return err(format!(
+                "{which}: invalid header name (empty or with spaces) before the first ':'"
+            ));
         }
         out.push((k.to_string(), v.trim().to_string()));
     }
@@ -397,6 +380,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         request_timeout_s,
         api_key: a.api_key.clone(),
         headers,
+        redact_headers: a.redact_header.clone().unwrap_or_default(),
         extra_inputs_json: serde_json::Value::Object(extra).to_string(),
         use_legacy_max_tokens: a.use_legacy_max_tokens.unwrap_or(false),
         connection_reuse: a.connection_reuse_strategy.unwrap_or(d::CONNECTION_REUSE),

@@ -3,7 +3,7 @@
 //! AIPerf command lines keep working and the values are ready for the collectors;
 //! until those exist the options have no effect and [`crate::warnings`] says so.
 
-use crate::{ConfigError, ProfileArgs, normalize_url};
+use crate::{ConfigError, ProfileArgs};
 use serde::{Deserialize, Serialize};
 
 /// An export format of the server metrics (`--server-metrics-formats`).
@@ -82,8 +82,7 @@ impl GpuTelemetryConfig {
 /// A `--server-metrics` endpoint with scheme and path: `node1:8081` →
 /// `http://node1:8081/metrics`; a URL with a path is kept as is.
 pub fn metrics_url(given: &str) -> Result<String, ConfigError> {
-    let url = normalize_url(given)
-        .map_err(|_| ConfigError::new("--server-metrics: give host:port or an http(s) URL"))?;
+    let url = crate::check_url("--server-metrics", given)?;
     let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(&url);
     Ok(if after_scheme.contains('/') {
         url

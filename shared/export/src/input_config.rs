@@ -24,7 +24,7 @@
 //!
 //! Keys and nesting are AIPerf's wherever we have the value; what AIPerf sets and
 //! we do not have is absent, as are unset options. Secrets are redacted: the API key, secret-looking header values
-//! ([`is_secret_header`]) and URL credentials ([`redact_url`]).
+//! ([`ProfileConfig::header_is_secret`]) and URL credentials ([`redact_url`]).
 //!
 //! Shapes chosen where AIPerf's could not be read off its source: a public dataset
 //! is `{"type": "public", "dataset": <name>}`; the phase type of a timestamped
@@ -33,7 +33,7 @@
 //! rules of the load plan (`ProfileConfig::phases` of `aiperf-config`): fixed
 //! schedule, then user-centric, then request rate, then concurrency.
 
-use crate::redact::{REDACTED, is_secret_header, redact_url};
+use crate::redact::{REDACTED, redact_url};
 use crate::summary_json::strip_nulls;
 use aiperf_config::{
     ArrivalPattern, DatasetConfig, ExportLevel, GoodputSpec, ProfileConfig, TokenDistribution,
@@ -82,7 +82,7 @@ fn endpoint(c: &ProfileConfig) -> Value {
         .headers
         .iter()
         .map(|(k, v)| {
-            let v = if is_secret_header(k) {
+            let v = if c.header_is_secret(k) {
                 REDACTED
             } else {
                 v.as_str()

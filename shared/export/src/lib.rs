@@ -29,7 +29,8 @@ pub mod format;
 pub mod input_config;
 pub mod raw_jsonl;
 pub mod records_jsonl;
-pub mod redact;
+/// Redaction lives with the configuration that knows the secrets (`aiperf_config::redact`).
+pub use aiperf_config::redact;
 pub mod summary_csv;
 pub mod summary_json;
 pub mod sweep_aggregate;

@@ -15,8 +15,9 @@
 //!   "data","value":<the data: payload>}]}`; a non-streaming body is
 //!   `{"perf_ns", "text", "content_type":"application/json"}`.
 //! * `status` is absent when no HTTP response arrived, `error` when there was none.
-//! * Header values that look secret ([`format::is_secret_header`]: `Authorization`,
-//!   API keys, tokens, cookies…) are written as `<redacted>`.
+//! * Header values that look secret ([`ProfileConfig::header_is_secret`]: `Authorization`,
+//!   API keys, tokens, cookies…, and names marked with `--redact-header`) are written
+//!   as `<redacted>`.
 //! * `payload` is the request body as a JSON object (a string if it was not JSON).
 //!
 //! The line is built by the record processor (which holds the raw record for a
@@ -49,7 +50,7 @@ pub fn request_headers(config: &ProfileConfig) -> Vec<(String, String)> {
         h.push(("Authorization".into(), REDACTED.into()));
     }
     for (k, v) in &config.headers {
-        let v = if format::is_secret_header(k) {
+        let v = if config.header_is_secret(k) {
             REDACTED.to_string()
         } else {
             v.clone()

@@ -214,7 +214,7 @@ pub fn summary_value(ctx: &SummaryContext, results: &ProfileResults) -> Value {
     run_info.insert(
         "cli_command".into(),
         Redactor::for_config(ctx.config)
-            .apply(&format::redact_cli_command(&ctx.config.cli_command))
+            .cli_command(&ctx.config.cli_command)
             .into(),
     );
     o.insert("run_info".into(), Value::Object(run_info));

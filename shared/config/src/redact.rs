@@ -1,13 +1,19 @@
 //! Keeping secrets out of every file, log line and console line: API keys,
 //! secret-looking header values and URL credentials (`http://user:pass@host`).
 //!
-//! * [`is_secret_header`] says which header values are secret;
+//! This is the one home of redaction; it is applied where text leaves the process
+//! (the console, every export, the log file, `run_config.json`, error messages).
+//!
+//! * [`is_secret_header`] says which header values are secret by name;
+//!   [`ProfileConfig::header_is_secret`] adds the names marked with `--redact-header`;
 //! * [`redact_url`] / [`redact_urls_in`] drop the userinfo of URLs;
 //! * [`redact_cli_command`] redacts a recorded command line;
 //! * [`Redactor`] knows the secret values of one configuration and removes them
-//!   (and URL credentials) from any text, e.g. an error message.
+//!   (and URL credentials) from any text, e.g. an error message or a log line;
+//! * [`ProfileConfig::redacted`] is the configuration with its secrets replaced
+//!   (what `run_config.json` holds).
 
-use aiperf_config::ProfileConfig;
+use crate::ProfileConfig;
 
 /// Text replacing secrets (API keys, authorization headers) in exported files.
 pub const REDACTED: &str = "<redacted>";
@@ -152,9 +158,90 @@ fn redact_option_value(option: &str, value: &str) -> String {
     format!("{open}{redacted}{close}")
 }
 
+/// The password of a URL's userinfo (`http://user:password@host`), as written and
+/// percent-decoded; empty when there is none.
+fn url_passwords(url: &str) -> Vec<String> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Vec::new();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return Vec::new();
+    };
+    let Some((_, password)) = userinfo.split_once(':') else {
+        return Vec::new();
+    };
+    let mut out = vec![password.to_string()];
+    let decoded = percent_decode(password);
+    if decoded != password {
+        out.push(decoded);
+    }
+    out
+}
+
+/// `%XX` escapes decoded (invalid escapes and non-UTF-8 results left as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// Secret values shorter than this are not searched for in free text (a 1-character
+/// "secret" would mangle every line); structured places (headers, the API key, URL
+/// userinfo) are redacted whatever their length.
+pub const MIN_SECRET_LEN: usize = 4;
+
+impl ProfileConfig {
+    /// Whether the value of header `name` is secret in this configuration: a
+    /// secret-looking name ([`is_secret_header`]) or one marked with
+    /// `--redact-header` (case-insensitive).
+    pub fn header_is_secret(&self, name: &str) -> bool {
+        is_secret_header(name)
+            || self
+                .redact_headers
+                .iter()
+                .any(|h| h.trim().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// This configuration with every secret replaced by [`REDACTED`]: the API key,
+    /// secret header values, URL credentials and the command line (what
+    /// `run_config.json` holds).
+    pub fn redacted(&self) -> ProfileConfig {
+        let redactor = Redactor::for_config(self);
+        let mut c = self.clone();
+        c.api_key = c.api_key.as_ref().map(|_| REDACTED.to_string());
+        for (name, value) in &mut c.headers {
+            if self.header_is_secret(name) {
+                *value = REDACTED.to_string();
+            }
+        }
+        c.url = redact_url(&c.url);
+        for u in &mut c.server_metrics.urls {
+            *u = redact_url(u);
+        }
+        c.cli_command = redactor.cli_command(&c.cli_command);
+        c
+    }
+}
+
 /// Removes the secrets of one configuration from any text: the API key, the
-/// values of secret headers ([`is_secret_header`]; with a `Bearer`-style scheme,
-/// the credential after it too) and URL credentials ([`redact_urls_in`]).
+/// values of secret headers ([`ProfileConfig::header_is_secret`]; with a
+/// `Bearer`-style scheme, the credential after it too), URL passwords and URL
+/// credentials ([`redact_urls_in`]).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     /// Secret values, longest first (so a value containing another is replaced whole).
@@ -169,7 +256,7 @@ impl Redactor {
             secrets.push(k.clone());
         }
         for (name, value) in &config.headers {
-            if is_secret_header(name) {
+            if config.header_is_secret(name) {
                 secrets.push(value.clone());
                 let mut words = value.split_whitespace();
                 if let (Some(scheme), Some(credential)) = (words.next(), words.next())
@@ -179,15 +266,20 @@ impl Redactor {
                 }
             }
         }
+        secrets.extend(url_passwords(&config.url));
+        for u in &config.server_metrics.urls {
+            secrets.extend(url_passwords(u));
+        }
         Redactor::new(secrets)
     }
 
-    /// A redactor of the given secret values (empty values are ignored).
+    /// A redactor of the given secret values (values shorter than
+    /// [`MIN_SECRET_LEN`] are ignored).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Redactor {
         let mut secrets: Vec<String> = secrets
             .into_iter()
             .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+            .filter(|s| s.chars().count() >= MIN_SECRET_LEN)
             .collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -203,6 +295,18 @@ impl Redactor {
             }
         }
         out
+    }
+
+    /// A recorded command line with its secrets replaced: the options that carry
+    /// them ([`redact_cli_command`]) and, wherever they appear, this
+    /// configuration's secret values (a second `-H` value, a config file, …).
+    pub fn cli_command(&self, cmd: &str) -> String {
+        self.apply(&redact_cli_command(cmd))
+    }
+
+    /// Whether this redactor knows no secret value (it still removes URL credentials).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
     }
 }
 
@@ -272,5 +376,85 @@ mod tests {
             "key <redacted>, header <redacted>, url http://<redacted>@h/"
         );
         assert_eq!(r.apply("nothing secret"), "nothing secret");
+    }
+
+    fn config(args: crate::ProfileArgs) -> ProfileConfig {
+        crate::resolve(
+            &crate::ProfileArgs {
+                models: Some(vec!["m".into()]),
+                ..args
+            },
+            &crate::Context {
+                cpus: 2,
+                stdout_is_tty: false,
+                cli_command: "aiperf-rs profile -H 'Authorization: Bearer tok-abc' 'X-Api-Key: k-123' \
+                              -H 'X-Tenant: t-secret' --redact-header X-Tenant \
+                              --url http://bob:p%40ss-9@127.0.0.1:1"
+                    .into(),
+            },
+        )
+        .unwrap()
+    }
+
+    fn secret_config() -> ProfileConfig {
+        config(crate::ProfileArgs {
+            header: Some(vec![
+                "Authorization: Bearer tok-abc".into(),
+                "X-Api-Key: k-123".into(),
+                "X-Tenant: t-secret".into(),
+                "X-Team: llm".into(),
+            ]),
+            redact_header: Some(vec!["x-tenant".into()]),
+            urls: Some(vec!["http://bob:p%40ss-9@127.0.0.1:1".into()]),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn marked_headers_are_secret() {
+        let c = secret_config();
+        assert!(c.header_is_secret("X-TENANT"));
+        assert!(c.header_is_secret("Proxy-Authorization"));
+        assert!(!c.header_is_secret("X-Team"));
+        assert!(!config(Default::default()).header_is_secret("X-Tenant"));
+    }
+
+    #[test]
+    fn the_redactor_of_a_configuration_knows_every_secret() {
+        let r = Redactor::for_config(&secret_config());
+        assert_eq!(
+            r.apply("tok-abc k-123 t-secret p%40ss-9 p@ss-9 llm"),
+            "<redacted> <redacted> <redacted> <redacted> <redacted> llm"
+        );
+        // A value given after a first -H value (clap takes several) is caught by value.
+        let cli = r.cli_command(&secret_config().cli_command);
+        for s in ["tok-abc", "k-123", "t-secret", "p%40ss-9"] {
+            assert!(!cli.contains(s), "{cli}");
+        }
+        assert!(cli.contains("'X-Team: llm'") || !cli.contains("X-Team"), "{cli}");
+    }
+
+    #[test]
+    fn a_redacted_configuration_holds_no_secret() {
+        let c = secret_config();
+        let text = serde_json::to_string(&c.redacted()).unwrap();
+        for s in ["tok-abc", "k-123", "t-secret", "p%40ss-9"] {
+            assert!(!text.contains(s), "{s} in {text}");
+        }
+        let r = c.redacted();
+        assert_eq!(r.url, "http://<redacted>@127.0.0.1:1");
+        assert!(r.headers.contains(&("X-Team".into(), "llm".into())));
+        assert!(r.headers.contains(&("X-Tenant".into(), REDACTED.into())));
+    }
+
+    #[test]
+    fn url_passwords_as_written_and_decoded() {
+        assert_eq!(
+            url_passwords("http://u:p%40w-1@h:1/x?q=a@b"),
+            vec!["p%40w-1".to_string(), "p@w-1".to_string()]
+        );
+        assert!(url_passwords("http://u@h").is_empty());
+        assert!(url_passwords("http://h/a:b@c").is_empty());
+        assert_eq!(percent_decode("a%zzb%4"), "a%zzb%4");
     }
 }
