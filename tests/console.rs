@@ -247,6 +247,51 @@ async fn bad_input_file_fails_once_and_leaves_no_directory() {
     assert_eq!(server.stats().requests, 0, "nothing was sent");
 }
 
+/// A malformed `--url` is a configuration error (exit code 2) that names the
+/// problem, never a DNS or connection failure; no password is shown and no
+/// directory is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_url_is_named_at_once() {
+    let root = temp_dir("bad-url");
+    let dir = root.path().join("out");
+    for (url, needle) in [
+        (
+            "http://127.0.0.1:99999",
+            "error: --url http://127.0.0.1:99999: port 99999 is out of range (1-65535)",
+        ),
+        (
+            "http://[::1:8000",
+            "error: --url http://[::1:8000: malformed IPv6 address: `[` without a closing `]`",
+        ),
+        (
+            "ftp://127.0.0.1:21",
+            "error: --url ftp://127.0.0.1:21: unsupported scheme `ftp://`",
+        ),
+        (
+            "http:/127.0.0.1:8000",
+            "the scheme must be followed by `//`",
+        ),
+        ("://127.0.0.1:8000", "missing scheme before `://`"),
+        (
+            "http://bob:s3cret-pw@:8000",
+            "error: --url http://<redacted>@:8000: no host",
+        ),
+    ] {
+        let out = run(
+            &profile_args(url, &dir, &["--tokenizer", "builtin", "--api-key", API_KEY]),
+            RUN,
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(2), "{url}: {}", text(&out));
+        let err = stderr(&out);
+        assert!(err.contains(needle), "{url}: {}", text(&out));
+        assert_eq!(err.matches("error:").count(), 1, "{url}: {}", text(&out));
+        assert!(!err.contains("dns") && !err.contains("resolve"), "{err}");
+        assert_no_secret(url, &err);
+        assert!(!dir.exists(), "{url}: {} was created", dir.display());
+    }
+}
+
 /// The number of the table row `label` in its `avg` column.
 fn table_avg(console: &str, label: &str) -> f64 {
     let row = console

@@ -29,9 +29,9 @@ fn secret_args() -> Vec<&'static str> {
     vec![
         "--api-key",
         API_KEY,
+        // Two values after one -H (clap takes several): the second is redacted too.
         "-H",
         "Authorization: Bearer bearer-token-4d8e2a6c0f",
-        "-H",
         "X-Api-Key: xapikey-9b1d5f3a7e",
         "-H",
         "X-Tenant-Pass-Through: marked-value-2c6e0a4f8d",
@@ -159,11 +159,7 @@ async fn successful_run(mode: &str) {
     let headers = &summary["input_config"]["endpoint"]["headers"];
     assert_eq!(headers["X-Tenant-Pass-Through"], "<redacted>", "{headers}");
     assert_eq!(headers["Authorization"], "<redacted>", "{headers}");
-    assert!(
-        stdout(&out).contains("CLI Command: "),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("CLI Command: "), "{}", stdout(&out));
     // The mock answered every request: the basic-auth URL was accepted.
     assert_eq!(stat(&summary, "request_count", "avg"), 12.0);
 }
@@ -232,7 +228,9 @@ async fn no_secret_when_the_server_is_unreachable() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("cannot connect to http://<redacted>@127.0.0.1:{port}")),
+        err.contains(&format!(
+            "cannot connect to http://<redacted>@127.0.0.1:{port}"
+        )),
         "{err}"
     );
     assert_no_secret_anywhere("unreachable", &out, dir);
@@ -272,7 +270,10 @@ async fn echoing_401_server() -> (u16, tokio::task::JoinHandle<()>) {
                             .unwrap_or(0);
                         if got.len() >= head_end + 4 + len {
                             let head = text[..head_end].to_string();
-                            let body = format!("{{\"error\":\"unauthorized request:\\n{}\"}}", head.replace('"', "'").replace("\r\n", "\\n"));
+                            let body = format!(
+                                "{{\"error\":\"unauthorized request:\\n{}\"}}",
+                                head.replace('"', "'").replace("\r\n", "\\n")
+                            );
                             let resp = format!(
                                 "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                                 body.len()
@@ -306,7 +307,11 @@ async fn no_secret_when_the_server_echoes_them_in_errors() {
         "--output-tokens-mean",
         "4",
     ]);
-    let out = run(&profile_args(&url_with_password(port), dir.path(), &extra), RUN).await;
+    let out = run(
+        &profile_args(&url_with_password(port), dir.path(), &extra),
+        RUN,
+    )
+    .await;
     server.abort();
     // Every request failed: exit code 1, the error summary printed.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -773,9 +773,16 @@ mod tests {
         // Tolerance: max(5% of TTFT p50 900 ms, half the 64.7 ms gap, 1 ms) = 45 ms.
         let v = &r.json["schedule_lag_verdict"];
         assert_eq!(v["reference"], "time_to_first_token");
-        assert!((v["tolerance_ms"].as_f64().unwrap() - 45.0).abs() < 1e-9, "{v}");
+        assert!(
+            (v["tolerance_ms"].as_f64().unwrap() - 45.0).abs() < 1e-9,
+            "{v}"
+        );
         assert!(v["late_share"].as_f64().unwrap() < 0.01, "{v}");
-        assert!(!r.lines.iter().any(|l| l.contains("WARNING")), "{:?}", r.lines);
+        assert!(
+            !r.lines.iter().any(|l| l.contains("WARNING")),
+            "{:?}",
+            r.lines
+        );
         // Even against a fast server (TTFT 20 ms) the schedule's own spacing
         // (half of 64.7 ms) tolerates the bursts: fewer than 1% of requests are later.
         let fast = with(
@@ -810,7 +817,10 @@ mod tests {
              (150.00 ms) and 50% of the mean inter-arrival gap (1.00 ms), at least 1 ms"
         );
         assert!(
-            r.lines.last().unwrap().contains(reasons[0].as_str().unwrap()),
+            r.lines
+                .last()
+                .unwrap()
+                .contains(reasons[0].as_str().unwrap()),
             "{:?}",
             r.lines
         );

@@ -225,6 +225,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_log_line_loses_the_runs_secrets() {
+        set_redactor(Redactor::new(["sk-log-secret-1".to_string()]));
+        let mut out = Redacting(Vec::new());
+        let line = "2025-01-01T00:00:00Z DEBUG w: POST http://u:pw-77@h/v1 key sk-log-secret-1\n";
+        assert_eq!(out.write(line.as_bytes()).unwrap(), line.len());
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "2025-01-01T00:00:00Z DEBUG w: POST http://<redacted>@h/v1 key <redacted>\n"
+        );
+        assert_eq!(redact("x sk-log-secret-1"), "x <redacted>");
+    }
+
+    #[test]
     fn escape_codes_are_removed() {
         assert_eq!(
             strip_ansi("\x1b[2m2025-01-01T00:00:00Z\x1b[0m \x1b[32m INFO\x1b[0m x: hi"),

@@ -387,10 +387,11 @@ mod tests {
             &crate::Context {
                 cpus: 2,
                 stdout_is_tty: false,
-                cli_command: "aiperf-rs profile -H 'Authorization: Bearer tok-abc' 'X-Api-Key: k-123' \
+                cli_command:
+                    "aiperf-rs profile -H 'Authorization: Bearer tok-abc' 'X-Api-Key: k-123' \
                               -H 'X-Tenant: t-secret' --redact-header X-Tenant \
                               --url http://bob:p%40ss-9@127.0.0.1:1"
-                    .into(),
+                        .into(),
             },
         )
         .unwrap()
@@ -431,7 +432,10 @@ mod tests {
         for s in ["tok-abc", "k-123", "t-secret", "p%40ss-9"] {
             assert!(!cli.contains(s), "{cli}");
         }
-        assert!(cli.contains("'X-Team: llm'") || !cli.contains("X-Team"), "{cli}");
+        assert!(
+            cli.contains("'X-Team: llm'") || !cli.contains("X-Team"),
+            "{cli}"
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> 
 pub fn parse_headers(items: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let which = format!("--header #{} (value not shown: it may hold a secret)", i + 1);
+        let which = format!(
+            "--header #{} (value not shown: it may hold a secret)",
+            i + 1
+        );
         if item.trim_start().starts_with('{') {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(item)
                 .map_err(|e| ConfigError::new(format!("{which}: invalid JSON object: {e}")))?;

@@ -72,14 +72,14 @@ pub fn check_url(option: &str, url: &str) -> Result<String, ConfigError> {
         }
     } else {
         if host_port.contains(['[', ']']) {
-            return bad("malformed IPv6 address: put it in brackets, e.g. http://[::1]:8000".into());
+            return bad(
+                "malformed IPv6 address: put it in brackets, e.g. http://[::1]:8000".into(),
+            );
         }
         match host_port.split_once(':') {
             Some((h, p)) if p.contains(':') => {
                 let _ = h;
-                return bad(
-                    "an IPv6 address must be in brackets, e.g. http://[::1]:8000".into(),
-                );
+                return bad("an IPv6 address must be in brackets, e.g. http://[::1]:8000".into());
             }
             Some((h, p)) => (h, Some(p)),
             None => (host_port, None),
@@ -136,7 +136,10 @@ mod tests {
             ("https://h.example/v1", "https://h.example/v1"),
             ("http://[::1]:8000", "http://[::1]:8000"),
             ("http://[::1]", "http://[::1]"),
-            ("http://u:p%40w@127.0.0.1:1/x", "http://u:p%40w@127.0.0.1:1/x"),
+            (
+                "http://u:p%40w@127.0.0.1:1/x",
+                "http://u:p%40w@127.0.0.1:1/x",
+            ),
             ("HTTP://h:65535", "HTTP://h:65535"),
         ] {
             assert_eq!(normalize_url(given).unwrap(), want, "{given}");
@@ -146,21 +149,39 @@ mod tests {
     #[test]
     fn each_problem_is_named() {
         for (url, want) in [
-            ("http://127.0.0.1:99999", "--url http://127.0.0.1:99999: port 99999 is out of range (1-65535)"),
+            (
+                "http://127.0.0.1:99999",
+                "--url http://127.0.0.1:99999: port 99999 is out of range (1-65535)",
+            ),
             ("http://127.0.0.1:0", "port 0 is out of range"),
             ("http://127.0.0.1:80a", "port `80a` is not a number"),
             ("http://127.0.0.1:", "empty port after `:`"),
-            ("http://[::1:8000", "malformed IPv6 address: `[` without a closing `]`"),
+            (
+                "http://[::1:8000",
+                "malformed IPv6 address: `[` without a closing `]`",
+            ),
             ("http://[::zz]:8000", "malformed IPv6 address `[::zz]`"),
             ("http://::1:8000", "an IPv6 address must be in brackets"),
-            ("http://[::1]8000", "unexpected `8000` after the IPv6 address"),
-            ("ftp://h:21", "unsupported scheme `ftp://`; use http:// or https://"),
+            (
+                "http://[::1]8000",
+                "unexpected `8000` after the IPv6 address",
+            ),
+            (
+                "ftp://h:21",
+                "unsupported scheme `ftp://`; use http:// or https://",
+            ),
             ("://127.0.0.1:8000", "missing scheme before `://`"),
-            ("http:/127.0.0.1:8000", "the scheme must be followed by `//`"),
+            (
+                "http:/127.0.0.1:8000",
+                "the scheme must be followed by `//`",
+            ),
             ("http://", "no host"),
             ("http://:8000/v1", "no host"),
             ("http://user:pw@:8000", "no host"),
-            ("http://exa mple:80", "invalid character ' ' in the host name"),
+            (
+                "http://exa mple:80",
+                "invalid character ' ' in the host name",
+            ),
             ("", "--url is empty"),
         ] {
             let e = error(url);

@@ -24,7 +24,7 @@
 //! moment anyway) and streamed to disk by the records manager: raw responses are
 //! never kept in memory.
 
-use crate::format::{self, REDACTED};
+use crate::format::REDACTED;
 use aiperf_config::ProfileConfig;
 use aiperf_protocol::record::{RawRecord, RecordMetadata};
 use serde_json::{Map, Value, json};
