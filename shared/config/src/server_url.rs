@@ -77,8 +77,7 @@ pub fn check_url(option: &str, url: &str) -> Result<String, ConfigError> {
             );
         }
         match host_port.split_once(':') {
-            Some((h, p)) if p.contains(':') => {
-                let _ = h;
+            Some((_, p)) if p.contains(':') => {
                 return bad("an IPv6 address must be in brackets, e.g. http://[::1]:8000".into());
             }
             Some((h, p)) => (h, Some(p)),
