@@ -387,6 +387,17 @@ async fn cancelled_run_summary_agrees_with_the_table() {
     assert!(!line.contains("errors"), "{line}");
     assert_eq!(measured + cut, sent, "{line}");
     assert!(measured < 5000, "{line}");
+    // The records are conserved: sent = ok + errors + cancelled, and every record
+    // in the JSONL is a request sent.
+    let r = &summary["load_report"]["requests"];
+    let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
+    assert_eq!(n("sent"), n("ok") + n("errors") + n("cancelled"), "{r}");
+    assert_eq!(summary["load_report"]["requests_sent"], n("sent"), "{r}");
+    let records = read_jsonl(&jsonl)
+        .iter()
+        .filter(|l| l["metadata"]["benchmark_phase"] == "profiling")
+        .count() as u64;
+    assert_eq!(n("ok") + n("errors"), records, "{r}");
     assert_no_escape_codes("stdout", &console);
     assert_no_escape_codes("stderr", &stderr(&out));
 }

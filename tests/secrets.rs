@@ -123,6 +123,8 @@ async fn successful_run(mode: &str) {
         "--streaming",
         "--export-level",
         "raw",
+        "--slice-duration",
+        "1",
         "--synthetic-input-tokens-mean",
         "20",
         "--output-tokens-mean",
@@ -142,12 +144,14 @@ async fn successful_run(mode: &str) {
         "profile_export.jsonl",
         "profile_export_raw.jsonl",
         "profile_export_console.txt",
+        "profile_export_aiperf_timeslices.json",
+        "profile_export_aiperf_timeslices.csv",
         "inputs.json",
         "logs/aiperf.log",
     ] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
-    assert!(searched >= 7, "{searched} files");
+    assert!(searched >= 9, "{searched} files");
     // The debug log is not empty (there was something to search).
     let log = std::fs::read_to_string(dir.path().join("logs/aiperf.log")).unwrap();
     assert!(log.lines().count() > 5, "{log}");
