@@ -77,8 +77,8 @@ pub struct ProfileArgs {
     pub header: Option<Vec<String>>,
     /// aiperf-rs: a header NAME whose value is secret (repeatable): redacted like
     /// `Authorization` everywhere it could appear (console, exports, logs, errors).
-    /// Authorization, Cookie and names with auth, key, token, secret or password are
-    /// redacted without it.
+    /// Authorization, Cookie and names with auth, key, token, secret, passw or credential
+    /// are redacted without it.
     #[arg(long, num_args = 1.., value_name = "NAME", help_heading = "Endpoint")]
     #[serde(alias = "redact_headers")]
     pub redact_header: Option<Vec<String>>,

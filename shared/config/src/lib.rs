@@ -207,7 +207,7 @@ pub struct ProfileConfig {
     pub headers: Vec<(String, String)>,
     /// Header names marked secret with `--redact-header` (see
     /// [`ProfileConfig::header_is_secret`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redact_headers: Vec<String>,
     /// Fields merged into every request body, as a JSON object string.
     pub extra_inputs_json: String,

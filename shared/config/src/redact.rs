@@ -23,10 +23,10 @@ pub const REDACTED: &str = "<redacted>";
 const AUTH_SCHEMES: [&str; 4] = ["bearer", "basic", "token", "digest"];
 
 /// Whether an HTTP header's value is a secret to redact in exports (its name
-/// mentions auth, key, token, secret, cookie or password).
+/// mentions auth, key, token, secret, cookie, passw(ord) or credential).
 pub fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["auth", "key", "token", "secret", "cookie", "password"]
+    ["auth", "key", "token", "secret", "cookie", "passw", "credential"]
         .iter()
         .any(|w| n.contains(w))
 }
@@ -329,6 +329,9 @@ mod tests {
         assert_eq!(redact_cli_command("  a  b "), "  a  b ");
         assert!(is_secret_header("Authorization"));
         assert!(is_secret_header("X-API-Key"));
+        assert!(is_secret_header("Proxy-Authorization"));
+        assert!(is_secret_header("X-Passwd"));
+        assert!(is_secret_header("X-Client-Credential"));
         assert!(!is_secret_header("X-Team"));
     }
 
