@@ -3,6 +3,7 @@
 use aiperf_config::{ExportLevel, ProfileConfig};
 use aiperf_endpoint::{parse_response, payload::input_texts};
 use aiperf_export::raw_jsonl::{raw_record_line, request_headers};
+use aiperf_export::redact::Redactor;
 use aiperf_metrics::{
     MetricContext, compute_record_metrics, metric_context,
     record::{RecordInput, ResponseInfo, invalid_reason},
@@ -31,6 +32,9 @@ pub struct RecordInterpreter {
     has_warmup: bool,
     /// `--export-level raw`: the static request headers of the raw export line.
     raw_headers: Option<Vec<(String, String)>>,
+    /// The run's secrets, removed from error texts and raw lines that quote the
+    /// server's answers.
+    redactor: Redactor,
 }
 
 impl RecordInterpreter {
@@ -64,6 +68,7 @@ impl RecordInterpreter {
             processor_id: processor_id.into(),
             has_warmup: config.warmup_enabled(),
             raw_headers: (config.export_level == ExportLevel::Raw).then(|| request_headers(config)),
+            redactor: Redactor::for_config(config),
         })
     }
 
@@ -191,14 +196,16 @@ impl RecordInterpreter {
             agent_depth: Some(0),
             root_correlation_id: Some(credit.x_correlation_id.clone()),
         };
+        // A server may quote a credential in its answer (an error event, a body).
+        let redact = |s: &str| self.redactor.apply(s);
         let raw_json = self
             .raw_headers
             .as_ref()
-            .map(|h| raw_record_line(&metadata, raw, h));
+            .map(|h| redact(&raw_record_line(&metadata, raw, h)));
         MetricRecord {
             metadata,
             metrics,
-            error,
+            error: error.map(|e| e.redacted(&redact)),
             raw_json,
         }
     }
@@ -283,6 +290,24 @@ mod tests {
             payload: r#"{"messages":[{"role":"user","content":"hello there"}],"model":"mock-reasoning","stream":true,"max_completion_tokens":5}"#.into(),
             http_trace: None,
         }
+    }
+
+    #[test]
+    fn a_secret_quoted_by_the_server_is_redacted() {
+        let interp = interpreter(ProfileArgs {
+            api_key: Some("sk-quoted-secret-1".into()),
+            export_level: Some(ExportLevel::Raw),
+            ..Default::default()
+        });
+        let mut r = raw(Phase::Profiling);
+        r.responses[3].data =
+            r#"{"error":{"message":"key sk-quoted-secret-1 is revoked","type":"auth"}}"#.into();
+        let rec = interp.interpret(&r);
+        let e = rec.error.expect("an error event");
+        assert_eq!(e.message, "key <redacted> is revoked");
+        let line = rec.raw_json.expect("a raw line");
+        assert!(!line.contains("sk-quoted-secret-1"), "{line}");
+        assert!(line.contains("key <redacted> is revoked"), "{line}");
     }
 
     fn get(r: &MetricRecord, tag: &str) -> Option<f64> {

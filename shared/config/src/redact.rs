@@ -26,9 +26,17 @@ const AUTH_SCHEMES: [&str; 4] = ["bearer", "basic", "token", "digest"];
 /// mentions auth, key, token, secret, cookie, passw(ord) or credential).
 pub fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["auth", "key", "token", "secret", "cookie", "passw", "credential"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "cookie",
+        "passw",
+        "credential",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// `url` with its userinfo (`user` or `user:password` before `@`) replaced by

@@ -136,6 +136,26 @@ impl ErrorDetails {
         }
     }
 
+    /// This error with every text passed through `redact` (message, cause, cause
+    /// chain, string values of `details`): for texts that quote a server's answer.
+    pub fn redacted(mut self, redact: &dyn Fn(&str) -> String) -> Self {
+        self.message = redact(&self.message);
+        self.cause = self.cause.map(|c| redact(&c));
+        if let Some(chain) = self.cause_chain.as_mut() {
+            for c in chain {
+                *c = redact(c);
+            }
+        }
+        if let Some(details) = self.details.as_mut() {
+            for v in details.values_mut() {
+                if let Value::String(s) = v {
+                    *s = redact(s);
+                }
+            }
+        }
+        self
+    }
+
     /// Adds one entry to `details`.
     pub fn with_detail(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.details
