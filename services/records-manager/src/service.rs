@@ -77,7 +77,7 @@ impl PhaseState {
 }
 
 /// State of a configured records manager.
-struct Collector {
+pub(crate) struct Collector {
     ctx: MetricContext,
     phases: BTreeMap<Phase, PhaseState>,
     /// `profile_export.jsonl` (export level records or raw).
@@ -94,17 +94,24 @@ impl Collector {
     /// A collector for `config`'s run: creates the per-request files the export
     /// level asks for.
     fn new(config: &ProfileConfig) -> Result<Collector, String> {
+        Collector::open(config, true)
+    }
+
+    /// A collector for `config`'s run; with `files`, creates the per-request files
+    /// the export level asks for (without, reads records back: `crate::recover`).
+    pub(crate) fn open(config: &ProfileConfig, files: bool) -> Result<Collector, String> {
         let ctx = metric_context(config)?;
         let paths = ArtifactPaths::from_config(config);
         let create = |path: &std::path::Path| {
             JsonlWriter::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
         };
         let jsonl = match config.export_level {
+            _ if !files => None,
             ExportLevel::Summary => None,
             ExportLevel::Records | ExportLevel::Raw => Some(create(&paths.records_jsonl)?),
         };
         let raw_jsonl = match config.export_level {
-            ExportLevel::Raw => Some(create(&paths.raw_jsonl)?),
+            ExportLevel::Raw if files => Some(create(&paths.raw_jsonl)?),
             _ => None,
         };
         let timeslices = config.slice_duration_s.map(|s| {
@@ -126,7 +133,7 @@ impl Collector {
 
     /// Streams the record's export lines to disk and folds its metrics into its
     /// phase's summary; the record (and any raw response it carries) is then dropped.
-    fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
+    pub(crate) fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
         if let Some(w) = self.jsonl.as_mut() {
             w.write_line(&export_line(&record))?;
         }
@@ -151,7 +158,7 @@ impl Collector {
             .or_insert_with(|| PhaseState::new(timeslices))
     }
 
-    fn on_event(&mut self, ev: &Event) {
+    pub(crate) fn on_event(&mut self, ev: &Event) {
         tracing::debug!(topic = ev.topic(), "records manager event");
         if let Some((phase, stats)) = ev.phase_stats() {
             let p = self.phase(phase);
@@ -196,8 +203,10 @@ impl Collector {
         )
     }
 
-    /// The results so far; flushes the per-request files and writes the timeslices.
-    fn results(&mut self, was_cancelled: bool) -> ProfileResults {
+    /// Writes the buffered per-request lines to disk: `profile_export.jsonl` is the
+    /// durable record of the run (`crate::recover` rebuilds the results from it if
+    /// this service dies).
+    fn flush(&mut self) {
         for w in [self.jsonl.as_mut(), self.raw_jsonl.as_mut()]
             .into_iter()
             .flatten()
@@ -206,6 +215,11 @@ impl Collector {
                 tracing::error!("cannot write {}: {e}", w.path().display());
             }
         }
+    }
+
+    /// The results so far; flushes the per-request files and writes the timeslices.
+    pub(crate) fn results(&mut self, was_cancelled: bool) -> ProfileResults {
+        self.flush();
         if let Err(e) = self.write_timeslices() {
             tracing::error!("cannot write the timeslice exports: {e}");
         }
@@ -346,6 +360,8 @@ async fn collect(
                 }
             }
             _ = progress.tick() => {
+                // At most one tick of records is lost if this process is killed.
+                c.flush();
                 for (phase, st) in &c.phases {
                     let _ = s.publisher.publish(&Event::RecordsProgress { phase: *phase, records: st.records, errors: st.errors }).await;
                 }
