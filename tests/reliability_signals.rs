@@ -293,9 +293,14 @@ async fn signals_during_the_dataset_build_end_the_run() {
             !dir.path().join("profile_export_aiperf.json").exists(),
             "nothing was measured: {ctx}"
         );
+        let stderr = String::from_utf8_lossy(&out.stderr);
         if signals == 2 {
+            assert!(stderr.contains("Second signal"), "{ctx}");
+        } else {
+            // The test made the artifact dir: the run keeps it, and its log.
             assert!(
-                String::from_utf8_lossy(&out.stderr).contains("Second signal"),
+                stderr.contains("no summary was written (nothing was measured); in ")
+                    && stderr.contains("logs/aiperf.log"),
                 "{ctx}"
             );
         }
@@ -349,7 +354,7 @@ async fn a_killed_records_manager_loses_no_summary() {
     wait_for_lines(&jsonl, 3).await;
     let rm = children_of(job.pid)
         .into_iter()
-        .find(|(_, cmd)| cmd.contains("--type records-manager"))
+        .find(|(_, cmd)| cmd.contains("--type records_manager"))
         .expect("a records manager process");
     // SAFETY: kills a service process of the run this test started.
     unsafe { libc::kill(rm.0 as i32, libc::SIGKILL) };
@@ -375,4 +380,41 @@ async fn a_killed_records_manager_loses_no_summary() {
         "{:?}: {ctx}",
         t.elapsed()
     );
+}
+
+/// A service started by hand (`aiperf-rs service`, no parent to follow) stops
+/// when its controller is killed: the control-channel watchdog finds no heartbeat
+/// can be delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_started_service_stops_when_its_controller_is_killed() {
+    let _serial = SERIAL.lock().await;
+    let server = mock(MockConfig::default().with_latency(40.0, 2.0)).await;
+    let mut args = long_run_args("in-process");
+    args.extend(["--external-service", "record-processor"]);
+    let job = Job::start(&server.url(), "watchdog", &args);
+    let mut service = tokio::process::Command::new(BIN)
+        .args(["service", "--type", "record-processor", "--zmq-ipc-path"])
+        .arg(&job.ipc_dir)
+        .kill_on_drop(true)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&job.path("profile_export.jsonl"), 4).await;
+    // SAFETY: kills the controller this test started.
+    unsafe { libc::kill(job.pid as i32, libc::SIGKILL) };
+    let status = tokio::time::timeout(EXIT_BOUND, service.wait())
+        .await
+        .expect("the hand-started service stops once its controller is gone")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    service
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(stderr.contains("the controller is gone"), "{stderr}");
 }

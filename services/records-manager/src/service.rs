@@ -85,6 +85,9 @@ pub(crate) struct Collector {
     /// `profile_export_raw.jsonl` (export level raw).
     raw_jsonl: Option<JsonlWriter>,
     warmup_expected: bool,
+    /// After a cancel, how long to wait for the records of credits already
+    /// returned (half the controller's `--shutdown-grace-period`).
+    cancel_wait: Duration,
     /// What the timeslice exports need: the run's configuration (for
     /// `input_config`), the file paths and `--slice-duration` in ns.
     timeslices: Option<(Box<ProfileConfig>, ArtifactPaths, u64)>,
@@ -127,6 +130,7 @@ impl Collector {
             jsonl,
             raw_jsonl,
             warmup_expected: config.warmup_enabled(),
+            cancel_wait: Duration::from_secs_f64(config.shutdown_grace_s / 2.0),
             timeslices,
         })
     }
@@ -167,6 +171,15 @@ impl Collector {
                 p.complete = Some(stats.clone());
             }
         }
+    }
+
+    /// After a cancel: every phase that started has ended and all its returned
+    /// credits' records are in (or no phase started at all).
+    fn cancelled_all_in(&self) -> bool {
+        self.phases
+            .values()
+            .filter(|p| p.last_stats.is_some())
+            .all(PhaseState::all_in)
     }
 
     fn done(&self) -> bool {
@@ -325,14 +338,29 @@ async fn collect(
 ) -> Result<(), String> {
     let mut sent_results = false;
     let mut progress = tokio::time::interval(Duration::from_millis(250));
+    // Set by a cancel: the results go once the records of every returned credit
+    // are in (the timing manager's final counters say how many), or at this
+    // deadline, whichever comes first.
+    let mut cancel_deadline: Option<tokio::time::Instant> = None;
     loop {
+        if !sent_results
+            && let Some(deadline) = cancel_deadline
+            && (c.cancelled_all_in() || tokio::time::Instant::now() >= deadline)
+        {
+            send_results(&ctl, c.results(true)).await?;
+            sent_results = true;
+        }
+        let until_deadline = async {
+            match cancel_deadline {
+                Some(d) if !sent_results => tokio::time::sleep_until(d).await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             Some(()) = cancelled.recv() => {
-                if !sent_results {
-                    send_results(&ctl, c.results(true)).await?;
-                    sent_results = true;
-                }
+                cancel_deadline.get_or_insert(tokio::time::Instant::now() + c.cancel_wait);
             }
+            _ = until_deadline => {}
             rec = s.pull.recv() => {
                 match rec {
                     Ok(r) => {

@@ -185,13 +185,17 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             config.artifact_dir.display(),
             files_in(&config.artifact_dir).join(", ")
         );
-    } else if summary.is_none() && !dir.remove_if_unused(&paths.log_file) {
-        let why = not_written.unwrap_or_else(|| "no results".into());
-        eprintln!(
-            "       no summary was written ({why}); in {}: {}",
-            config.artifact_dir.display(),
-            files_in(&config.artifact_dir).join(", ")
-        );
+    } else if summary.is_none() {
+        if !dir.remove_if_unused(&paths.log_file) {
+            let why = not_written.unwrap_or_else(|| "nothing was measured".into());
+            eprintln!(
+                "       no summary was written ({why}); in {}: {}",
+                config.artifact_dir.display(),
+                files_in(&config.artifact_dir).join(", ")
+            );
+        } else if stopped {
+            eprintln!("       nothing was measured, nothing was written");
+        }
     }
     ProfileRun {
         code,
