@@ -194,7 +194,7 @@ fn assert_partial_results(out: &Output, dir: &Path) -> Value {
 }
 
 /// A run long enough to be signalled mid-way: concurrency 2, 2000 requests.
-fn long_run_args<'a>(mode: &'a str) -> Vec<&'a str> {
+fn long_run_args(mode: &str) -> Vec<&str> {
     vec![
         "--streaming",
         "--concurrency",
