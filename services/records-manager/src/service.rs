@@ -546,4 +546,68 @@ mod tests {
         assert!(!dir.join("foo_timeslices.json").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// The summary rebuilt from `profile_export.jsonl` (a dead records manager) is
+    /// the one the records manager computed from the same records.
+    #[test]
+    fn results_rebuilt_from_the_jsonl_match_the_live_ones() {
+        let dir = temp_dir("recover");
+        let c = config(&dir, ProfileArgs::default());
+        let mut col = Collector::new(&c).unwrap();
+        for n in 0..20 {
+            let mut r = record(n, Phase::Profiling, 1.0 + n as f64 * 0.05, n % 7 == 3);
+            // Values that do not survive a careless unit conversion.
+            for (_, v) in r.metrics.iter_mut() {
+                if let MetricValue::Scalar(x) = v {
+                    *x += n as f64 * 1234.567;
+                }
+            }
+            col.add(r).unwrap();
+        }
+        let stats = PhaseStats {
+            sent: 22,
+            completed: 20,
+            cancelled: 2,
+            start_ns: SEC,
+            end_ns: Some(3 * SEC),
+            ..Default::default()
+        };
+        col.on_event(&Event::PhaseComplete {
+            phase: Phase::Profiling,
+            stats: stats.clone(),
+        });
+        let live = col.results(true);
+        drop(col);
+
+        let back =
+            crate::recover::results_from_jsonl(&c, &[(Phase::Profiling, stats, true)]).unwrap();
+        assert_eq!((back.lines, back.unreadable), (20, 0));
+        let r = back.results;
+        assert!(r.was_cancelled && r.is_complete);
+        assert_eq!((r.profiling.records, r.profiling.errors), (20, 3));
+        assert_eq!(r.profiling.error_summary, live.profiling.error_summary);
+        assert_eq!(
+            (r.profiling.start_ns, r.profiling.end_ns),
+            (live.profiling.start_ns, live.profiling.end_ns)
+        );
+        let tags = |p: &PhaseResults| p.metrics.iter().map(|m| m.tag.clone()).collect::<Vec<_>>();
+        assert_eq!(tags(&r.profiling), tags(&live.profiling));
+        for (a, b) in r.profiling.metrics.iter().zip(&live.profiling.metrics) {
+            let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                (x, y) => x == y,
+            };
+            assert!(close(a.avg, b.avg) && close(a.max, b.max), "{a:?} vs {b:?}");
+            assert!(close(a.percentile(99), b.percentile(99)), "{a:?} vs {b:?}");
+        }
+
+        // A line cut short by the kill is skipped and counted.
+        let path = dir.join("profile_export.jsonl");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"metadata\":{\"session_num\":9");
+        std::fs::write(&path, text).unwrap();
+        let back = crate::recover::results_from_jsonl(&c, &[]).unwrap();
+        assert_eq!((back.lines, back.unreadable), (20, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

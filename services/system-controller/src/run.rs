@@ -109,6 +109,9 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         Err(e) => {
             let msg = format!("{e:#}");
             error(&msg);
+            if let aiperf_config::ZmqTransport::Ipc { dir: ipc } = &config.zmq {
+                crate::ipc::remove_socket_dir(ipc);
+            }
             dir.remove_if_unused(&paths.log_file);
             return fail(msg);
         }
@@ -344,5 +347,47 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("pw-123"), "{e}");
+    }
+
+    #[test]
+    fn the_request_balance_names_what_is_not_accounted_for() {
+        use aiperf_protocol::{events::PhaseStats, results::PhaseResults};
+        let stats = PhaseStats {
+            sent: 40,
+            completed: 38,
+            cancelled: 2,
+            ..Default::default()
+        };
+        let results = |records, errors| PhaseResults {
+            records,
+            errors,
+            ..Default::default()
+        };
+        assert_eq!(
+            request_balance(&stats, &results(38, 1)),
+            "requests: 40 sent = 38 recorded (1 errors) + 2 cancelled in flight"
+        );
+        assert_eq!(
+            request_balance(&stats, &results(33, 0)),
+            "requests: 40 sent = 33 recorded (0 errors) + 2 cancelled in flight + 5 not recorded \
+             (lost with the records manager, or in flight at the timing manager's last count)"
+        );
+        assert!(
+            request_balance(&stats, &results(39, 0))
+                .ends_with("(1 more recorded than the timing manager counted as sent)")
+        );
+    }
+
+    #[test]
+    fn files_in_lists_every_file_relative_and_sorted() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("logs")).unwrap();
+        for f in ["profile_export.jsonl", "logs/aiperf.log", "inputs.json"] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        assert_eq!(
+            files_in(d.path()),
+            ["inputs.json", "logs/aiperf.log", "profile_export.jsonl"]
+        );
     }
 }
