@@ -212,8 +212,8 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
 /// What became of the requests of a phase that stopped early, from the timing
 /// manager's counters and the records, e.g. `requests: 40 sent = 30 recorded
 /// (2 errors) + 10 cancelled in flight`; requests neither recorded nor cancelled
-/// (lost with a dead records manager, or in flight at the timing manager's last
-/// count) are named when there are any.
+/// (lost with a dead records manager or worker, or in flight at the timing
+/// manager's last count) are named when there are any.
 pub fn request_balance(
     stats: &aiperf_protocol::events::PhaseStats,
     results: &aiperf_protocol::results::PhaseResults,
@@ -225,7 +225,7 @@ pub fn request_balance(
     );
     if stats.sent > accounted {
         line.push_str(&format!(
-            " + {} not recorded (lost with the records manager, or in flight at the timing manager's last count)",
+            " + {} not recorded (lost with a dead service, or in flight at the timing manager's last count)",
             stats.sent - accounted
         ));
     } else if stats.sent < accounted {
@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(
             request_balance(&stats, &results(33, 0)),
             "requests: 40 sent = 33 recorded (0 errors) + 2 cancelled in flight + 5 not recorded \
-             (lost with the records manager, or in flight at the timing manager's last count)"
+             (lost with a dead service, or in flight at the timing manager's last count)"
         );
         assert!(
             request_balance(&stats, &results(39, 0))
