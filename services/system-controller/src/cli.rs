@@ -1,4 +1,4 @@
-//! The `aiperf-rs` command line: `profile`, `mock-server`, `service`.
+//! The `aiperf-rs` command line: `profile`, `mock-server`, `service`, `plot`.
 
 use crate::run::profile;
 use aiperf_config::{Context, ProfileArgs, file, resolve, warnings};
@@ -22,6 +22,8 @@ enum Cmd {
     MockServer(aiperf_mock_server::MockArgs),
     /// Run one service by hand, e.g. a record processor on another host.
     Service(ServiceArgs),
+    /// Draw PNG plots or an HTML dashboard of runs and sweeps (docs/plots.md).
+    Plot(aiperf_plot::cli::PlotArgs),
 }
 
 /// Options of `aiperf-rs service`.
@@ -120,6 +122,7 @@ pub fn main() -> ExitCode {
             }
         },
         Cmd::Service(args) => runtime.block_on(service(args)),
+        Cmd::Plot(args) => aiperf_plot::cli::run(args),
     }
 }
 

@@ -184,6 +184,10 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             }
         }
     }
+    // `--auto-plot`: the run's PNGs (a sweep plots all its runs together at its end).
+    if config.auto_plot && summary.is_some() && config.load.sweep.is_none() {
+        aiperf_plot::cli::auto_plot(&config.artifact_dir);
+    }
     ProfileRun {
         code,
         interrupted: outcome.interrupted,

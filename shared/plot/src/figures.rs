@@ -248,6 +248,7 @@ fn timeslices(run: &RunData, t0: u64) -> Vec<Figure> {
         let mut complete = Vec::new();
         let mut partial = Vec::new();
         let mut width = 0.0f64;
+        let mut partial_width = 0.0f64;
         for s in &run.timeslices {
             let (Some(a), Some(b), Some(v)) = (
                 s["start_ns"].as_u64(),
@@ -257,31 +258,37 @@ fn timeslices(run: &RunData, t0: u64) -> Vec<Figure> {
                 continue;
             };
             let (x0, x1) = (secs(a, t0), secs(b, t0));
-            width = width.max(x1 - x0);
             if s["is_complete"] == false {
+                partial_width = partial_width.max(x1 - x0);
                 partial.push([x0, v]);
             } else {
+                width = width.max(x1 - x0);
                 complete.push([x0, v]);
             }
         }
         if complete.is_empty() && partial.is_empty() {
             continue;
         }
-        let bar_width = width * 0.9;
+        // Bars leave a tenth of a full slice as a gap.
+        let gap = width.max(partial_width) * 0.1;
         let mut series = vec![Series {
-            bar_width,
+            bar_width: width - gap,
             ..Series::new("slice", Style::Bars, Color::Palette(0), complete)
         }];
         if !partial.is_empty() {
             series.push(Series {
-                bar_width,
+                bar_width: (partial_width - gap).max(partial_width * 0.5),
                 ..Series::new("last slice (incomplete)", Style::Bars, Color::Palette(0), partial).faded()
             });
         }
         figs.push(Figure {
             key: key.into(),
             title: title.into(),
-            subtitle: format!("{} slices of {width:.3} s", run.timeslices.len()),
+            subtitle: format!(
+                "{} slices of {} s (the last one clipped at the last request's end)",
+                run.timeslices.len(),
+                width.max(partial_width)
+            ),
             x: Axis::new("Slice start (s since the first request)"),
             y: Axis::new(label),
             series,

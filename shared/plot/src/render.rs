@@ -140,7 +140,7 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
         .axis_desc_style((FAMILY, 16).into_font().color(&fg))
         .axis_style(fg.mix(0.8))
         .bold_line_style(grid)
-        .light_line_style(grid.mix(0.4))
+        .light_line_style(grid.mix(0.0))
         .x_labels(10)
         .y_labels(8)
         .y_label_formatter(&|v| tick(*v))
@@ -221,7 +221,15 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
 
 /// Marker radius: smaller when there are many.
 fn marker(s: &Series, n: usize) -> u32 {
-    if s.faded && n > 1000 { 1 } else if n > 300 { 2 } else { 4 }
+    if s.faded && n > 1000 {
+        1
+    } else if n > 300 {
+        2
+    } else if n > 50 {
+        3
+    } else {
+        5
+    }
 }
 
 /// A step function's points as a polyline: each value holds until the next x.
@@ -256,10 +264,9 @@ fn tick(v: f64) -> String {
         format!("{:.0}k", v / 1e3)
     } else if a >= 100.0 || v == v.trunc() {
         format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
     } else {
-        format!("{v:.3}")
+        let t = if a >= 1.0 { format!("{v:.1}") } else { format!("{v:.3}") };
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -283,6 +290,8 @@ mod tests {
         assert_eq!(tick(25000.0), "25k");
         assert_eq!(tick(2.26), "2.3");
         assert_eq!(tick(0.125), "0.125");
+        assert_eq!(tick(0.2), "0.2");
+        assert_eq!(tick(1.5), "1.5");
     }
 
     #[test]
