@@ -321,3 +321,121 @@ fn summary_text(
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// A hand-made run: 3 profiling requests (one failed), 1 warmup, and
+    /// server-metric scrapes in AIPerf's per-scrape JSONL shape.
+    fn write_run(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        let rec = |start: u64, end: u64, ttft: f64, phase: &str, error: bool| {
+            let s = 1_000_000_000_000u64;
+            if error {
+                format!(
+                    r#"{{"metadata":{{"request_start_ns":{},"request_end_ns":{},"benchmark_phase":"{phase}"}},"metrics":{{"error_isl":{{"value":10,"unit":"tokens"}}}},"error":{{"code":500,"type":"x","message":"y"}}}}"#,
+                    s + start,
+                    s + end
+                )
+            } else {
+                format!(
+                    r#"{{"metadata":{{"request_start_ns":{},"request_end_ns":{},"benchmark_phase":"{phase}"}},"metrics":{{"time_to_first_token":{{"value":{ttft},"unit":"ms"}},"inter_token_latency":{{"value":2.0,"unit":"ms"}},"request_latency":{{"value":{},"unit":"ms"}},"output_sequence_length":{{"value":10,"unit":"tokens"}}}}}}"#,
+                    s + start,
+                    s + end,
+                    (end - start) as f64 / 1e6
+                )
+            }
+        };
+        let lines = [
+            rec(0, 50_000_000, 5.0, "warmup", false),
+            rec(100_000_000, 300_000_000, 20.0, "profiling", false),
+            rec(150_000_000, 400_000_000, 30.0, "profiling", false),
+            rec(200_000_000, 210_000_000, 0.0, "profiling", true),
+            "not json".to_string(),
+        ];
+        fs::write(dir.join("profile_export.jsonl"), lines.join("\n") + "\n").unwrap();
+        fs::write(
+            dir.join("profile_export_aiperf.json"),
+            r#"{"request_latency":{"unit":"ms","avg":225.0},"input_config":{"models":{"items":[{"name":"m"}]}}}"#,
+        )
+        .unwrap();
+        fs::write(dir.join("server_metrics_export.json"), "{}").unwrap();
+        let scrape = |t: u64, kv: f64, run: f64| {
+            format!(
+                r#"{{"endpoint_url":"http://127.0.0.1:8000/metrics","timestamp_ns":{},"metrics":{{"vllm:kv_cache_usage_perc":{{"type":"gauge","samples":[{{"labels":{{"model_name":"m"}},"value":{kv}}}]}},"vllm:num_requests_running":{{"type":"gauge","samples":[{{"labels":{{}},"value":{run}}}]}},"vllm:prompt_tokens":{{"type":"counter","samples":[{{"labels":{{}},"value":5}}]}}}}}}"#,
+                1_000_000_000_000u64 + t
+            )
+        };
+        fs::write(
+            dir.join("server_metrics_export.jsonl"),
+            [scrape(100_000_000, 0.1, 1.0), scrape(300_000_000, 0.4, 2.0)].join("\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn hand_made_run_plots_with_server_metrics() {
+        let t = tempfile::tempdir().unwrap();
+        let run = t.path().join("run");
+        write_run(&run);
+        let (runs, warnings) = load_runs(&[run.clone()]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let r = &runs[0];
+        assert_eq!(r.requests.len(), 4);
+        assert_eq!(r.skipped_lines, 1);
+        // t0 = the first profiling start (the warmup request is earlier).
+        assert_eq!(r.t0_ns(), 1_000_100_000_000);
+        assert_eq!(r.server_metrics.len(), 2);
+        assert_eq!(r.server_metrics[0].name, "vllm:kv_cache_usage_perc @ 127.0.0.1:8000");
+        assert_eq!(r.server_metrics[0].points, vec![(1_000_100_000_000, 0.1), (1_000_300_000_000, 0.4)]);
+        let figs = figures_of(&runs, GroupBy::Auto);
+        let keys: Vec<&str> = figs.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "ttft_over_time",
+                "itl_over_time",
+                "latency_over_time",
+                "request_timeline",
+                "dispersed_throughput_over_time",
+                "errors_over_time",
+                "server_kv_cache_usage",
+                "server_running_waiting",
+            ]
+        );
+        // TTFT plot: 2 successful profiling requests at their end times (0.2 s, 0.3 s).
+        let ttft = &figs[0];
+        assert_eq!(ttft.series[0].points, vec![[0.2, 20.0], [0.3, 30.0]]);
+        assert!(ttft.subtitle.contains("1 warmup and 1 failed requests left out"), "{}", ttft.subtitle);
+        // Dispersed throughput: 10 tokens over 0.18 s and 10 over 0.22 s.
+        let d = &figs[4].series[0].points;
+        assert!((d[0][0] - 0.02).abs() < 1e-9 && (d[0][1] - 10.0 / 0.18).abs() < 1e-6, "{d:?}");
+        assert!((d[1][1] - (10.0 / 0.18 + 10.0 / 0.22)).abs() < 1e-6, "{d:?}");
+        let out = plot(&PlotOptions {
+            paths: vec![run.clone()],
+            output: None,
+            theme: Theme::Light,
+            group_by: GroupBy::Auto,
+            dashboard: false,
+        })
+        .unwrap();
+        assert_eq!(out.output_dir, run.join("plots"));
+        assert_eq!(out.pngs.len(), 8, "{:?}", out.warnings);
+        assert!(out.pngs.iter().all(|p| p.is_file()));
+        assert!(fs::read_to_string(&out.log).unwrap().contains("1 skipped lines"));
+    }
+
+    #[test]
+    fn no_run_says_what_a_run_directory_holds() {
+        let t = tempfile::tempdir().unwrap();
+        let e = load_runs(&[t.path().to_path_buf()]).unwrap_err().to_string();
+        assert!(e.starts_with("no run directory found under "), "{e}");
+        assert!(e.contains("profile_export.jsonl (the per-request records)"), "{e}");
+        // Only a partial run: the error lists why it was skipped.
+        fs::write(t.path().join("profile_export.jsonl"), "").unwrap();
+        let e = load_runs(&[t.path().to_path_buf()]).unwrap_err().to_string();
+        assert!(e.contains("Skipped:") && e.contains("has no summary"), "{e}");
+    }
+}
