@@ -96,7 +96,8 @@ pub fn single_run(run: &RunData) -> Vec<Figure> {
     figs.extend(timeslices(run, t0));
     figs.extend(schedule_lag(&profiling, t0));
     figs.extend(errors_over_time(&profiling, t0));
-    figs.extend(server_metrics(run, t0));
+    let t_end = profiling.iter().map(|r| r.end_ns).max().unwrap_or(t0);
+    figs.extend(server_metrics(run, t0, t_end));
     figs.retain(|f| !f.is_empty());
     figs
 }
@@ -368,8 +369,9 @@ fn errors_over_time(profiling: &[&Request], t0: u64) -> Option<Figure> {
     })
 }
 
-/// Server-metric gauges over time: KV-cache usage, running and waiting requests.
-fn server_metrics(run: &RunData, t0: u64) -> Vec<Figure> {
+/// Server-metric gauges over time: KV-cache usage, running and waiting requests,
+/// from the first request's start to the last one's end.
+fn server_metrics(run: &RunData, t0: u64, t_end: u64) -> Vec<Figure> {
     let groups: [(&str, &str, &str, fn(&str) -> bool); 2] = [
         ("server_kv_cache_usage", "Server KV-cache usage", "Usage", |n| {
             n.contains("cache_usage") || n.contains("token_usage")
@@ -394,14 +396,19 @@ fn server_metrics(run: &RunData, t0: u64) -> Vec<Figure> {
                         s.name.clone(),
                         Style::Step,
                         Color::Palette(i),
-                        s.points.iter().map(|&(t, v)| [secs(t, t0), v]).collect(),
+                        s.points
+                            .iter()
+                            .filter(|(t, _)| (t0..=t_end).contains(t))
+                            .map(|&(t, v)| [secs(t, t0), v])
+                            .collect(),
                     )
                 })
                 .collect();
             (!series.is_empty()).then(|| Figure {
                 key: key.to_string(),
                 title: title.to_string(),
-                subtitle: "scraped from the server's Prometheus /metrics during the run".into(),
+                subtitle: "scraped from the server's Prometheus /metrics during the run (server_metrics_export.jsonl)"
+                    .into(),
                 x: Axis::new("Time (s since the first request)"),
                 y: Axis::new(*label),
                 series,
