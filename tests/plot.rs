@@ -58,11 +58,23 @@ fn check_png(path: &Path) {
         .collect();
     let mean = lum.iter().sum::<f64>() / lum.len() as f64;
     let var = lum.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lum.len() as f64;
-    let mut colours: Vec<[u8; 3]> = px.chunks_exact(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    let mut colours: Vec<[u8; 3]> = px
+        .chunks_exact(channels)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
     colours.sort_unstable();
     colours.dedup();
-    assert!(var > 50.0, "{}: blank? luminance variance {var}", path.display());
-    assert!(colours.len() > 20, "{}: only {} colours", path.display(), colours.len());
+    assert!(
+        var > 50.0,
+        "{}: blank? luminance variance {var}",
+        path.display()
+    );
+    assert!(
+        colours.len() > 20,
+        "{}: only {} colours",
+        path.display(),
+        colours.len()
+    );
 }
 
 /// A streaming run at a request rate (schedule lag), with warmup, HTTP errors
@@ -99,7 +111,11 @@ async fn single_run(dir: &Path) {
 }
 
 fn plot_cmd(args: &[String]) -> std::process::Output {
-    Command::new(BIN).arg("plot").args(args).output().expect("aiperf-rs runs")
+    Command::new(BIN)
+        .arg("plot")
+        .args(args)
+        .output()
+        .expect("aiperf-rs runs")
 }
 
 fn pngs_in(dir: &Path) -> Vec<String> {
@@ -157,7 +173,11 @@ async fn single_run_plots_in_both_themes_and_bad_input() {
     let mut r = png::Decoder::new(&img[..]).read_info().unwrap();
     let mut buf = vec![0; r.output_buffer_size()];
     r.next_frame(&mut buf).unwrap();
-    assert!(buf[0] < 64 && buf[1] < 64 && buf[2] < 64, "dark corner pixel: {:?}", &buf[..3]);
+    assert!(
+        buf[0] < 64 && buf[1] < 64 && buf[2] < 64,
+        "dark corner pixel: {:?}",
+        &buf[..3]
+    );
 
     // A directory without runs: a clear error that says what a run directory holds.
     let empty = tmp.path().join("empty");
@@ -166,7 +186,10 @@ async fn single_run_plots_in_both_themes_and_bad_input() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no run directory found under"), "{err}");
-    assert!(err.contains("profile_export.jsonl") && err.contains("profile_export_aiperf.json"), "{err}");
+    assert!(
+        err.contains("profile_export.jsonl") && err.contains("profile_export_aiperf.json"),
+        "{err}"
+    );
     // A path that does not exist.
     let out = plot_cmd(&[tmp.path().join("nope").display().to_string()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -219,7 +242,11 @@ fn chromium(page: &Path, shot: &Path) -> String {
         ])
         .output()
         .unwrap();
-    assert!(shot_out.status.success(), "chromium --screenshot: {}", text(&shot_out));
+    assert!(
+        shot_out.status.success(),
+        "chromium --screenshot: {}",
+        text(&shot_out)
+    );
     String::from_utf8_lossy(&dom.stdout).into_owned()
 }
 
@@ -238,21 +265,36 @@ fn check_dashboard(html: &Path, min_charts: usize) -> PathBuf {
     // Self-contained: the chart library is inside, nothing is fetched.
     assert!(text.contains("Chart.js v4"), "Chart.js embedded");
     assert!(!text.contains("<script src"), "no external script");
-    assert!(!text.contains("<link") && !text.contains("<img"), "nothing loaded from elsewhere");
+    assert!(
+        !text.contains("<link") && !text.contains("<img"),
+        "nothing loaded from elsewhere"
+    );
     let shot = html.with_extension("png");
     let dom = chromium(html, &shot);
-    assert_eq!(status_attr(&dom, "data-rendered").as_deref(), Some("yes"), "charts not rendered");
+    assert_eq!(
+        status_attr(&dom, "data-rendered").as_deref(),
+        Some("yes"),
+        "charts not rendered"
+    );
     assert_eq!(status_attr(&dom, "data-errors"), None, "page errors: {dom}");
     let charts: usize = status_attr(&dom, "data-charts").unwrap().parse().unwrap();
-    assert!(charts >= min_charts, "{charts} charts, expected at least {min_charts}");
-    assert!(dom.contains("<div id=\"errors\"></div>"), "errors shown in the page");
+    assert!(
+        charts >= min_charts,
+        "{charts} charts, expected at least {min_charts}"
+    );
+    assert!(
+        dom.contains("<div id=\"errors\"></div>"),
+        "errors shown in the page"
+    );
     assert!(dom.contains("Run configuration"), "run configuration shown");
     shot
 }
 
 fn check_screenshot(shot: &Path) {
     let file = std::fs::File::open(shot).unwrap();
-    let mut r = png::Decoder::new(std::io::BufReader::new(file)).read_info().unwrap();
+    let mut r = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
     let mut buf = vec![0; r.output_buffer_size()];
     let info = r.next_frame(&mut buf).unwrap();
     assert_eq!((info.width, info.height), (1400, 1800));
@@ -263,7 +305,11 @@ fn check_screenshot(shot: &Path) {
         .collect();
     colours.sort_unstable();
     colours.dedup();
-    assert!(colours.len() > 50, "screenshot blank? {} colours", colours.len());
+    assert!(
+        colours.len() > 50,
+        "screenshot blank? {} colours",
+        colours.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,14 +359,22 @@ async fn sweep_auto_plot_multi_run_and_dashboard_in_a_browser() {
     let out = plot_cmd(&s(&[&base.display().to_string(), "--dashboard"]));
     assert!(out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cancelled: skipped: the run was cancelled"), "{err}");
+    assert!(
+        err.contains("cancelled: skipped: the run was cancelled"),
+        "{err}"
+    );
     // 4 comparison plots + explore + per run at least the 5 single-run plots of a closed-loop run.
     let shot = check_dashboard(&plots.join("dashboard.html"), 5 + 3 * 5);
     check_screenshot(&shot);
 
     // --dashboard --port serves the same page.
     let mut child = std::process::Command::new(BIN)
-        .args(["plot", &base.display().to_string(), "--dashboard", "--output"])
+        .args([
+            "plot",
+            &base.display().to_string(),
+            "--dashboard",
+            "--output",
+        ])
         .arg(tmp.path().join("served"))
         .args(["--port", "0", "--host", "127.0.0.1"])
         .stdout(std::process::Stdio::piped())
@@ -347,7 +401,11 @@ async fn sweep_auto_plot_multi_run_and_dashboard_in_a_browser() {
     std::io::Read::read_to_string(&mut conn, &mut body).unwrap();
     child.kill().unwrap();
     let _ = child.wait();
-    assert!(body.starts_with("HTTP/1.1 200 OK"), "{}", &body[..body.len().min(200)]);
+    assert!(
+        body.starts_with("HTTP/1.1 200 OK"),
+        "{}",
+        &body[..body.len().min(200)]
+    );
     assert!(body.contains("aiperf-rs dashboard") && body.contains("Chart.js v4"));
 }
 
@@ -378,10 +436,21 @@ async fn single_run_dashboard_in_a_browser_and_auto_plot() {
     // --auto-plot after one run: its single-run plots.
     let plots = run_dir.join("plots");
     let got = pngs_in(&plots);
-    for k in ["ttft_over_time", "itl_over_time", "latency_over_time", "request_timeline", "dispersed_throughput_over_time"] {
+    for k in [
+        "ttft_over_time",
+        "itl_over_time",
+        "latency_over_time",
+        "request_timeline",
+        "dispersed_throughput_over_time",
+    ] {
         assert!(got.contains(&k.to_string()), "{k} missing: {got:?}");
     }
-    let out = plot_cmd(&s(&[&run_dir.display().to_string(), "--dashboard", "--theme", "dark"]));
+    let out = plot_cmd(&s(&[
+        &run_dir.display().to_string(),
+        "--dashboard",
+        "--theme",
+        "dark",
+    ]));
     assert!(out.status.success(), "{}", text(&out));
     let shot = check_dashboard(&plots.join("dashboard.html"), 5);
     check_screenshot(&shot);

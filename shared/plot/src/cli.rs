@@ -63,7 +63,10 @@ pub fn run(args: PlotArgs) -> ExitCode {
     };
     print_report(&report);
     if report.pngs.is_empty() && report.dashboard.is_none() {
-        eprintln!("error: no plot could be drawn; see {}", report.log.display());
+        eprintln!(
+            "error: no plot could be drawn; see {}",
+            report.log.display()
+        );
         return ExitCode::FAILURE;
     }
     if let (Some(port), Some(path)) = (args.port, &report.dashboard) {

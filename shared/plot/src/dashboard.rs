@@ -4,10 +4,10 @@
 //! hover details and each run's configuration; and a small local HTTP server for
 //! `--dashboard --port`.
 
+use crate::figure::Color;
 use crate::figures::{self, GroupBy, MULTI_SPECS};
 use crate::load::RunData;
 use crate::render::{PALETTE, Theme};
-use crate::figure::Color;
 use serde_json::{Map, Value, json};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -80,7 +80,12 @@ pub fn render_html(runs: &[RunData], group_by: GroupBy, theme: Theme) -> String 
 
 /// Serves `html` at every path of `http://host:port/` until the process is
 /// stopped (Ctrl-C). Returns only when the port cannot be bound.
-pub fn serve(html: &str, host: &str, port: u16, on_ready: impl FnOnce(&str)) -> std::io::Result<()> {
+pub fn serve(
+    html: &str,
+    host: &str,
+    port: u16,
+    on_ready: impl FnOnce(&str),
+) -> std::io::Result<()> {
     let listener = TcpListener::bind((host, port))?;
     let addr = listener.local_addr()?;
     on_ready(&format!("http://{addr}/"));
@@ -98,7 +103,11 @@ pub fn serve(html: &str, host: &str, port: u16, on_ready: impl FnOnce(&str)) -> 
             }
         }
         let get = head.starts_with(b"GET ") || head.starts_with(b"HEAD ");
-        let status = if get { "200 OK" } else { "405 Method Not Allowed" };
+        let status = if get {
+            "200 OK"
+        } else {
+            "405 Method Not Allowed"
+        };
         let header = format!(
             "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             if get { body.len() } else { 0 }

@@ -38,7 +38,11 @@ pub fn rolling_window(n: usize) -> usize {
 /// Evaluated at every point when there are at most `max_out` of them, else at
 /// `max_out` evenly spaced ones (always including the last); each evaluated
 /// value is exact.
-pub fn rolling_percentiles(points: &[(f64, f64)], window: usize, max_out: usize) -> Vec<RollingPoint> {
+pub fn rolling_percentiles(
+    points: &[(f64, f64)],
+    window: usize,
+    max_out: usize,
+) -> Vec<RollingPoint> {
     if points.is_empty() || window == 0 {
         return Vec::new();
     }
@@ -185,7 +189,12 @@ pub fn step_average(steps: &[(f64, f64)], bins: usize) -> Vec<(f64, f64)> {
         }
         let first_bin = (((a - t0) / width) as usize).min(bins - 1);
         let last_bin = (((b - t0) / width) as usize).min(bins - 1);
-        for (k, bin_area) in area.iter_mut().enumerate().take(last_bin + 1).skip(first_bin) {
+        for (k, bin_area) in area
+            .iter_mut()
+            .enumerate()
+            .take(last_bin + 1)
+            .skip(first_bin)
+        {
             let lo = (t0 + k as f64 * width).max(a);
             let hi = (t0 + (k + 1) as f64 * width).min(b);
             if hi > lo {
@@ -260,7 +269,15 @@ mod tests {
         let r = rolling_percentiles(&pts, 3, 100);
         assert_eq!(r.len(), 5);
         // i=0: [10] -> everything 10.
-        assert_eq!(r[0], RollingPoint { x: 0.0, p50: 10.0, p95: 10.0, p99: 10.0 });
+        assert_eq!(
+            r[0],
+            RollingPoint {
+                x: 0.0,
+                p50: 10.0,
+                p95: 10.0,
+                p99: 10.0
+            }
+        );
         // i=1: [10,20]: p50 = 15, p95 = 10 + 0.95*10 = 19.5, p99 = 19.9.
         assert_eq!(r[1].p50, 15.0);
         assert!((r[1].p95 - 19.5).abs() < 1e-12);
@@ -316,7 +333,13 @@ mod tests {
     #[test]
     fn pareto_frontier_lower_x_is_better_and_ties_are_kept() {
         // Latency (x, lower better) vs TPS/GPU.
-        let pts = [(100.0, 50.0), (200.0, 50.0), (150.0, 80.0), (300.0, 70.0), (f64::NAN, 999.0)];
+        let pts = [
+            (100.0, 50.0),
+            (200.0, 50.0),
+            (150.0, 80.0),
+            (300.0, 70.0),
+            (f64::NAN, 999.0),
+        ];
         // Scan x = 100 (50: on), 150 (80: on), 200 (50 < 80: off), 300 (70 < 80: off).
         assert_eq!(
             pareto_frontier(&pts, Better::Lower),
@@ -331,10 +354,22 @@ mod tests {
     fn dispersed_throughput_sums_generation_rates() {
         // A: first token at 0, end 2, 10 tokens -> 5 tok/s; B: 1..3, 4 tokens -> 2 tok/s.
         let g = [
-            Generation { start_s: 0.0, end_s: 2.0, tokens: 10.0 },
-            Generation { start_s: 1.0, end_s: 3.0, tokens: 4.0 },
+            Generation {
+                start_s: 0.0,
+                end_s: 2.0,
+                tokens: 10.0,
+            },
+            Generation {
+                start_s: 1.0,
+                end_s: 3.0,
+                tokens: 4.0,
+            },
             // No generation time: left out.
-            Generation { start_s: 1.5, end_s: 1.5, tokens: 3.0 },
+            Generation {
+                start_s: 1.5,
+                end_s: 1.5,
+                tokens: 3.0,
+            },
         ];
         assert_eq!(
             dispersed_throughput(&g),
@@ -347,7 +382,10 @@ mod tests {
     fn step_average_integrates_exactly() {
         let steps = [(0.0, 5.0), (1.0, 7.0), (2.0, 2.0), (3.0, 0.0)];
         // 3 bins of 1 s: the step values.
-        assert_eq!(step_average(&steps, 3), vec![(0.0, 5.0), (1.0, 7.0), (2.0, 2.0)]);
+        assert_eq!(
+            step_average(&steps, 3),
+            vec![(0.0, 5.0), (1.0, 7.0), (2.0, 2.0)]
+        );
         // 2 bins of 1.5 s: (5*1 + 7*0.5)/1.5 = 5.666..., (7*0.5 + 2*1)/1.5 = 3.666...
         let b = step_average(&steps, 2);
         assert!((b[0].1 - 8.5 / 1.5).abs() < 1e-12);

@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn record_file_names() {
-        assert_eq!(records_prefix("profile_export.jsonl"), Some("profile_export"));
+        assert_eq!(
+            records_prefix("profile_export.jsonl"),
+            Some("profile_export")
+        );
         assert_eq!(records_prefix("foo.jsonl"), Some("foo"));
         assert_eq!(records_prefix("profile_export_raw.jsonl"), None);
         assert_eq!(records_prefix("foo_raw.jsonl"), None);
@@ -177,7 +180,12 @@ mod tests {
         let (runs, warnings) = find_runs(&[r.to_path_buf()]);
         let found: Vec<(PathBuf, &str)> = runs
             .iter()
-            .map(|x| (x.dir.strip_prefix(r).unwrap().to_path_buf(), x.prefix.as_str()))
+            .map(|x| {
+                (
+                    x.dir.strip_prefix(r).unwrap().to_path_buf(),
+                    x.prefix.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -189,7 +197,9 @@ mod tests {
         );
         assert_eq!(runs[1].paths.summary_json, r.join("deep/x/b/foo.json"));
         assert_eq!(warnings.len(), 3, "{warnings:?}");
-        assert!(warnings[0].contains("/c: skipped: profile_export.jsonl has no summary profile_export_aiperf.json"));
+        assert!(warnings[0].contains(
+            "/c: skipped: profile_export.jsonl has no summary profile_export_aiperf.json"
+        ));
         assert!(warnings[1].contains("/d: skipped: it has a summary but no per-request records"));
         assert!(warnings[2].contains("/e: skipped: the run was cancelled"));
         // A path that is itself the run directory.

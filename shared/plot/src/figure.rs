@@ -79,7 +79,12 @@ pub struct Series {
 
 impl Series {
     /// A series with no labels.
-    pub fn new(name: impl Into<String>, style: Style, color: Color, points: Vec<[f64; 2]>) -> Series {
+    pub fn new(
+        name: impl Into<String>,
+        style: Style,
+        color: Color,
+        points: Vec<[f64; 2]>,
+    ) -> Series {
         Series {
             name: name.into(),
             style,
@@ -128,7 +133,11 @@ impl Figure {
         let mut xs = (f64::INFINITY, f64::NEG_INFINITY);
         let mut ys = (f64::INFINITY, f64::NEG_INFINITY);
         let mut add = |x: f64, y: f64| {
-            if x.is_finite() && y.is_finite() && (!self.x.log || x > 0.0) && (!self.y.log || y > 0.0) {
+            if x.is_finite()
+                && y.is_finite()
+                && (!self.x.log || x > 0.0)
+                && (!self.y.log || y > 0.0)
+            {
                 xs = (xs.0.min(x), xs.1.max(x));
                 ys = (ys.0.min(y), ys.1.max(y));
             }

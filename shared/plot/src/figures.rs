@@ -182,7 +182,12 @@ fn timeline(profiling: &[&Request], t0: u64) -> Figure {
         x: Axis::new("Time (s since the first request)"),
         y: Axis::new("Request (by start)"),
         series: vec![
-            Series::new("time to first token", Style::Segments, Color::Palette(1), ttft),
+            Series::new(
+                "time to first token",
+                Style::Segments,
+                Color::Palette(1),
+                ttft,
+            ),
             Series::new("generation", Style::Segments, Color::Palette(0), generation),
             Series::new("failed", Style::Segments, Color::Error, err),
         ],
@@ -209,7 +214,10 @@ fn dispersed(ok: &[&Request], t0: u64) -> Option<Figure> {
         if let Some(last) = steps.last() {
             b.push((last.0, 0.0));
         }
-        (b, format!("averaged over {THROUGHPUT_BINS} equal time bins"))
+        (
+            b,
+            format!("averaged over {THROUGHPUT_BINS} equal time bins"),
+        )
     } else {
         (steps, "exact, event by event".to_string())
     };
@@ -234,9 +242,24 @@ fn dispersed(ok: &[&Request], t0: u64) -> Option<Figure> {
 /// Time-slice bars (`--slice-duration`): average per slice.
 fn timeslices(run: &RunData, t0: u64) -> Vec<Figure> {
     const SLICE_PLOTS: [(&str, &str, &str, &str); 4] = [
-        ("timeslices_ttft", "time_to_first_token", "Time to first token per time slice", "TTFT avg (ms)"),
-        ("timeslices_itl", "inter_token_latency", "Inter-token latency per time slice", "ITL avg (ms)"),
-        ("timeslices_latency", "request_latency", "Request latency per time slice", "Request latency avg (ms)"),
+        (
+            "timeslices_ttft",
+            "time_to_first_token",
+            "Time to first token per time slice",
+            "TTFT avg (ms)",
+        ),
+        (
+            "timeslices_itl",
+            "inter_token_latency",
+            "Inter-token latency per time slice",
+            "ITL avg (ms)",
+        ),
+        (
+            "timeslices_latency",
+            "request_latency",
+            "Request latency per time slice",
+            "Request latency avg (ms)",
+        ),
         (
             "timeslices_throughput",
             "output_token_throughput",
@@ -279,7 +302,13 @@ fn timeslices(run: &RunData, t0: u64) -> Vec<Figure> {
         if !partial.is_empty() {
             series.push(Series {
                 bar_width: (partial_width - gap).max(partial_width * 0.5),
-                ..Series::new("last slice (incomplete)", Style::Bars, Color::Palette(0), partial).faded()
+                ..Series::new(
+                    "last slice (incomplete)",
+                    Style::Bars,
+                    Color::Palette(0),
+                    partial,
+                )
+                .faded()
             });
         }
         figs.push(Figure {
@@ -330,8 +359,18 @@ fn schedule_lag(profiling: &[&Request], t0: u64) -> Option<Figure> {
                 idx.iter().map(|&i| [pts[i].0, pts[i].1]).collect(),
             )
             .faded(),
-            Series::new("p50", Style::Line, Color::Palette(0), rolling.iter().map(|r| [r.x, r.p50]).collect()),
-            Series::new("p99", Style::Line, Color::Palette(2), rolling.iter().map(|r| [r.x, r.p99]).collect()),
+            Series::new(
+                "p50",
+                Style::Line,
+                Color::Palette(0),
+                rolling.iter().map(|r| [r.x, r.p50]).collect(),
+            ),
+            Series::new(
+                "p99",
+                Style::Line,
+                Color::Palette(2),
+                rolling.iter().map(|r| [r.x, r.p99]).collect(),
+            ),
         ],
     })
 }
@@ -364,7 +403,12 @@ fn errors_over_time(profiling: &[&Request], t0: u64) -> Option<Figure> {
         y: Axis::new(format!("Failed requests per {width} s")),
         series: vec![Series {
             bar_width: width * 0.9,
-            ..Series::new("failed", Style::Bars, Color::Error, bins.into_iter().map(|(x, y)| [x, y]).collect())
+            ..Series::new(
+                "failed",
+                Style::Bars,
+                Color::Error,
+                bins.into_iter().map(|(x, y)| [x, y]).collect(),
+            )
         }],
     })
 }
@@ -373,9 +417,12 @@ fn errors_over_time(profiling: &[&Request], t0: u64) -> Option<Figure> {
 /// from the first request's start to the last one's end.
 fn server_metrics(run: &RunData, t0: u64, t_end: u64) -> Vec<Figure> {
     let groups: [(&str, &str, &str, fn(&str) -> bool); 2] = [
-        ("server_kv_cache_usage", "Server KV-cache usage", "Usage", |n| {
-            n.contains("cache_usage") || n.contains("token_usage")
-        }),
+        (
+            "server_kv_cache_usage",
+            "Server KV-cache usage",
+            "Usage",
+            |n| n.contains("cache_usage") || n.contains("token_usage"),
+        ),
         (
             "server_running_waiting",
             "Server running and waiting requests",
@@ -563,7 +610,12 @@ pub fn multi_run(runs: &[RunData], group: &[String], stat: &str) -> Vec<Figure> 
         .collect()
 }
 
-fn multi_figure(spec: &MultiSpec, runs: &[RunData], group: &[String], stat: &str) -> Option<Figure> {
+fn multi_figure(
+    spec: &MultiSpec,
+    runs: &[RunData],
+    group: &[String],
+    stat: &str,
+) -> Option<Figure> {
     let mut names: Vec<&String> = Vec::new();
     for g in group {
         if !names.contains(&g) {
@@ -603,8 +655,17 @@ fn multi_figure(spec: &MultiSpec, runs: &[RunData], group: &[String], stat: &str
             let on = data::pareto_frontier(&xy, spec.x.better);
             let mut front: Vec<_> = pts.iter().zip(&on).filter(|p| *p.1).map(|p| *p.0).collect();
             front.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let rest: Vec<_> = pts.iter().zip(&on).filter(|p| !*p.1).map(|p| *p.0).collect();
-            series.push(mk(format!("{name} (Pareto frontier)"), Style::LinePoints, &front));
+            let rest: Vec<_> = pts
+                .iter()
+                .zip(&on)
+                .filter(|p| !*p.1)
+                .map(|p| *p.0)
+                .collect();
+            series.push(mk(
+                format!("{name} (Pareto frontier)"),
+                Style::LinePoints,
+                &front,
+            ));
             if !rest.is_empty() {
                 series.push(mk(format!("{name} (dominated)"), Style::Points, &rest).faded());
             }

@@ -254,14 +254,21 @@ fn default_output(paths: &[PathBuf], first_run: &RunDir) -> PathBuf {
 }
 
 /// Draws every figure as `<key>.png`, on as many threads as there are cores.
-fn render_all(figs: &[Figure], theme: Theme, dir: &Path) -> Vec<Result<PathBuf, render::RenderError>> {
+fn render_all(
+    figs: &[Figure],
+    theme: Theme,
+    dir: &Path,
+) -> Vec<Result<PathBuf, render::RenderError>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(figs.len().max(1));
-    let mut out: Vec<Option<Result<PathBuf, render::RenderError>>> = (0..figs.len()).map(|_| None).collect();
+    let mut out: Vec<Option<Result<PathBuf, render::RenderError>>> =
+        (0..figs.len()).map(|_| None).collect();
     std::thread::scope(|s| {
-        let chunks: Vec<_> = out.chunks_mut(figs.len().div_ceil(threads).max(1)).collect();
+        let chunks: Vec<_> = out
+            .chunks_mut(figs.len().div_ceil(threads).max(1))
+            .collect();
         let mut start = 0;
         for chunk in chunks {
             let first = start;
@@ -275,7 +282,9 @@ fn render_all(figs: &[Figure], theme: Theme, dir: &Path) -> Vec<Result<PathBuf, 
             });
         }
     });
-    out.into_iter().map(|r| r.expect("every figure rendered")).collect()
+    out.into_iter()
+        .map(|r| r.expect("every figure rendered"))
+        .collect()
 }
 
 /// `summary.txt`: the runs, the plots and what was skipped.
@@ -287,7 +296,11 @@ fn summary_text(
     warnings: &[String],
 ) -> String {
     let mut s = String::new();
-    let mode = if runs.len() == 1 { "single-run" } else { "multi-run" };
+    let mode = if runs.len() == 1 {
+        "single-run"
+    } else {
+        "multi-run"
+    };
     let _ = writeln!(s, "aiperf-rs plot: {} run(s), {mode} plots\n", runs.len());
     let _ = writeln!(s, "Runs:");
     for r in runs {
@@ -308,7 +321,10 @@ fn summary_text(
     if !pngs.is_empty() {
         let _ = writeln!(s, "\nPlots:");
         for f in figs {
-            if let Some(p) = pngs.iter().find(|p| p.file_stem().is_some_and(|n| n == f.key.as_str())) {
+            if let Some(p) = pngs
+                .iter()
+                .find(|p| p.file_stem().is_some_and(|n| n == f.key.as_str()))
+            {
                 let _ = writeln!(s, "  {}  {}: {}", p.display(), f.title, f.subtitle);
             }
         }
@@ -388,8 +404,14 @@ mod tests {
         // t0 = the first profiling start (the warmup request is earlier).
         assert_eq!(r.t0_ns(), 1_000_100_000_000);
         assert_eq!(r.server_metrics.len(), 2);
-        assert_eq!(r.server_metrics[0].name, "vllm:kv_cache_usage_perc @ 127.0.0.1:8000");
-        assert_eq!(r.server_metrics[0].points, vec![(1_000_100_000_000, 0.1), (1_000_300_000_000, 0.4)]);
+        assert_eq!(
+            r.server_metrics[0].name,
+            "vllm:kv_cache_usage_perc @ 127.0.0.1:8000"
+        );
+        assert_eq!(
+            r.server_metrics[0].points,
+            vec![(1_000_100_000_000, 0.1), (1_000_300_000_000, 0.4)]
+        );
         let figs = figures_of(&runs, GroupBy::Auto);
         let keys: Vec<&str> = figs.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(
@@ -408,11 +430,22 @@ mod tests {
         // TTFT plot: 2 successful profiling requests at their end times (0.2 s, 0.3 s).
         let ttft = &figs[0];
         assert_eq!(ttft.series[0].points, vec![[0.2, 20.0], [0.3, 30.0]]);
-        assert!(ttft.subtitle.contains("1 warmup and 1 failed requests left out"), "{}", ttft.subtitle);
+        assert!(
+            ttft.subtitle
+                .contains("1 warmup and 1 failed requests left out"),
+            "{}",
+            ttft.subtitle
+        );
         // Dispersed throughput: 10 tokens over 0.18 s and 10 over 0.22 s.
         let d = &figs[4].series[0].points;
-        assert!((d[0][0] - 0.02).abs() < 1e-9 && (d[0][1] - 10.0 / 0.18).abs() < 1e-6, "{d:?}");
-        assert!((d[1][1] - (10.0 / 0.18 + 10.0 / 0.22)).abs() < 1e-6, "{d:?}");
+        assert!(
+            (d[0][0] - 0.02).abs() < 1e-9 && (d[0][1] - 10.0 / 0.18).abs() < 1e-6,
+            "{d:?}"
+        );
+        assert!(
+            (d[1][1] - (10.0 / 0.18 + 10.0 / 0.22)).abs() < 1e-6,
+            "{d:?}"
+        );
         let out = plot(&PlotOptions {
             paths: vec![run.clone()],
             output: None,
@@ -424,18 +457,32 @@ mod tests {
         assert_eq!(out.output_dir, run.join("plots"));
         assert_eq!(out.pngs.len(), 8, "{:?}", out.warnings);
         assert!(out.pngs.iter().all(|p| p.is_file()));
-        assert!(fs::read_to_string(&out.log).unwrap().contains("1 skipped lines"));
+        assert!(
+            fs::read_to_string(&out.log)
+                .unwrap()
+                .contains("1 skipped lines")
+        );
     }
 
     #[test]
     fn no_run_says_what_a_run_directory_holds() {
         let t = tempfile::tempdir().unwrap();
-        let e = load_runs(&[t.path().to_path_buf()]).unwrap_err().to_string();
+        let e = load_runs(&[t.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("no run directory found under "), "{e}");
-        assert!(e.contains("profile_export.jsonl (the per-request records)"), "{e}");
+        assert!(
+            e.contains("profile_export.jsonl (the per-request records)"),
+            "{e}"
+        );
         // Only a partial run: the error lists why it was skipped.
         fs::write(t.path().join("profile_export.jsonl"), "").unwrap();
-        let e = load_runs(&[t.path().to_path_buf()]).unwrap_err().to_string();
-        assert!(e.contains("Skipped:") && e.contains("has no summary"), "{e}");
+        let e = load_runs(&[t.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Skipped:") && e.contains("has no summary"),
+            "{e}"
+        );
     }
 }

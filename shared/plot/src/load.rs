@@ -423,7 +423,11 @@ mod tests {
     fn series_names_drop_shared_labels() {
         let l = serde_json::json!({"model_name": "m", "engine": "0", "finished_reason": "stop"});
         assert_eq!(
-            series_name("vllm:num_requests_running", "http://127.0.0.1:8000/metrics", &l),
+            series_name(
+                "vllm:num_requests_running",
+                "http://127.0.0.1:8000/metrics",
+                &l
+            ),
             "vllm:num_requests_running{finished_reason=stop} @ 127.0.0.1:8000"
         );
         assert_eq!(

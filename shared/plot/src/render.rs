@@ -106,7 +106,11 @@ pub fn render_png(fig: &Figure, theme: Theme, path: &Path) -> Result<(), RenderE
     root.present().map_err(err)
 }
 
-fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) -> Result<(), RenderError> {
+fn draw(
+    fig: &Figure,
+    theme: Theme,
+    root: &DrawingArea<BitMapBackend, Shift>,
+) -> Result<(), RenderError> {
     let (bg, fg, grid) = theme.base();
     let (bg, fg, grid) = (rgb(bg), rgb(fg), rgb(grid));
     root.fill(&bg).map_err(err)?;
@@ -117,8 +121,12 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
         (20, 10),
     )
     .map_err(err)?;
-    top.draw_text(&fig.subtitle, &(FAMILY, 15).into_font().color(&fg.mix(0.75)), (20, 40))
-        .map_err(err)?;
+    top.draw_text(
+        &fig.subtitle,
+        &(FAMILY, 15).into_font().color(&fg.mix(0.75)),
+        (20, 40),
+    )
+    .map_err(err)?;
     let Some(((x0, x1), (y0, y1))) = fig.bounds() else {
         return Ok(());
     };
@@ -153,7 +161,11 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
             continue;
         }
         let base = rgb(theme.color(s.color));
-        let color = if s.faded { base.mix(0.35) } else { base.mix(1.0) };
+        let color = if s.faded {
+            base.mix(0.35)
+        } else {
+            base.mix(1.0)
+        };
         let pts: Vec<(f64, f64)> = s
             .points
             .iter()
@@ -162,7 +174,10 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
             .collect();
         let anno = match s.style {
             Style::Points => chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, marker(s, pts.len()), color.filled())))
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, marker(s, pts.len()), color.filled())),
+                )
                 .map_err(err)?,
             Style::LinePoints => {
                 chart
@@ -180,7 +195,8 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
                 .map_err(err)?,
             Style::Area => chart
                 .draw_series(
-                    AreaSeries::new(steps(&pts), 0.0, base.mix(0.30)).border_style(color.stroke_width(2)),
+                    AreaSeries::new(steps(&pts), 0.0, base.mix(0.30))
+                        .border_style(color.stroke_width(2)),
                 )
                 .map_err(err)?,
             Style::Bars => chart
@@ -203,7 +219,8 @@ fn draw(fig: &Figure, theme: Theme, root: &DrawingArea<BitMapBackend, Shift>) ->
         if !s.labels.is_empty() {
             chart
                 .draw_series(s.points.iter().zip(&s.labels).map(|(p, l)| {
-                    EmptyElement::at((p[0], p[1])) + Text::new(l.clone(), (7, -18), label_font.clone())
+                    EmptyElement::at((p[0], p[1]))
+                        + Text::new(l.clone(), (7, -18), label_font.clone())
                 }))
                 .map_err(err)?;
         }
@@ -265,7 +282,11 @@ fn tick(v: f64) -> String {
     } else if a >= 100.0 || v == v.trunc() {
         format!("{v:.0}")
     } else {
-        let t = if a >= 1.0 { format!("{v:.1}") } else { format!("{v:.3}") };
+        let t = if a >= 1.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.3}")
+        };
         t.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
