@@ -53,7 +53,7 @@ fn count(n: usize, what: &str) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -416,27 +416,24 @@ fn errors_over_time(profiling: &[&Request], t0: u64) -> Option<Figure> {
 /// Server-metric gauges over time: KV-cache usage, running and waiting requests,
 /// from the first request's start to the last one's end.
 fn server_metrics(run: &RunData, t0: u64, t_end: u64) -> Vec<Figure> {
-    let groups: [(&str, &str, &str, fn(&str) -> bool); 2] = [
-        (
-            "server_kv_cache_usage",
-            "Server KV-cache usage",
-            "Usage",
-            |n| n.contains("cache_usage") || n.contains("token_usage"),
-        ),
+    // (key, title, y label, whether a series is KV-cache usage).
+    let groups = [
+        ("server_kv_cache_usage", "Server KV-cache usage", "Usage", true),
         (
             "server_running_waiting",
             "Server running and waiting requests",
             "Requests",
-            |n| !(n.contains("cache_usage") || n.contains("token_usage")),
+            false,
         ),
     ];
+    let is_usage = |n: &str| n.contains("cache_usage") || n.contains("token_usage");
     groups
         .iter()
-        .filter_map(|(key, title, label, pick)| {
+        .filter_map(|(key, title, label, usage)| {
             let series: Vec<Series> = run
                 .server_metrics
                 .iter()
-                .filter(|s| pick(&s.name))
+                .filter(|s| is_usage(&s.name) == *usage)
                 .enumerate()
                 .map(|(i, s)| {
                     Series::new(

@@ -396,7 +396,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let run = t.path().join("run");
         write_run(&run);
-        let (runs, warnings) = load_runs(&[run.clone()]).unwrap();
+        let (runs, warnings) = load_runs(std::slice::from_ref(&run)).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let r = &runs[0];
         assert_eq!(r.requests.len(), 4);
