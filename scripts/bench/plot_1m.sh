@@ -3,7 +3,8 @@
 # against the built-in mock server (with warmup, 5% HTTP errors, a request rate for
 # the schedule lag, time slices), its records repeated with shifted timestamps to
 # RECORDS lines (a ~1 GB profile_export.jsonl of real record lines), then the PNGs
-# and the dashboard drawn from it, each timed (wall seconds, peak RSS).
+# and the dashboard drawn from it, each timed: wall seconds, CPU seconds (user +
+# system: the stable figure on a shared machine) and peak RSS.
 #
 #   scripts/bench/plot_1m.sh
 #   RECORDS=200000 scripts/bench/plot_1m.sh
@@ -59,9 +60,10 @@ echo "aiperf-rs plot: $RECORDS records ($SIZE profile_export.jsonl), $(nproc) CP
 timed() {
     local label=$1
     shift
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" >"$OUT/$label.log" 2>&1
-    read -r secs rss <"$OUT/time.txt"
-    printf '%-28s %8s s  peak RSS %6d MB\n' "$label" "$secs" "$((rss / 1024))"
+    /usr/bin/time -f "%e %U %S %M" -o "$OUT/time.txt" "$@" >"$OUT/$label.log" 2>&1
+    read -r secs user sys rss <"$OUT/time.txt"
+    printf '%-20s wall %7s s  CPU %6.2f s  peak RSS %5d MB\n' "$label" "$secs" \
+        "$(awk "BEGIN { print $user + $sys }")" "$((rss / 1024))"
 }
 timed "PNG (single run)" "$BIN" plot "$RUN" --output "$OUT/plots"
 timed "dashboard.html" "$BIN" plot "$RUN" --dashboard --output "$OUT/dash"

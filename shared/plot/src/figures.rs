@@ -225,8 +225,8 @@ fn dispersed(ok: &[&Request], t0: u64) -> Option<Figure> {
         key: "dispersed_throughput_over_time".into(),
         title: "Output token throughput over time (dispersed)".into(),
         subtitle: format!(
-            "each request's tokens spread evenly from its first token to its end ({} requests); {how}",
-            gens.len()
+            "each request's tokens spread evenly from its first token to its end ({}); {how}",
+            count(gens.len(), "requests")
         ),
         x: Axis::new("Time (s since the first request)"),
         y: Axis::new("Output tokens/s"),

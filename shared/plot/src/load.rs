@@ -5,7 +5,7 @@
 use crate::discover::RunDir;
 use serde::Deserialize;
 use serde_json::Value;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Why a run cannot be loaded.
@@ -164,23 +164,116 @@ pub fn parse_record(line: &str) -> Option<Request> {
     })
 }
 
-/// Streams a records file: every usable record and the number of lines skipped.
+/// Bytes read per block of the records file (blocks end at a line end).
+const BLOCK: usize = 8 << 20;
+
+/// Streams a records file: every usable record (in file order) and the number
+/// of lines skipped. One thread reads blocks of whole lines, one parser per core
+/// turns them into records; memory holds a few blocks, not the file.
 pub fn read_records(path: &Path) -> Result<(Vec<Request>, usize), LoadError> {
+    read_records_in_blocks(path, BLOCK)
+}
+
+fn read_records_in_blocks(path: &Path, block_size: usize) -> Result<(Vec<Request>, usize), LoadError> {
     let read_err = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut line = String::new();
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let parsers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(parsers * 2);
+    let block_rx = std::sync::Mutex::new(block_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Vec<Request>, usize)>();
+    let read = std::thread::scope(|s| {
+        for _ in 0..parsers {
+            let done_tx = done_tx.clone();
+            let block_rx = &block_rx;
+            s.spawn(move || {
+                loop {
+                    let next = block_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((i, block))) = next else { break };
+                    let (recs, skipped) = parse_block(&block);
+                    if done_tx.send((i, recs, skipped)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let result = read_blocks(&mut file, block_size, |i, block| {
+            block_tx.send((i, block)).is_ok()
+        });
+        drop(block_tx);
+        result
+    });
+    read.map_err(read_err)?;
+    let mut parts: Vec<(usize, Vec<Request>, usize)> = done_rx.into_iter().collect();
+    parts.sort_by_key(|p| p.0);
+    let skipped = parts.iter().map(|p| p.2).sum();
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
+    for (_, recs, _) in parts {
+        out.extend(recs);
+    }
+    Ok((out, skipped))
+}
+
+/// Reads `file` in blocks of about `size` bytes that end at a line end, handing
+/// each to `emit` with its index; stops early when `emit` returns false.
+fn read_blocks(
+    file: &mut impl Read,
+    size: usize,
+    mut emit: impl FnMut(usize, Vec<u8>) -> bool,
+) -> std::io::Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut index = 0;
+    loop {
+        let mut block = std::mem::take(&mut carry);
+        let start = block.len();
+        block.resize(start + size, 0);
+        let mut filled = start;
+        while filled < block.len() {
+            match file.read(&mut block[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        block.truncate(filled);
+        let eof = filled < start + size;
+        if !eof {
+            // Keep the unfinished last line for the next block.
+            match block.iter().rposition(|&b| b == b'\n') {
+                Some(nl) => carry = block.split_off(nl + 1),
+                None => {
+                    carry = block;
+                    continue;
+                }
+            }
+        }
+        if !block.is_empty() && !emit(index, block) {
+            return Ok(());
+        }
+        index += 1;
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// The usable records of a block of lines and the number of lines skipped.
+fn parse_block(block: &[u8]) -> (Vec<Request>, usize) {
     let mut out = Vec::new();
     let mut skipped = 0;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).map_err(read_err)? == 0 {
-            break;
-        }
-        let l = line.trim_end();
+    for line in block.split(|&b| b == b'\n') {
+        let Ok(l) = std::str::from_utf8(line) else {
+            skipped += 1;
+            continue;
+        };
+        let l = l.trim_end();
         if l.is_empty() {
             continue;
         }
@@ -189,7 +282,7 @@ pub fn read_records(path: &Path) -> Result<(Vec<Request>, usize), LoadError> {
             None => skipped += 1,
         }
     }
-    Ok((out, skipped))
+    (out, skipped)
 }
 
 /// Loads a run: an error when its summary or records cannot be used at all.
@@ -417,6 +510,38 @@ mod tests {
         assert!(e.ttft_ms.is_nan() && e.schedule_lag_ms.is_nan());
         assert!(parse_record(r#"{"metadata":{"request_start_ns":5}}"#).is_none());
         assert!(parse_record("not json").is_none());
+    }
+
+    #[test]
+    fn blocks_end_at_line_ends_and_keep_order() {
+        // Lines longer than nothing, a last line without a newline.
+        let text = "a\nbb\nccc\ndddd";
+        let mut blocks = Vec::new();
+        read_blocks(&mut text.as_bytes(), 4, |i, b| {
+            blocks.push((i, String::from_utf8(b).unwrap()));
+            true
+        })
+        .unwrap();
+        // Blocks of 4 bytes: "a\nbb" ends mid-line, so "a\n"; then "bb\nc" -> "bb\n"; ...;
+        // a line longer than a block grows the block until its end.
+        let got: Vec<&str> = blocks.iter().map(|b| b.1.as_str()).collect();
+        assert_eq!(got.concat(), text);
+        assert!(got.iter().all(|b| b.ends_with('\n') || *b == "dddd"), "{got:?}");
+        assert_eq!(got, vec!["a\n", "bb\n", "ccc\n", "dddd"]);
+        assert_eq!(blocks.iter().map(|b| b.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        // A whole records file read back in order, bad lines counted.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut lines: Vec<String> = (0..5000)
+            .map(|i| format!(r#"{{"metadata":{{"request_start_ns":{i},"request_end_ns":{}}}}}"#, i + 1))
+            .collect();
+        lines.insert(10, "garbage".into());
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        // Blocks of 1 KB: many blocks over several parser threads, order kept.
+        let (recs, skipped) = read_records_in_blocks(&path, 1024).unwrap();
+        assert_eq!(skipped, 1);
+        assert_eq!(recs.len(), 5000);
+        assert!(recs.iter().enumerate().all(|(i, r)| r.start_ns == i as u64));
     }
 
     #[test]
