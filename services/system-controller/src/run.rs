@@ -184,8 +184,13 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             }
         }
     }
-    // `--auto-plot`: the run's PNGs (a sweep plots all its runs together at its end).
-    if config.auto_plot && summary.is_some() && config.load.sweep.is_none() {
+    // `--auto-plot`: the PNGs of a run that finished (a sweep plots all its runs
+    // together at its end).
+    if config.auto_plot
+        && outcome.failure.is_none()
+        && summary.is_some()
+        && config.load.sweep.is_none()
+    {
         aiperf_plot::cli::auto_plot(&config.artifact_dir);
     }
     ProfileRun {
