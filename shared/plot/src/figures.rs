@@ -418,7 +418,12 @@ fn errors_over_time(profiling: &[&Request], t0: u64) -> Option<Figure> {
 fn server_metrics(run: &RunData, t0: u64, t_end: u64) -> Vec<Figure> {
     // (key, title, y label, whether a series is KV-cache usage).
     let groups = [
-        ("server_kv_cache_usage", "Server KV-cache usage", "Usage", true),
+        (
+            "server_kv_cache_usage",
+            "Server KV-cache usage",
+            "Usage",
+            true,
+        ),
         (
             "server_running_waiting",
             "Server running and waiting requests",

@@ -174,7 +174,10 @@ pub fn read_records(path: &Path) -> Result<(Vec<Request>, usize), LoadError> {
     read_records_in_blocks(path, BLOCK)
 }
 
-fn read_records_in_blocks(path: &Path, block_size: usize) -> Result<(Vec<Request>, usize), LoadError> {
+fn read_records_in_blocks(
+    path: &Path,
+    block_size: usize,
+) -> Result<(Vec<Request>, usize), LoadError> {
     let read_err = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -526,14 +529,25 @@ mod tests {
         // a line longer than a block grows the block until its end.
         let got: Vec<&str> = blocks.iter().map(|b| b.1.as_str()).collect();
         assert_eq!(got.concat(), text);
-        assert!(got.iter().all(|b| b.ends_with('\n') || *b == "dddd"), "{got:?}");
+        assert!(
+            got.iter().all(|b| b.ends_with('\n') || *b == "dddd"),
+            "{got:?}"
+        );
         assert_eq!(got, vec!["a\n", "bb\n", "ccc\n", "dddd"]);
-        assert_eq!(blocks.iter().map(|b| b.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            blocks.iter().map(|b| b.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         // A whole records file read back in order, bad lines counted.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         let mut lines: Vec<String> = (0..5000)
-            .map(|i| format!(r#"{{"metadata":{{"request_start_ns":{i},"request_end_ns":{}}}}}"#, i + 1))
+            .map(|i| {
+                format!(
+                    r#"{{"metadata":{{"request_start_ns":{i},"request_end_ns":{}}}}}"#,
+                    i + 1
+                )
+            })
             .collect();
         lines.insert(10, "garbage".into());
         std::fs::write(&path, lines.join("\n")).unwrap();
