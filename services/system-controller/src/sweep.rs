@@ -90,7 +90,7 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
     let gpus = plan.runs.first().map(|c| c.load.gpus()).unwrap_or(1);
     let auto_plot = plan.runs.first().is_some_and(|c| c.auto_plot);
     let mut results = Vec::new();
-    let mut interrupted = false;
+    let mut stopped_by = None;
     for cfg in plan.runs {
         let point = cfg
             .load
@@ -138,9 +138,12 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             error,
             model,
         });
-        if outcome.interrupted {
-            interrupted = true;
-            eprintln!("Ctrl-C: the sweep stops here; the aggregate covers the runs so far.");
+        if let Some(signal) = outcome.signal.or_else(crate::signals::received) {
+            stopped_by = Some(signal);
+            eprintln!(
+                "{}: the sweep stops here; the aggregate covers the runs so far.",
+                signal.describe()
+            );
             break;
         }
         if let Some(why) = ignored {
@@ -164,12 +167,12 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
         ),
     }
     // `--auto-plot`: the multi-run plots of the sweep's runs.
-    if auto_plot && results.iter().any(|r| r.summary.is_some()) {
+    if auto_plot && stopped_by.is_none() && results.iter().any(|r| r.summary.is_some()) {
         aiperf_plot::cli::auto_plot(&plan.base_dir);
     }
     let failed = results.iter().filter(|r| r.error.is_some()).count();
-    if interrupted {
-        ExitCode::from(130)
+    if let Some(signal) = stopped_by {
+        ExitCode::from(signal.exit_code())
     } else if failed > 0 || written.is_err() {
         eprintln!("error: {failed} of {total} sweep runs failed");
         ExitCode::FAILURE
