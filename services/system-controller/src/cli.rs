@@ -1,4 +1,4 @@
-//! The `aiperf-rs` command line: `profile`, `mock-server`, `service`.
+//! The `aiperf-rs` command line: `profile`, `mock-server`, `service`, `plot`.
 
 use crate::run::profile;
 use aiperf_config::{Context, ProfileArgs, file, resolve, warnings};
@@ -23,6 +23,8 @@ enum Cmd {
     MockServer(aiperf_mock_server::MockArgs),
     /// Run one service by hand, e.g. a record processor on another host.
     Service(ServiceArgs),
+    /// Draw PNG plots or an HTML dashboard of runs and sweeps (docs/plots.md).
+    Plot(aiperf_plot::cli::PlotArgs),
 }
 
 /// Options of `aiperf-rs service`.
@@ -91,6 +93,7 @@ pub fn main() -> ExitCode {
             }
         },
         Cmd::Service(args) => runtime.block_on(service(args)),
+        Cmd::Plot(args) => aiperf_plot::cli::run(args),
     };
     // A task still running (a dataset build abandoned at a signal) does not hold
     // the exit.

@@ -202,6 +202,11 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             eprintln!("       nothing was measured, nothing was written");
         }
     }
+    // `--auto-plot`: the PNGs of a run that finished (a sweep plots all its runs
+    // together at its end).
+    if config.auto_plot && !stopped && summary.is_some() && config.load.sweep.is_none() {
+        aiperf_plot::cli::auto_plot(&config.artifact_dir);
+    }
     ProfileRun {
         code,
         signal: outcome.signal,

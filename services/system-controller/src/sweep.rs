@@ -88,6 +88,7 @@ pub struct SweepResult {
 pub async fn run(plan: SweepPlan) -> ExitCode {
     let total = plan.runs.len();
     let gpus = plan.runs.first().map(|c| c.load.gpus()).unwrap_or(1);
+    let auto_plot = plan.runs.first().is_some_and(|c| c.auto_plot);
     let mut results = Vec::new();
     let mut stopped_by = None;
     for cfg in plan.runs {
@@ -164,6 +165,10 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             "error: cannot write the sweep aggregates in {}: {e}",
             plan.base_dir.display()
         ),
+    }
+    // `--auto-plot`: the multi-run plots of the sweep's runs.
+    if auto_plot && stopped_by.is_none() && results.iter().any(|r| r.summary.is_some()) {
+        aiperf_plot::cli::auto_plot(&plan.base_dir);
     }
     let failed = results.iter().filter(|r| r.error.is_some()).count();
     if let Some(signal) = stopped_by {

@@ -479,8 +479,6 @@ pub fn warnings(a: &ProfileArgs) -> Vec<String> {
         "--no-gpu-telemetry",
         "GPU telemetry collectors",
     );
-    not_yet(a.auto_plot.is_some(), "--auto-plot", "plots");
-    not_yet(a.no_auto_plot.is_some(), "--no-auto-plot", "plots");
     if let Some(urls) = a.urls.as_ref().filter(|u| u.len() > 1) {
         out.push(format!(
             "--url was given {} times: aiperf-rs sends every request to the first one (no load balancing)",
