@@ -20,10 +20,15 @@
 //! `p` is the smallest value whose cumulative duration share reaches `p`%.
 //!
 //! Storage is one 32-byte [`Interval`] per valid record, kept apart from the
-//! summary accumulator; curves are built one at a time at summary time.
+//! summary accumulator in a [`SpillLog`]: beyond its [`SpillConfig`] budget the
+//! intervals go to an unlinked temporary file, so memory stays flat during a run.
+//! At summary time they are read back and the curves built one at a time: the
+//! transient memory then grows with the record count (about 32 bytes per record
+//! for the intervals, 24 for the grid and 24 per curve, two curves at a time).
 
 use crate::catalogue::{MetricSpec, spec, tags};
 use crate::context::MetricContext;
+use crate::spill::{Fixed, SpillConfig, SpillLog, get_u32, get_u64};
 use crate::units::NANOS_PER_SECOND;
 use aiperf_protocol::record::{MetricRecord, MetricValue};
 use aiperf_protocol::results::{MetricResult, PhaseResults};
@@ -40,6 +45,26 @@ struct Interval {
 
 const NONE64: u64 = u64::MAX;
 const NONE32: u32 = u32::MAX;
+
+impl Fixed for Interval {
+    const SIZE: usize = 32;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.start_ns.to_le_bytes());
+        out.extend_from_slice(&self.end_ns.to_le_bytes());
+        out.extend_from_slice(&self.first_token_ns.to_le_bytes());
+        out.extend_from_slice(&self.isl.to_le_bytes());
+        out.extend_from_slice(&self.osl.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        Interval {
+            start_ns: get_u64(b, 0),
+            end_ns: get_u64(b, 8),
+            first_token_ns: get_u64(b, 16),
+            isl: get_u32(b, 24),
+            osl: get_u32(b, 28),
+        }
+    }
+}
 
 impl Interval {
     fn first(&self) -> Option<u64> {
@@ -67,15 +92,35 @@ impl Interval {
 
 /// Collects the intervals of a phase's valid records and computes the
 /// sweep-line metrics.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SweepLine {
-    intervals: Vec<Interval>,
+    intervals: SpillLog<Interval>,
+    spill: SpillConfig,
+    file: Option<std::sync::Arc<std::fs::File>>,
+    /// The first spill failure (the intervals then stay in memory).
+    spill_error: Option<String>,
+}
+
+impl Default for SweepLine {
+    fn default() -> Self {
+        Self::with_spill(SpillConfig::in_memory())
+    }
 }
 
 impl SweepLine {
-    /// No interval yet.
+    /// No interval yet; everything kept in memory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No interval yet; intervals beyond `spill`'s budget go to disk.
+    pub fn with_spill(spill: SpillConfig) -> Self {
+        SweepLine {
+            intervals: SpillLog::default(),
+            spill,
+            file: None,
+            spill_error: None,
+        }
     }
 
     /// Number of intervals held.
@@ -85,7 +130,32 @@ impl SweepLine {
 
     /// No interval held.
     pub fn is_empty(&self) -> bool {
-        self.intervals.is_empty()
+        self.intervals.len() == 0
+    }
+
+    /// Why spilling failed, if it did (the intervals then stay in memory).
+    pub fn spill_error(&self) -> Option<&str> {
+        self.spill_error.as_deref()
+    }
+
+    /// Moves the in-memory intervals to the spill file (created on first use).
+    fn spill_tail(&mut self) {
+        if self.spill_error.is_some() {
+            return;
+        }
+        let file = match &self.file {
+            Some(f) => Ok(f.clone()),
+            None => self.spill.create_file(),
+        };
+        let result = file.and_then(|f| {
+            self.file = Some(f.clone());
+            self.intervals.spill(&f)
+        });
+        if let Err(e) = result {
+            self.spill_error = Some(format!(
+                "cannot spill the sweep-line intervals to disk ({e}); they stay in memory"
+            ));
+        }
     }
 
     /// Adds one request: wall-clock start and end, the wall-clock time of its
@@ -112,6 +182,9 @@ impl SweepLine {
             isl: small(isl),
             osl: small(osl),
         });
+        if self.intervals.tail_bytes() > self.spill.budget_bytes {
+            self.spill_tail();
+        }
     }
 
     /// Adds a metric record: valid records only (errors have no interval); the
@@ -142,10 +215,11 @@ impl SweepLine {
     /// transient memory is the grid plus two curves (8 bytes per event time each)
     /// plus a 4-byte index per piece.
     pub fn results(&self, ctx: &MetricContext) -> Vec<MetricResult> {
-        let Some(grid) = Grid::of(&self.intervals) else {
+        let intervals = self.intervals.to_vec();
+        let Some(grid) = Grid::of(&intervals) else {
             return Vec::new();
         };
-        let ivs = &self.intervals;
+        let ivs = &intervals;
         let show = |tag: &str| {
             let s = spec(tag);
             (ctx.computes(s) && ctx.shows(s)).then_some(s)
