@@ -547,8 +547,13 @@ mod tests {
                 .get(&Phase::Profiling)
                 .is_some_and(|p| p.summary.has_spilled());
             let results = col.results(false);
-            let ts = std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.json"))
-                .unwrap();
+            // (without the input_config it repeats: it names the run's directories)
+            let ts: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.json"))
+                    .unwrap(),
+            )
+            .unwrap();
+            let ts = ts["timeslices"].to_string();
             let csv = std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv"))
                 .unwrap();
             drop(col);
