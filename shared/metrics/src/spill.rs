@@ -22,8 +22,9 @@ pub const SPILL_BUDGET_ENV: &str = "AIPERF_SUMMARY_MEMORY_MB";
 /// Default in-memory budget of one store: 16 MiB.
 pub const DEFAULT_BUDGET_BYTES: usize = 16 << 20;
 
-/// Bytes read at a time from a run on disk.
-const READ_CHUNK: usize = 64 << 10;
+/// Bytes read at a time from a run on disk (a percentile merge holds one such
+/// buffer per run).
+const READ_CHUNK: usize = 16 << 10;
 
 /// When and where a store spills.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +135,7 @@ pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
 
 /// Items written to disk in one go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Run {
+pub(crate) struct Run {
     offset: u64,
     len: usize,
 }
@@ -188,38 +189,44 @@ impl<T: Fixed> SpillLog<T> {
         self.tail.len() * T::SIZE
     }
 
-    /// Writes `items` to `file` as one run (kept by this log); the log's own
-    /// tail is untouched. Used for runs derived from the tail (sorted copies).
-    pub fn write_run(&mut self, file: &Arc<File>, items: &[T]) -> std::io::Result<()> {
-        if items.is_empty() {
-            return Ok(());
+    /// The in-memory items, to reorder them (e.g. sort before writing a copy).
+    pub fn tail_mut(&mut self) -> &mut [T] {
+        &mut self.tail
+    }
+
+    /// Makes `run` (written to `file` by [`write_run`]) this log's next run.
+    pub fn commit(&mut self, file: &Arc<File>, run: Run) {
+        if run.len == 0 {
+            return;
         }
-        let mut bytes = Vec::with_capacity(items.len() * T::SIZE);
-        for v in items {
-            v.put(&mut bytes);
-        }
-        let mut f: &File = file;
-        let offset = f.seek(SeekFrom::End(0))?;
-        f.write_all(&bytes)?;
-        self.runs.push(Run {
-            offset,
-            len: items.len(),
-        });
-        self.on_disk += items.len();
+        self.runs.push(run);
+        self.on_disk += run.len;
         self.file = Some(file.clone());
-        Ok(())
+    }
+
+    /// Makes `run`, a copy of the tail, this log's next run and empties the
+    /// tail (keeping its capacity for the next items).
+    pub fn commit_tail(&mut self, file: &Arc<File>, run: Run) {
+        debug_assert_eq!(run.len, self.tail.len());
+        self.commit(file, run);
+        self.tail.clear();
+    }
+
+    /// Replaces the tail with the items of `run` (written from it, not committed).
+    ///
+    /// # Panics
+    /// When the file cannot be read back.
+    pub fn restore_tail(&mut self, file: &File, run: Run) {
+        self.tail.clear();
+        self.tail.extend(RunReader::<T>::new(file, run));
     }
 
     /// Moves the in-memory items to disk (one run); the tail's capacity is kept
     /// for the next items.
     pub fn spill(&mut self, file: &Arc<File>) -> std::io::Result<()> {
-        let tail = std::mem::take(&mut self.tail);
-        let result = self.write_run(file, &tail);
-        self.tail = tail;
-        if result.is_ok() {
-            self.tail.clear();
-        }
-        result
+        let run = write_run(file, &self.tail)?;
+        self.commit_tail(file, run);
+        Ok(())
     }
 
     /// Number of runs on disk.
@@ -229,14 +236,8 @@ impl<T: Fixed> SpillLog<T> {
 
     /// A reader of run `i`.
     pub fn run(&self, i: usize) -> RunReader<'_, T> {
-        RunReader {
-            file: self.file.as_deref().expect("a log with runs has a file"),
-            run: self.runs[i],
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
-            _item: std::marker::PhantomData,
-        }
+        let file = self.file.as_deref().expect("a log with runs has a file");
+        RunReader::new(file, self.runs[i])
     }
 
     /// Calls `f` on every item, oldest first.
@@ -252,11 +253,31 @@ impl<T: Fixed> SpillLog<T> {
     }
 
     /// Every item, oldest first (reads the runs back into memory).
+    #[cfg(test)]
     pub fn to_vec(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.len());
         self.for_each(|v| out.push(v));
         out
     }
+}
+
+/// Writes `items` at the end of `file`; the run is not part of any log until
+/// committed ([`SpillLog::commit`]).
+pub(crate) fn write_run<T: Fixed>(file: &Arc<File>, items: &[T]) -> std::io::Result<Run> {
+    if items.is_empty() {
+        return Ok(Run { offset: 0, len: 0 });
+    }
+    let mut bytes = Vec::with_capacity(items.len() * T::SIZE);
+    for v in items {
+        v.put(&mut bytes);
+    }
+    let mut f: &File = file;
+    let offset = f.seek(SeekFrom::End(0))?;
+    f.write_all(&bytes)?;
+    Ok(Run {
+        offset,
+        len: items.len(),
+    })
 }
 
 /// Streams the items of one run, [`READ_CHUNK`] bytes at a time.
@@ -268,6 +289,19 @@ pub(crate) struct RunReader<'a, T> {
     buf: Vec<u8>,
     pos: usize,
     _item: std::marker::PhantomData<T>,
+}
+
+impl<'a, T> RunReader<'a, T> {
+    fn new(file: &'a File, run: Run) -> Self {
+        RunReader {
+            file,
+            run,
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            _item: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<T: Fixed> Iterator for RunReader<'_, T> {

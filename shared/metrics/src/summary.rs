@@ -17,7 +17,7 @@
 //! order (the same additions in the same order as in memory, hence bit-identical),
 //! min, max and percentiles by a k-way merge of the sorted runs that picks the
 //! values at the needed ranks. Peak memory at finish is one column's in-memory
-//! tail plus 64 KiB of read buffer per run; the file is gone when the
+//! tail plus 16 KiB of read buffer per run; the file is gone when the
 //! accumulator is dropped. Distinct errors are kept up to
 //! [`MAX_DISTINCT_ERRORS`]; later new ones are counted under one catch-all entry.
 //!
@@ -47,7 +47,7 @@
 
 use crate::catalogue::{MetricFlags, MetricKind, MetricSpec, adjusted_of, lookup, spec, tags};
 use crate::context::MetricContext;
-use crate::spill::{Fixed, SpillConfig, SpillLog, get_u32, get_u64};
+use crate::spill::{Fixed, SpillConfig, SpillLog, get_u32, get_u64, write_run};
 use crate::stats::{DistributionStats, ValueSet, error_adjusted_of};
 use crate::units::{NANOS_PER_SECOND, Unit, convert};
 use aiperf_protocol::ErrorDetails;
@@ -197,15 +197,28 @@ impl Column {
         if self.values.tail().is_empty() {
             return Ok(());
         }
-        let mut sorted = self.values.tail().to_vec();
-        sorted.sort_by(f64::total_cmp);
-        self.sorted.write_run(file, &sorted)?;
-        drop(sorted);
-        self.values.spill(file)?;
-        if let Some(o) = self.owners.as_mut() {
-            o.spill(file)?;
+        // Arrival order first, then the same tail sorted in place (no copy);
+        // nothing is committed until every write succeeded.
+        let arrival = write_run(file, self.values.tail())?;
+        let owners = match &self.owners {
+            Some(o) => Some(write_run(file, o.tail())?),
+            None => None,
+        };
+        self.values.tail_mut().sort_by(f64::total_cmp);
+        match write_run(file, self.values.tail()) {
+            Ok(sorted) => {
+                self.values.commit_tail(file, arrival);
+                self.sorted.commit(file, sorted);
+                if let (Some(o), Some(run)) = (self.owners.as_mut(), owners) {
+                    o.commit_tail(file, run);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.values.restore_tail(file, arrival);
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     /// Calls `f(value, row index)` on every value in arrival order.

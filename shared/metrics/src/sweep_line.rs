@@ -22,9 +22,10 @@
 //! Storage is one 32-byte [`Interval`] per valid record, kept apart from the
 //! summary accumulator in a [`SpillLog`]: beyond its [`SpillConfig`] budget the
 //! intervals go to an unlinked temporary file, so memory stays flat during a run.
-//! At summary time they are read back and the curves built one at a time: the
-//! transient memory then grows with the record count (about 32 bytes per record
-//! for the intervals, 24 for the grid and 24 per curve, two curves at a time).
+//! At summary time the intervals are streamed (from memory and the file) once per
+//! curve and the curves built one at a time: the transient memory then grows with
+//! the record count (about 24 bytes per record for the grid and 24 per curve, two
+//! curves at a time, plus a 4-byte index per piece).
 
 use crate::catalogue::{MetricSpec, spec, tags};
 use crate::context::MetricContext;
@@ -215,11 +216,10 @@ impl SweepLine {
     /// transient memory is the grid plus two curves (8 bytes per event time each)
     /// plus a 4-byte index per piece.
     pub fn results(&self, ctx: &MetricContext) -> Vec<MetricResult> {
-        let intervals = self.intervals.to_vec();
-        let Some(grid) = Grid::of(&intervals) else {
+        let ivs = &self.intervals;
+        let Some(grid) = Grid::of(ivs) else {
             return Vec::new();
         };
-        let ivs = &intervals;
         let show = |tag: &str| {
             let s = spec(tag);
             (ctx.computes(s) && ctx.shows(s)).then_some(s)
@@ -249,7 +249,7 @@ impl SweepLine {
             tags::TOKENS_IN_FLIGHT,
         ];
         if streaming_tags.iter().all(|t| show(t).is_none())
-            || ivs.iter().all(|iv| iv.first().is_none())
+            || !any_first_token(ivs)
         {
             return out;
         }
@@ -361,6 +361,13 @@ type PhaseRate<'a> = &'a dyn Fn(&Interval) -> Option<((u64, u64), f64)>;
 /// A request's span in a phase.
 type PhaseSpan = fn(&Interval) -> Option<(u64, u64)>;
 
+/// Whether some interval has a first token (streaming).
+fn any_first_token(intervals: &SpillLog<Interval>) -> bool {
+    let mut any = false;
+    intervals.for_each(|iv| any |= iv.first().is_some());
+    any
+}
+
 /// The distinct event times of all intervals: piece `i` is `[times[i], times[i+1])`.
 struct Grid {
     times: Vec<u64>,
@@ -368,15 +375,15 @@ struct Grid {
 
 impl Grid {
     /// The grid of `intervals`; `None` when the window has no length.
-    fn of(intervals: &[Interval]) -> Option<Grid> {
+    fn of(intervals: &SpillLog<Interval>) -> Option<Grid> {
         let mut times = Vec::with_capacity(intervals.len() * 3);
-        for iv in intervals {
+        intervals.for_each(|iv| {
             times.push(iv.start_ns);
             times.push(iv.end_ns);
             if let Some(f) = iv.first() {
                 times.push(f);
             }
-        }
+        });
         times.sort_unstable();
         times.dedup();
         (times.len() >= 2).then_some(Grid { times })
@@ -398,7 +405,7 @@ impl Grid {
     /// `((a, b), amount)` that `part` yields.
     fn curve(
         &self,
-        intervals: &[Interval],
+        intervals: &SpillLog<Interval>,
         part: impl Fn(&Interval) -> Option<((u64, u64), f64)>,
     ) -> Vec<f64> {
         self.curve2(intervals, |iv| part(iv).into_iter().collect())
@@ -407,28 +414,27 @@ impl Grid {
     /// [`Grid::curve`] with several parts per interval.
     fn curve2(
         &self,
-        intervals: &[Interval],
+        intervals: &SpillLog<Interval>,
         parts: impl Fn(&Interval) -> Vec<((u64, u64), f64)>,
     ) -> Vec<f64> {
-        let mut delta = vec![0.0; self.times.len()];
-        for iv in intervals {
-            for ((a, b), amount) in parts(iv) {
+        let mut values = vec![0.0; self.times.len()];
+        intervals.for_each(|iv| {
+            for ((a, b), amount) in parts(&iv) {
                 if b > a {
-                    delta[self.index(a)] += amount;
-                    delta[self.index(b)] -= amount;
+                    values[self.index(a)] += amount;
+                    values[self.index(b)] -= amount;
                 }
             }
-        }
+        });
+        // Deltas to levels, in place.
+        values.truncate(self.pieces());
         let mut level = 0.0;
         let mut peak: f64 = 0.0;
-        let mut values: Vec<f64> = delta[..self.pieces()]
-            .iter()
-            .map(|d| {
-                level += d;
-                peak = peak.max(level.abs());
-                level
-            })
-            .collect();
+        for v in &mut values {
+            level += *v;
+            peak = peak.max(level.abs());
+            *v = level;
+        }
         // Rounding residue of large +/− pairs is snapped to 0 (as AIPerf does).
         for v in &mut values {
             if v.abs() < 1e-9 * peak {

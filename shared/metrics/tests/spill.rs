@@ -149,8 +149,8 @@ fn a_spilled_summary_and_its_timeslices_equal_the_in_memory_ones() {
     let records = stream(3000, 7);
     let dir = tempfile::tempdir().unwrap();
     let mut memory = SummaryAccumulator::new();
-    let mut spilled = SummaryAccumulator::with_spill(spill_to(dir.path(), 600), true);
-    let mut compact = SummaryAccumulator::with_spill(spill_to(dir.path(), 600), false);
+    let mut spilled = SummaryAccumulator::with_spill(spill_to(dir.path(), 6000), true);
+    let mut compact = SummaryAccumulator::with_spill(spill_to(dir.path(), 6000), false);
     let mut roomy = SummaryAccumulator::with_spill(spill_to(dir.path(), 40_000), true);
     for r in &records {
         memory.add(r);
@@ -227,7 +227,7 @@ fn a_spilled_sweep_line_equals_the_in_memory_one() {
     let records = stream(2000, 3);
     let dir = tempfile::tempdir().unwrap();
     let mut memory = SweepLine::new();
-    let mut spilled = SweepLine::with_spill(spill_to(dir.path(), 256));
+    let mut spilled = SweepLine::with_spill(spill_to(dir.path(), 4096));
     for r in &records {
         memory.add(r);
         spilled.add(r);
