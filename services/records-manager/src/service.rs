@@ -535,7 +535,9 @@ mod tests {
                         ("time_to_first_token".into(), MetricValue::Scalar(lat / 3.0)),
                         (
                             "inter_chunk_latency".into(),
-                            MetricValue::List((0..n % 13).map(|k| (k * n % 17) as f64 * 1e5).collect()),
+                            MetricValue::List(
+                                (0..n % 13).map(|k| (k * n % 17) as f64 * 1e5).collect(),
+                            ),
                         ),
                         ("output_sequence_length".into(), MetricValue::Scalar(13.0)),
                     ];
@@ -554,8 +556,8 @@ mod tests {
             )
             .unwrap();
             let ts = ts["timeslices"].to_string();
-            let csv = std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv"))
-                .unwrap();
+            let csv =
+                std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv")).unwrap();
             drop(col);
             let files: Vec<String> = std::fs::read_dir(&dir)
                 .unwrap()

@@ -77,7 +77,10 @@ impl SpillConfig {
                 .unwrap_or_else(std::env::temp_dir)
                 .display()
                 .to_string();
-            std::io::Error::new(e.kind(), format!("cannot create a spill file in {dir}: {e}"))
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot create a spill file in {dir}: {e}"),
+            )
         })?;
         Ok(Arc::new(file))
     }
@@ -362,7 +365,10 @@ mod tests {
         assert_eq!(parse_budget_mb(" 0.5 "), Ok(512 << 10));
         assert_eq!(parse_budget_mb("0"), Ok(0));
         let e = parse_budget_mb("-1").unwrap_err();
-        assert!(e.contains(SPILL_BUDGET_ENV) && e.contains("megabytes"), "{e}");
+        assert!(
+            e.contains(SPILL_BUDGET_ENV) && e.contains("megabytes"),
+            "{e}"
+        );
         assert!(parse_budget_mb("lots").is_err());
     }
 }

@@ -170,7 +170,11 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
         return a;
     }
     let d = b - a;
-    if t >= 0.5 { b - d * (1.0 - t) } else { a + d * t }
+    if t >= 0.5 {
+        b - d * (1.0 - t)
+    } else {
+        a + d * t
+    }
 }
 
 /// Percentile `p` (0–100) of ascending `sorted` values by linear interpolation

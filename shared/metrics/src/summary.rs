@@ -147,8 +147,7 @@ impl RowTotals {
             }
             None => {
                 self.n_valid += 1;
-                self.min_request =
-                    Some(self.min_request.map_or(r.start_ns, |s| s.min(r.start_ns)));
+                self.min_request = Some(self.min_request.map_or(r.start_ns, |s| s.min(r.start_ns)));
                 if let Some(end) = r.response_end_ns {
                     self.max_response = Some(self.max_response.map_or(end, |m| m.max(end)));
                 }

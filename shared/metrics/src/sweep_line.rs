@@ -248,9 +248,7 @@ impl SweepLine {
             tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER,
             tags::TOKENS_IN_FLIGHT,
         ];
-        if streaming_tags.iter().all(|t| show(t).is_none())
-            || !any_first_token(ivs)
-        {
+        if streaming_tags.iter().all(|t| show(t).is_none()) || !any_first_token(ivs) {
             return out;
         }
         let decode_rate = |iv: &Interval| {

@@ -20,7 +20,7 @@ const T0: u64 = 1_700_000_000 * SEC;
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -28,7 +28,7 @@ impl Rng {
     }
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -67,13 +67,21 @@ fn stream(n: usize, seed: u64) -> Vec<MetricRecord> {
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let start = T0 + i as u64 * (SEC / 50) + rng.next() % (SEC / 20);
+        let start = T0 + i as u64 * (SEC / 50) + rng.next_u64() % (SEC / 20);
         let latency = 5e6 + rng.unit() * 2e8;
         let end = start + latency as u64;
-        let credit = if i % 7 == 0 { 0 } else { start - 1000 - rng.next() % 50_000 };
-        let scheduled = (i % 3 == 0 && credit != 0).then(|| credit + rng.next() % 100_000);
-        let error = match rng.next() % 20 {
-            0 => Some(ErrorDetails::new(Some(500), "Internal Server Error", "boom")),
+        let credit = if i % 7 == 0 {
+            0
+        } else {
+            start - 1000 - rng.next_u64() % 50_000
+        };
+        let scheduled = (i % 3 == 0 && credit != 0).then(|| credit + rng.next_u64() % 100_000);
+        let error = match rng.next_u64() % 20 {
+            0 => Some(ErrorDetails::new(
+                Some(500),
+                "Internal Server Error",
+                "boom",
+            )),
             1 => Some(ErrorDetails::new(
                 Some(400),
                 "Bad Request",
@@ -83,15 +91,18 @@ fn stream(n: usize, seed: u64) -> Vec<MetricRecord> {
             _ => None,
         };
         let metrics = if error.is_some() {
-            vec![("error_isl".to_string(), MetricValue::Scalar(rng.next() as f64 % 300.0))]
+            vec![(
+                "error_isl".to_string(),
+                MetricValue::Scalar(rng.next_u64() as f64 % 300.0),
+            )]
         } else {
             let ttft = latency * rng.unit();
-            let tokens = 1 + rng.next() % 40;
+            let tokens = 1 + rng.next_u64() % 40;
             let itl: Vec<f64> = (1..tokens)
-                .map(|_| match rng.next() % 10 {
-                    0 => 1e6,       // many equal values
-                    1 => -0.0,      // negative zero sorts before zero
-                    2 => f64::NAN,  // dropped on ingestion
+                .map(|_| match rng.next_u64() % 10 {
+                    0 => 1e6,      // many equal values
+                    1 => -0.0,     // negative zero sorts before zero
+                    2 => f64::NAN, // dropped on ingestion
                     _ => rng.unit() * 3e6,
                 })
                 .collect();
@@ -99,11 +110,20 @@ fn stream(n: usize, seed: u64) -> Vec<MetricRecord> {
                 ("request_latency".into(), MetricValue::Scalar(latency)),
                 ("time_to_first_token".into(), MetricValue::Scalar(ttft)),
                 ("input_sequence_length".into(), MetricValue::Scalar(100.0)),
-                ("output_sequence_length".into(), MetricValue::Scalar(tokens as f64)),
-                ("output_token_count".into(), MetricValue::Scalar(tokens as f64)),
+                (
+                    "output_sequence_length".into(),
+                    MetricValue::Scalar(tokens as f64),
+                ),
+                (
+                    "output_token_count".into(),
+                    MetricValue::Scalar(tokens as f64),
+                ),
                 ("inter_chunk_latency".into(), MetricValue::List(itl)),
                 ("usage_prompt_tokens".into(), MetricValue::Scalar(100.0)),
-                ("good_request_count".into(), MetricValue::Scalar((i % 2) as f64)),
+                (
+                    "good_request_count".into(),
+                    MetricValue::Scalar((i % 2) as f64),
+                ),
                 ("my_custom_share".into(), MetricValue::Scalar(rng.unit())),
             ]
         };
@@ -175,7 +195,10 @@ fn a_spilled_summary_and_its_timeslices_equal_the_in_memory_ones() {
         "goodput",
         "context_overflow_count",
     ] {
-        assert!(want.metrics.iter().any(|m| m.tag == tag), "{tag} is computed");
+        assert!(
+            want.metrics.iter().any(|m| m.tag == tag),
+            "{tag} is computed"
+        );
     }
     assert_bit_identical(&want, &spilled.finish(&ctx));
     assert_bit_identical(&want, &compact.finish(&ctx));
@@ -250,7 +273,11 @@ fn distinct_errors_beyond_the_limit_are_counted_together() {
         acc.add(&MetricRecord {
             metadata: meta(T0 + i as u64, T0 + i as u64 + 10, 0, None),
             metrics: vec![],
-            error: Some(ErrorDetails::new(Some(500), "Internal Server Error", format!("req {i}"))),
+            error: Some(ErrorDetails::new(
+                Some(500),
+                "Internal Server Error",
+                format!("req {i}"),
+            )),
             raw_json: None,
         });
     }
@@ -277,7 +304,10 @@ fn a_spill_directory_that_cannot_be_created_keeps_values_in_memory() {
         memory.add(r);
     }
     let e = acc.spill_error().expect("the spill failed");
-    assert!(e.contains("cannot create a spill file in") && e.contains("a-file"), "{e}");
+    assert!(
+        e.contains("cannot create a spill file in") && e.contains("a-file"),
+        "{e}"
+    );
     assert!(!acc.has_spilled());
     let ctx = MetricContext::new(false);
     assert_bit_identical(&memory.finish(&ctx), &acc.finish(&ctx));
