@@ -19,8 +19,8 @@ use std::sync::Arc;
 /// force spills). Default [`DEFAULT_BUDGET_BYTES`].
 pub const SPILL_BUDGET_ENV: &str = "AIPERF_SUMMARY_MEMORY_MB";
 
-/// Default in-memory budget of one store: 16 MiB.
-pub const DEFAULT_BUDGET_BYTES: usize = 16 << 20;
+/// Default in-memory budget of one store: 8 MiB.
+pub const DEFAULT_BUDGET_BYTES: usize = 8 << 20;
 
 /// Bytes read at a time from a run on disk (a percentile merge holds one such
 /// buffer per run).
