@@ -70,7 +70,8 @@ while [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; do
         if [[ -f "$JSONL" ]]; then
             SIZE=$(stat -c %s "$JSONL")
             if ((SIZE > COUNTED_BYTES)); then
-                NEW=$(tail -c +$((COUNTED_BYTES + 1)) "$JSONL" | head -c $((SIZE - COUNTED_BYTES)) | wc -l)
+                # (tail gets SIGPIPE when head is done: not a failure)
+                NEW=$(tail -c +$((COUNTED_BYTES + 1)) "$JSONL" | head -c $((SIZE - COUNTED_BYTES)) | wc -l || true)
                 RECORDS=$((RECORDS + NEW))
                 COUNTED_BYTES=$SIZE
             fi
