@@ -12,12 +12,16 @@
 #   OUT          artifact directory (default: a temporary directory, removed)
 #
 # Output: one line per second, `t_s=<s> rss_mb=<MB> records=<lines written>`,
-# then `peak_rss_mb=<MB>` (maximum RSS, from /usr/bin/time) and the run's
-# request throughput.
+# then `rss_at_100k_mb=<MB>` (first sample with at least 100,000 records, or
+# MARK records), `rss_last_mb=<MB>` (the last sample of the run, before its
+# final summary), `peak_rss_mb=<MB>` (maximum RSS, from /usr/bin/time, the
+# final summary included) and the run's request throughput.
+#   MARK         record count of the first reference point (default 100000)
 set -euo pipefail
 
 N="${1:-1000000}"
 CONCURRENCY="${CONCURRENCY:-64}"
+MARK="${MARK:-100000}"
 MOCK_PORT="${MOCK_PORT:-18931}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="${AIPERF_BIN:-$("$ROOT/scripts/release-bin.sh")}"
@@ -53,18 +57,38 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 START=$(date +%s.%N)
+# Lines are counted incrementally (the file grows to gigabytes).
+RECORDS=0
+COUNTED_BYTES=0
+RSS_AT_MARK=""
+RSS_LAST=""
+JSONL="$OUT/profile_export.jsonl"
 while [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; do
     STATUS="$(cat "/proc/$PID/status" 2>/dev/null || true)"
     RSS_KB="$(awk '/^VmRSS:/ {print $2}' <<<"$STATUS")"
     if [[ -n "$RSS_KB" ]]; then
-        RECORDS=0
-        [[ -f "$OUT/profile_export.jsonl" ]] && RECORDS=$(wc -l <"$OUT/profile_export.jsonl")
+        if [[ -f "$JSONL" ]]; then
+            SIZE=$(stat -c %s "$JSONL")
+            if ((SIZE > COUNTED_BYTES)); then
+                # (tail gets SIGPIPE when head is done: not a failure)
+                NEW=$(tail -c +$((COUNTED_BYTES + 1)) "$JSONL" | head -c $((SIZE - COUNTED_BYTES)) | wc -l || true)
+                RECORDS=$((RECORDS + NEW))
+                COUNTED_BYTES=$SIZE
+            fi
+        fi
+        RSS_MB="$(echo "$RSS_KB / 1024" | bc -l)"
+        RSS_LAST="$RSS_MB"
+        if [[ -z "$RSS_AT_MARK" ]] && ((RECORDS >= MARK)); then
+            RSS_AT_MARK="$RSS_MB"
+        fi
         printf 't_s=%.0f rss_mb=%.1f records=%s\n' \
-            "$(echo "$(date +%s.%N) - $START" | bc)" "$(echo "$RSS_KB / 1024" | bc -l)" "$RECORDS"
+            "$(echo "$(date +%s.%N) - $START" | bc)" "$RSS_MB" "$RECORDS"
     fi
     sleep 1
 done
 wait "$TIME_PID" || { echo "aiperf-rs failed:"; cat "$OUT/console.txt"; exit 1; }
 PEAK_KB="$(tail -1 "$OUT/peak_kb.txt")"
+[[ -n "$RSS_AT_MARK" ]] && printf 'rss_at_%s_records_mb=%.1f\n' "$MARK" "$RSS_AT_MARK"
+[[ -n "$RSS_LAST" ]] && printf 'rss_last_mb=%.1f records=%s\n' "$RSS_LAST" "$RECORDS"
 printf 'peak_rss_mb=%.1f\n' "$(echo "$PEAK_KB / 1024" | bc -l)"
 grep -iE "request throughput|record processing fell behind" "$OUT/console.txt" || true

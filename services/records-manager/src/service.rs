@@ -6,7 +6,7 @@ use aiperf_export::artifacts::{ArtifactPaths, write_text};
 use aiperf_export::records_jsonl::JsonlWriter;
 use aiperf_export::timeslices::{render_timeslices_csv, render_timeslices_json};
 use aiperf_metrics::sweep_line::SweepLine;
-use aiperf_metrics::{MetricContext, SummaryAccumulator, metric_context};
+use aiperf_metrics::{MetricContext, SpillConfig, SummaryAccumulator, metric_context};
 use aiperf_protocol::{
     Phase, ServiceType,
     control::ToController,
@@ -31,7 +31,6 @@ pub struct RecordsManager {
 }
 
 /// What the records manager knows about one phase.
-#[derive(Default)]
 struct PhaseState {
     summary: SummaryAccumulator,
     /// Per-request intervals of the sweep-line (`effective_*`) metrics.
@@ -44,15 +43,16 @@ struct PhaseState {
 
 impl PhaseState {
     /// A phase with no record yet; its summary keeps what timeslices need only
-    /// when they are exported (`timeslices`).
-    fn new(timeslices: bool) -> PhaseState {
+    /// when they are exported (`timeslices`). The summary and the sweep line
+    /// each hold at most `spill.budget_bytes` of values in memory, the rest on disk.
+    fn new(timeslices: bool, spill: &SpillConfig) -> PhaseState {
         PhaseState {
-            summary: if timeslices {
-                SummaryAccumulator::new()
-            } else {
-                SummaryAccumulator::without_timeslices()
-            },
-            ..PhaseState::default()
+            summary: SummaryAccumulator::with_spill(spill.clone(), timeslices),
+            sweep: SweepLine::with_spill(spill.clone()),
+            records: 0,
+            errors: 0,
+            complete: None,
+            last_stats: None,
         }
     }
 
@@ -64,6 +64,18 @@ impl PhaseState {
     }
 
     fn results(&self, ctx: &MetricContext) -> PhaseResults {
+        for e in [self.summary.spill_error(), self.sweep.spill_error()]
+            .into_iter()
+            .flatten()
+        {
+            tracing::warn!("{e}");
+        }
+        if self.summary.has_spilled() {
+            tracing::info!(
+                records = self.records,
+                "the statistics outgrew their memory budget and were spilled to disk"
+            );
+        }
         let mut r = self.summary.finish(ctx);
         self.sweep.append_to(&mut r, ctx);
         r.records = self.records;
@@ -91,6 +103,8 @@ pub(crate) struct Collector {
     /// What the timeslice exports need: the run's configuration (for
     /// `input_config`), the file paths and `--slice-duration` in ns.
     timeslices: Option<(Box<ProfileConfig>, ArtifactPaths, u64)>,
+    /// Memory budget and directory of the phases' spill files.
+    spill: SpillConfig,
 }
 
 impl Collector {
@@ -102,7 +116,19 @@ impl Collector {
 
     /// A collector for `config`'s run; with `files`, creates the per-request files
     /// the export level asks for (without, reads records back: `crate::recover`).
+    /// Statistics beyond the memory budget ([`SpillConfig::from_env`]) are
+    /// spilled to a file in the artifact directory.
     pub(crate) fn open(config: &ProfileConfig, files: bool) -> Result<Collector, String> {
+        let dir = ArtifactPaths::from_config(config).dir;
+        Collector::open_with(config, files, SpillConfig::from_env(Some(dir))?)
+    }
+
+    /// [`Collector::open`] with an explicit spill configuration.
+    fn open_with(
+        config: &ProfileConfig,
+        files: bool,
+        spill: SpillConfig,
+    ) -> Result<Collector, String> {
         let ctx = metric_context(config)?;
         let paths = ArtifactPaths::from_config(config);
         let create = |path: &std::path::Path| {
@@ -132,6 +158,7 @@ impl Collector {
             warmup_expected: config.warmup_enabled(),
             cancel_wait: Duration::from_secs_f64(config.shutdown_grace_s / 2.0),
             timeslices,
+            spill,
         })
     }
 
@@ -157,9 +184,10 @@ impl Collector {
     /// The state of `phase`, created on first use.
     fn phase(&mut self, phase: Phase) -> &mut PhaseState {
         let timeslices = self.timeslices.is_some();
+        let spill = &self.spill;
         self.phases
             .entry(phase)
-            .or_insert_with(|| PhaseState::new(timeslices))
+            .or_insert_with(|| PhaseState::new(timeslices, spill))
     }
 
     pub(crate) fn on_event(&mut self, ev: &Event) {
@@ -525,6 +553,75 @@ mod tests {
             std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv")).unwrap();
         assert!(csv.starts_with("Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value\n"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The same record stream through a collector that spills after a few
+    /// hundred bytes and one that keeps everything in memory: the results and
+    /// the timeslice files are identical, and no spill file is left behind.
+    #[test]
+    fn a_spilling_collector_gives_identical_results_and_timeslices() {
+        let run = |name: &str, budget_bytes: usize| {
+            let dir = temp_dir(name);
+            let c = config(
+                &dir,
+                ProfileArgs {
+                    slice_duration: Some(0.25),
+                    ..Default::default()
+                },
+            );
+            let spill = SpillConfig {
+                budget_bytes,
+                dir: Some(dir.clone()),
+            };
+            let mut col = Collector::open_with(&c, true, spill).unwrap();
+            for n in 0..400u64 {
+                let mut r = record(n, Phase::Profiling, n as f64 * 0.01, n % 9 == 4);
+                if r.error.is_none() {
+                    let lat = 1e8 + (n * 7919 % 1000) as f64 * 1e4;
+                    r.metrics = vec![
+                        ("request_latency".into(), MetricValue::Scalar(lat)),
+                        ("time_to_first_token".into(), MetricValue::Scalar(lat / 3.0)),
+                        (
+                            "inter_chunk_latency".into(),
+                            MetricValue::List(
+                                (0..n % 13).map(|k| (k * n % 17) as f64 * 1e5).collect(),
+                            ),
+                        ),
+                        ("output_sequence_length".into(), MetricValue::Scalar(13.0)),
+                    ];
+                }
+                col.add(r).unwrap();
+            }
+            let spilled = col
+                .phases
+                .get(&Phase::Profiling)
+                .is_some_and(|p| p.summary.has_spilled());
+            let results = col.results(false);
+            // (without the input_config it repeats: it names the run's directories)
+            let ts: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.json"))
+                    .unwrap(),
+            )
+            .unwrap();
+            let ts = ts["timeslices"].to_string();
+            let csv =
+                std::fs::read_to_string(dir.join("profile_export_aiperf_timeslices.csv")).unwrap();
+            drop(col);
+            let files: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            std::fs::remove_dir_all(&dir).unwrap();
+            (spilled, format!("{results:?}"), ts, csv, files)
+        };
+        let memory = run("in-memory", usize::MAX);
+        let spilled = run("spilled", 300);
+        assert!(!memory.0 && spilled.0, "only the small budget spills");
+        assert_eq!(memory.1, spilled.1, "results");
+        assert_eq!(memory.2, spilled.2, "timeslices JSON");
+        assert_eq!(memory.3, spilled.3, "timeslices CSV");
+        assert_eq!(memory.4.len(), spilled.4.len(), "{:?}", spilled.4);
+        assert!(memory.1.contains("inter_chunk_latency"));
     }
 
     #[test]

@@ -76,8 +76,10 @@ impl Dispatcher {
             .map_err(|e| format!("cannot send a credit to {worker}: {e}"))
     }
 
-    /// A credit came back from `worker_id`.
-    pub fn returned(&mut self, worker_id: &str) {
+    /// Credit `credit_id` of `phase` came back from `worker_id`: its worker is
+    /// forgotten (the map holds only credits in flight).
+    pub fn returned(&mut self, phase: Phase, credit_id: u64, worker_id: &str) {
+        self.credit_worker.remove(&(phase, credit_id));
         if let Some(w) = self.workers.iter_mut().find(|(w, _)| w == worker_id) {
             w.1 = w.1.saturating_sub(1);
         }

@@ -152,7 +152,7 @@ impl<'a> PhaseRunner<'a> {
             return;
         };
         st.prefill_holders.remove(&credit_id);
-        st.dispatcher.returned(worker_id);
+        st.dispatcher.returned(st.spec.phase, credit_id, worker_id);
         st.stats.in_flight -= 1;
         if cancelled {
             st.stats.cancelled += 1;

@@ -17,6 +17,8 @@
 //! * [`summary`] — [`SummaryAccumulator`]: metric records in, display-unit
 //!   [`aiperf_protocol::results::PhaseResults`] out.
 //! * [`timeslice`] — the same summary per time window ([`Timeslice`]).
+//! * [`spill`] — the bounded stores behind both: values in memory up to a byte
+//!   budget ([`SpillConfig`]), older ones in an unlinked temporary file.
 //!
 //! Choices that differ from, or are not spelled out by, AIPerf:
 //! * Throughputs of a phase divide by `benchmark_duration` (AIPerf's documented
@@ -35,6 +37,7 @@ pub mod context;
 pub mod goodput;
 pub mod http_trace;
 pub mod record;
+pub mod spill;
 pub mod stats;
 pub mod summary;
 pub mod sweep_line;
@@ -45,6 +48,7 @@ pub use catalogue::{CATALOGUE, MetricFlags, MetricKind, MetricSpec, Shape, looku
 pub use context::{MetricContext, metric_context};
 pub use goodput::{Slo, goodput_slos, parse_goodput};
 pub use record::{RecordInput, ResponseInfo, compute_record_metrics, invalid_reason};
+pub use spill::SpillConfig;
 pub use summary::SummaryAccumulator;
 pub use timeslice::Timeslice;
 pub use units::Unit;

@@ -28,25 +28,35 @@ impl DistributionStats {
     /// Computes the statistics of `values` (any order); `None` when empty.
     /// NaNs must not be passed (callers drop non-finite values on ingestion).
     pub fn from_values(values: &[f64]) -> Option<DistributionStats> {
-        if values.is_empty() {
+        Self::from_set(values)
+    }
+
+    /// [`DistributionStats::from_values`] of a [`ValueSet`], possibly on disk:
+    /// the same arithmetic in the same order, so the results are bit-identical.
+    pub fn from_set(values: &(impl ValueSet + ?Sized)) -> Option<DistributionStats> {
+        let n = values.count();
+        if n == 0 {
             return None;
         }
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let sum = sum(values);
-        let avg = sum / values.len() as f64;
+        let sum = ordered_sum(values, |x| x);
+        let avg = sum / n as f64;
+        let ss = ordered_sum(values, |x| (x - avg) * (x - avg));
+        let mut wanted = vec![0, n - 1];
+        for p in PERCENTILES {
+            let (lo, hi, _) = linear_ranks(n, f64::from(p));
+            wanted.extend([lo, hi]);
+        }
+        let at = Ranked::select(values, wanted);
         Some(DistributionStats {
-            count: values.len() as u64,
+            count: n as u64,
             sum,
             avg,
-            min: sorted[0],
-            max: sorted[sorted.len() - 1],
-            std: population_std_with_mean(values, avg),
+            min: at.get(0),
+            max: at.get(n - 1),
+            std: (ss / n as f64).sqrt(),
             percentiles: PERCENTILES.map(|p| {
-                (
-                    p,
-                    percentile_linear(&sorted, f64::from(p)).unwrap_or(f64::NAN),
-                )
+                let (lo, hi, t) = linear_ranks(n, f64::from(p));
+                (p, lerp(at.get(lo), at.get(hi), t))
             }),
         })
     }
@@ -58,6 +68,72 @@ impl DistributionStats {
             .find(|(q, _)| *q == p)
             .map(|(_, v)| *v)
     }
+}
+
+/// A multiset of finite values that can be walked in insertion order and asked
+/// for its values at sorted positions: a slice in memory, or a spilled summary
+/// column ([`crate::summary`]) that merges its sorted runs from disk.
+pub trait ValueSet {
+    /// Number of values.
+    fn count(&self) -> usize;
+    /// Calls `f` on every value, in insertion order.
+    fn for_each_value(&self, f: &mut dyn FnMut(f64));
+    /// The values at the ascending, distinct sorted positions `ranks` (each
+    /// `< count`), in the order of `ranks` (`f64::total_cmp` order).
+    fn at_ranks(&self, ranks: &[usize]) -> Vec<f64>;
+}
+
+impl ValueSet for [f64] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn for_each_value(&self, f: &mut dyn FnMut(f64)) {
+        self.iter().copied().for_each(f);
+    }
+    fn at_ranks(&self, ranks: &[usize]) -> Vec<f64> {
+        let mut sorted = self.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        ranks.iter().map(|r| sorted[*r]).collect()
+    }
+}
+
+impl ValueSet for Vec<f64> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn for_each_value(&self, f: &mut dyn FnMut(f64)) {
+        self.as_slice().for_each_value(f);
+    }
+    fn at_ranks(&self, ranks: &[usize]) -> Vec<f64> {
+        self.as_slice().at_ranks(ranks)
+    }
+}
+
+/// Values at some sorted positions of a [`ValueSet`].
+struct Ranked {
+    ranks: Vec<usize>,
+    values: Vec<f64>,
+}
+
+impl Ranked {
+    fn select(set: &(impl ValueSet + ?Sized), mut ranks: Vec<usize>) -> Ranked {
+        ranks.sort_unstable();
+        ranks.dedup();
+        let values = set.at_ranks(&ranks);
+        Ranked { ranks, values }
+    }
+
+    fn get(&self, rank: usize) -> f64 {
+        self.values[self.ranks.binary_search(&rank).expect("a selected rank")]
+    }
+}
+
+/// `Σ f(x)` in insertion order, bit-identical to `values.iter().map(f).sum()`
+/// (`f64`'s `Sum` is a left fold from its own empty sum).
+fn ordered_sum(values: &(impl ValueSet + ?Sized), f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc: f64 = std::iter::empty::<f64>().sum();
+    values.for_each_value(&mut |x| acc += f(x));
+    acc
 }
 
 /// Sum in input order.
@@ -72,12 +148,33 @@ pub fn mean(values: &[f64]) -> Option<f64> {
 
 /// Population standard deviation `sqrt(Σ(x - mean)² / n)`, `None` when empty.
 pub fn population_std(values: &[f64]) -> Option<f64> {
-    mean(values).map(|m| population_std_with_mean(values, m))
+    mean(values).map(|m| {
+        let ss: f64 = values.iter().map(|x| (x - m) * (x - m)).sum();
+        (ss / values.len() as f64).sqrt()
+    })
 }
 
-fn population_std_with_mean(values: &[f64], mean: f64) -> f64 {
-    let ss: f64 = values.iter().map(|x| (x - mean) * (x - mean)).sum();
-    (ss / values.len() as f64).sqrt()
+/// The sorted positions `(lo, hi)` and the fraction `t` of the linear
+/// percentile `p` of `n > 0` values (see [`percentile_linear`]).
+fn linear_ranks(n: usize, p: f64) -> (usize, usize, f64) {
+    let idx = (n - 1) as f64 * (p / 100.0);
+    let lo_f = idx.floor();
+    let lo = (lo_f as usize).min(n - 1);
+    let hi = (lo + 1).min(n - 1);
+    (lo, hi, idx - lo_f)
+}
+
+/// numpy's `_lerp`: from the upper end when the fraction is ≥ 0.5.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    if a == b {
+        return a;
+    }
+    let d = b - a;
+    if t >= 0.5 {
+        b - d * (1.0 - t)
+    } else {
+        a + d * t
+    }
 }
 
 /// Percentile `p` (0–100) of ascending `sorted` values by linear interpolation
@@ -87,25 +184,11 @@ fn population_std_with_mean(values: &[f64], mean: f64) -> f64 {
 /// numpy's `_lerp` (from the upper end when the fraction is ≥ 0.5) so results are
 /// bit-identical to `numpy.percentile`. `None` when empty.
 pub fn percentile_linear(sorted: &[f64], p: f64) -> Option<f64> {
-    let n = sorted.len();
-    if n == 0 {
+    if sorted.is_empty() {
         return None;
     }
-    let idx = (n - 1) as f64 * (p / 100.0);
-    let lo_f = idx.floor();
-    let lo = (lo_f as usize).min(n - 1);
-    let hi = (lo + 1).min(n - 1);
-    let t = idx - lo_f;
-    let (a, b) = (sorted[lo], sorted[hi]);
-    if a == b {
-        return Some(a);
-    }
-    let d = b - a;
-    Some(if t >= 0.5 {
-        b - d * (1.0 - t)
-    } else {
-        a + d * t
-    })
+    let (lo, hi, t) = linear_ranks(sorted.len(), p);
+    Some(lerp(sorted[lo], sorted[hi], t))
 }
 
 /// Percentile `p` (0–100) of ascending `sorted` values by the nearest-rank rule
@@ -138,21 +221,32 @@ pub struct AdjustedStats {
 /// The error-adjusted band of `values` with `error_count` failures; `None` when
 /// there are no errors or no successful values (AIPerf emits no band then).
 pub fn error_adjusted(values: &[f64], error_count: u64) -> Option<AdjustedStats> {
-    if error_count == 0 || values.is_empty() {
+    error_adjusted_of(values, error_count)
+}
+
+/// [`error_adjusted`] of a [`ValueSet`], possibly on disk (bit-identical).
+pub fn error_adjusted_of(
+    values: &(impl ValueSet + ?Sized),
+    error_count: u64,
+) -> Option<AdjustedStats> {
+    let n = values.count();
+    if error_count == 0 || n == 0 {
         return None;
     }
-    let mut inflated = values.to_vec();
-    inflated.sort_by(f64::total_cmp);
-    inflated.extend(std::iter::repeat_n(f64::INFINITY, error_count as usize));
+    let total = n + error_count as usize;
+    // The nearest-rank position in the inflated list [sorted values.., inf × errors].
+    let rank = |p: u8| {
+        let idx = ((total - 1) as f64 * (f64::from(p) / 100.0)).round_ties_even();
+        (idx as usize).min(total - 1)
+    };
+    let mut wanted = vec![0];
+    wanted.extend(PERCENTILES.map(rank).into_iter().filter(|r| *r < n));
+    let at = Ranked::select(values, wanted);
+    let value = |r: usize| if r < n { at.get(r) } else { f64::INFINITY };
     Some(AdjustedStats {
-        count: inflated.len() as u64,
-        min: inflated[0],
-        percentiles: PERCENTILES.map(|p| {
-            (
-                p,
-                percentile_nearest(&inflated, f64::from(p)).unwrap_or(f64::NAN),
-            )
-        }),
+        count: total as u64,
+        min: at.get(0),
+        percentiles: PERCENTILES.map(|p| (p, value(rank(p)))),
     })
 }
 

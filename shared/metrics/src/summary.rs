@@ -2,13 +2,24 @@
 //! [`PhaseResults`] of a phase (or of a subset of its records, see
 //! [`crate::timeslice`]).
 //!
-//! Storage is columnar and exact: one `Vec<f64>` of base-unit values per metric
-//! tag (list metrics flattened), each value tagged with the index of the record
-//! it came from, plus one small row per record (request start/end, credit issue
-//! time, error kind, request latency). No raw response is ever needed. The record
-//! index of each value only serves timeslices: an accumulator made with
-//! [`SummaryAccumulator::without_timeslices`] does not keep it (4 bytes less per
-//! value, about a third of a streamed record's footprint).
+//! Storage is columnar, exact and bounded: one [`SpillLog`] of base-unit values
+//! per metric tag (list metrics flattened), in arrival order; counts, the run
+//! span and the error counts are running totals. Only an accumulator whose
+//! timeslices are asked for ([`SummaryAccumulator::new`]) also keeps, per value,
+//! the index of its record and, per record, a small [`Row`] (request start/end,
+//! response end, error). No raw response is ever needed.
+//!
+//! Memory: when the in-memory values (and rows) pass the budget of the
+//! accumulator's [`SpillConfig`], every column writes them to an unlinked
+//! temporary file, once in arrival order and once sorted. At
+//! [`SummaryAccumulator::finish`] a distribution is computed column by column
+//! from the file: sum and standard deviation by streaming the values in arrival
+//! order (the same additions in the same order as in memory, hence bit-identical),
+//! min, max and percentiles by a k-way merge of the sorted runs that picks the
+//! values at the needed ranks. Peak memory at finish is one column's in-memory
+//! tail plus 16 KiB of read buffer per run; the file is gone when the
+//! accumulator is dropped. Distinct errors are kept up to
+//! [`MAX_DISTINCT_ERRORS`]; later new ones are counted under one catch-all entry.
 //!
 //! Rules (`docs/metrics.md` §5, §8, §10):
 //! * Valid records contribute every metric except error-only ones; error records
@@ -36,43 +47,247 @@
 
 use crate::catalogue::{MetricFlags, MetricKind, MetricSpec, adjusted_of, lookup, spec, tags};
 use crate::context::MetricContext;
-use crate::stats::{DistributionStats, error_adjusted};
+use crate::spill::{Fixed, SpillConfig, SpillLog, get_u32, get_u64, write_run};
+use crate::stats::{DistributionStats, ValueSet, error_adjusted_of};
 use crate::units::{NANOS_PER_SECOND, Unit, convert};
 use aiperf_protocol::ErrorDetails;
 use aiperf_protocol::record::{MetricRecord, MetricValue};
 use aiperf_protocol::results::{ErrorSummaryEntry, MetricResult, PhaseResults};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::sync::Arc;
 
 /// Display order given to metrics that are not catalogued.
 pub const UNKNOWN_DISPLAY_ORDER: u32 = 10_000;
 
-/// What one record left in the accumulator besides its metric values.
+/// Distinct errors (code, type, message) an accumulator lists one by one; the
+/// records of any further distinct error are counted under one catch-all entry
+/// (type `OtherErrors`), so a server that puts a request id in every error
+/// message cannot make the error summary grow with the run.
+pub const MAX_DISTINCT_ERRORS: usize = 1000;
+
+/// What one record left for timeslices besides its metric values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Row {
     /// Wall-clock ns at request start.
     pub start_ns: u64,
     /// Wall-clock ns at request end.
     pub end_ns: u64,
-    /// Wall-clock ns when the credit was issued (0 = unknown).
-    pub credit_issued_ns: u64,
-    /// Wall-clock ns the schedule intended (0 = closed loop / unknown).
-    pub scheduled_ns: u64,
     /// Index into the distinct errors, for error records.
     pub error: Option<u32>,
+    /// The record's error reports a context-length overflow.
+    pub overflow: bool,
     /// `request_start_ns + request_latency` (exact integer ns), for valid
     /// records that have a latency.
     pub response_end_ns: Option<u64>,
 }
 
-/// The values of one metric tag.
+const NO_ERROR: u32 = u32::MAX;
+const NO_RESPONSE: u64 = u64::MAX;
+
+impl Fixed for Row {
+    const SIZE: usize = 29;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.start_ns.to_le_bytes());
+        out.extend_from_slice(&self.end_ns.to_le_bytes());
+        out.extend_from_slice(&self.response_end_ns.unwrap_or(NO_RESPONSE).to_le_bytes());
+        out.extend_from_slice(&self.error.unwrap_or(NO_ERROR).to_le_bytes());
+        out.push(u8::from(self.overflow));
+    }
+    fn get(b: &[u8]) -> Self {
+        let response = get_u64(b, 16);
+        let error = get_u32(b, 24);
+        Row {
+            start_ns: get_u64(b, 0),
+            end_ns: get_u64(b, 8),
+            response_end_ns: (response != NO_RESPONSE).then_some(response),
+            error: (error != NO_ERROR).then_some(error),
+            overflow: b[28] != 0,
+        }
+    }
+}
+
+/// Running totals over records: counts, run span, error counts. The phase's
+/// are kept as records arrive; a timeslice's are computed from its rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RowTotals {
+    pub n_valid: u64,
+    pub n_err: u64,
+    pub overflows: u64,
+    /// Earliest request start of a valid record.
+    pub min_request: Option<u64>,
+    /// Latest response end of a valid record.
+    pub max_response: Option<u64>,
+    /// Earliest request start of any record.
+    pub first_start: Option<u64>,
+    /// Latest request end of any record.
+    pub last_end: Option<u64>,
+    /// `(distinct error, count)` in first-occurrence order.
+    error_counts: Vec<(u32, u64)>,
+    error_pos: HashMap<u32, usize>,
+}
+
+impl RowTotals {
+    /// Counts one record.
+    pub fn add(&mut self, r: &Row) {
+        self.first_start = Some(self.first_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
+        self.last_end = Some(self.last_end.map_or(r.end_ns, |e| e.max(r.end_ns)));
+        match r.error {
+            Some(e) => {
+                self.n_err += 1;
+                self.overflows += u64::from(r.overflow);
+                match self.error_pos.get(&e) {
+                    Some(i) => self.error_counts[*i].1 += 1,
+                    None => {
+                        self.error_pos.insert(e, self.error_counts.len());
+                        self.error_counts.push((e, 1));
+                    }
+                }
+            }
+            None => {
+                self.n_valid += 1;
+                self.min_request = Some(self.min_request.map_or(r.start_ns, |s| s.min(r.start_ns)));
+                if let Some(end) = r.response_end_ns {
+                    self.max_response = Some(self.max_response.map_or(end, |m| m.max(end)));
+                }
+            }
+        }
+    }
+}
+
+/// The values of one metric tag (or of a client-side derived distribution).
 #[derive(Debug, Clone)]
 pub(crate) struct Column {
     pub tag: String,
     pub spec: Option<&'static MetricSpec>,
     /// Base-unit values (list metrics flattened), in arrival order.
-    pub values: Vec<f64>,
-    /// Row index of each value.
-    pub owners: Vec<u32>,
+    pub values: SpillLog<f64>,
+    /// One sorted copy of each run of `values` on disk (no tail).
+    sorted: SpillLog<f64>,
+    /// Row index of each value (accumulators that keep timeslices).
+    pub owners: Option<SpillLog<u32>>,
+}
+
+impl Column {
+    fn new(tag: &str, spec: Option<&'static MetricSpec>, owners: bool) -> Column {
+        Column {
+            tag: tag.to_string(),
+            spec,
+            values: SpillLog::default(),
+            sorted: SpillLog::default(),
+            owners: owners.then(SpillLog::default),
+        }
+    }
+
+    fn push(&mut self, v: f64, owner: u32) {
+        self.values.push(v);
+        if let Some(o) = self.owners.as_mut() {
+            o.push(owner);
+        }
+    }
+
+    fn tail_bytes(&self) -> usize {
+        self.values.tail_bytes() + self.owners.as_ref().map_or(0, SpillLog::tail_bytes)
+    }
+
+    /// Writes the in-memory values to `file`, in arrival order and sorted.
+    fn spill(&mut self, file: &Arc<File>) -> std::io::Result<()> {
+        if self.values.tail().is_empty() {
+            return Ok(());
+        }
+        // Arrival order first, then the same tail sorted in place (no copy);
+        // nothing is committed until every write succeeded.
+        let arrival = write_run(file, self.values.tail())?;
+        let owners = match &self.owners {
+            Some(o) => Some(write_run(file, o.tail())?),
+            None => None,
+        };
+        self.values.tail_mut().sort_by(f64::total_cmp);
+        match write_run(file, self.values.tail()) {
+            Ok(sorted) => {
+                self.values.commit_tail(file, arrival);
+                self.sorted.commit(file, sorted);
+                if let (Some(o), Some(run)) = (self.owners.as_mut(), owners) {
+                    o.commit_tail(file, run);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.values.restore_tail(file, arrival);
+                Err(e)
+            }
+        }
+    }
+
+    /// Calls `f(value, row index)` on every value in arrival order.
+    pub fn for_each_owned(&self, mut f: impl FnMut(f64, u32)) {
+        let owners = self.owners.as_ref().expect("a column with owners");
+        for i in 0..self.values.run_count() {
+            self.values
+                .run(i)
+                .zip(owners.run(i))
+                .for_each(|(v, o)| f(v, o));
+        }
+        for (v, o) in self.values.tail().iter().zip(owners.tail()) {
+            f(*v, *o);
+        }
+    }
+}
+
+impl ValueSet for Column {
+    fn count(&self) -> usize {
+        self.values.len()
+    }
+
+    fn for_each_value(&self, f: &mut dyn FnMut(f64)) {
+        self.values.for_each(f);
+    }
+
+    /// A k-way merge of the sorted runs on disk and the sorted in-memory tail,
+    /// stopping at the last wanted rank.
+    fn at_ranks(&self, ranks: &[usize]) -> Vec<f64> {
+        if !self.values.has_spilled() {
+            return self.values.tail().at_ranks(ranks);
+        }
+        let mut tail = self.values.tail().to_vec();
+        tail.sort_by(f64::total_cmp);
+        let mut sources: Vec<Box<dyn Iterator<Item = f64> + '_>> = (0..self.sorted.run_count())
+            .map(|i| Box::new(self.sorted.run(i)) as Box<dyn Iterator<Item = f64>>)
+            .collect();
+        sources.push(Box::new(tail.into_iter()));
+        // Min-heap of (value in total order, source).
+        let key = |v: f64| {
+            let b = v.to_bits() as i64;
+            b ^ ((((b >> 63) as u64) >> 1) as i64)
+        };
+        let mut heap: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
+        for (i, s) in sources.iter_mut().enumerate() {
+            if let Some(v) = s.next() {
+                heap.push(Reverse((key(v), i)));
+            }
+        }
+        let mut out = Vec::with_capacity(ranks.len());
+        let mut want = ranks.iter().peekable();
+        let mut pos = 0usize;
+        while let (Some(&&r), Some(Reverse((k, i)))) = (want.peek(), heap.pop()) {
+            if pos == r {
+                out.push(f64::from_bits(unkey(k)));
+                want.next();
+            }
+            pos += 1;
+            if let Some(v) = sources[i].next() {
+                heap.push(Reverse((key(v), i)));
+            }
+        }
+        assert_eq!(out.len(), ranks.len(), "ranks beyond the column's values");
+        out
+    }
+}
+
+/// Inverse of the total-order key of [`Column::at_ranks`].
+fn unkey(k: i64) -> u64 {
+    (k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64
 }
 
 /// Accumulates the metric records of one phase and computes its summary.
@@ -80,15 +295,30 @@ pub(crate) struct Column {
 /// Feed it every record of the phase (valid and error) with
 /// [`SummaryAccumulator::add`]; call [`SummaryAccumulator::finish`] at any time
 /// (e.g. for realtime metrics) and at the end.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SummaryAccumulator {
-    pub(crate) rows: Vec<Row>,
+    /// Rows, for timeslices only.
+    pub(crate) rows: Option<SpillLog<Row>>,
+    pub(crate) totals: RowTotals,
     pub(crate) columns: Vec<Column>,
     column_of: HashMap<String, usize>,
+    /// `credit_to_start_latency` and `effective_latency` values (from metadata).
+    pub(crate) derived: [Column; 2],
     pub(crate) errors: Vec<ErrorDetails>,
     error_of: HashMap<ErrorDetails, u32>,
-    /// Value owners are not kept ([`SummaryAccumulator::without_timeslices`]).
-    no_owners: bool,
+    /// Index of the catch-all error entry, once needed.
+    other_errors: Option<u32>,
+    spill: SpillConfig,
+    /// The spill file, created at the first spill.
+    file: Option<Arc<File>>,
+    /// The first spill failure (the values then stay in memory).
+    spill_error: Option<String>,
+}
+
+impl Default for SummaryAccumulator {
+    fn default() -> Self {
+        Self::with_spill(SpillConfig::in_memory(), true)
+    }
 }
 
 /// Aggregates computed from record metadata rather than from record values;
@@ -120,55 +350,108 @@ fn stored(spec: Option<&MetricSpec>, tag: &str, is_error: bool) -> bool {
 }
 
 impl SummaryAccumulator {
-    /// An empty accumulator.
+    /// An empty accumulator that keeps everything in memory and can give
+    /// timeslices.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// An accumulator for a phase whose timeslices are never asked for: it keeps
-    /// no record index per value, and [`SummaryAccumulator::timeslices`] panics.
+    /// no record index per value and no row per record, and
+    /// [`SummaryAccumulator::timeslices`] panics.
     /// [`SummaryAccumulator::finish`] is the same as with [`SummaryAccumulator::new`].
     pub fn without_timeslices() -> Self {
+        Self::with_spill(SpillConfig::in_memory(), false)
+    }
+
+    /// An accumulator that spills to disk as `spill` says, keeping what
+    /// timeslices need when `timeslices`.
+    pub fn with_spill(spill: SpillConfig, timeslices: bool) -> Self {
+        let derived = |tag: &'static str| Column::new(tag, Some(spec(tag)), timeslices);
         SummaryAccumulator {
-            no_owners: true,
-            ..Self::default()
+            rows: timeslices.then(SpillLog::default),
+            totals: RowTotals::default(),
+            columns: Vec::new(),
+            column_of: HashMap::new(),
+            derived: [
+                derived(tags::CREDIT_TO_START_LATENCY),
+                derived(tags::EFFECTIVE_LATENCY),
+            ],
+            errors: Vec::new(),
+            error_of: HashMap::new(),
+            other_errors: None,
+            spill,
+            file: None,
+            spill_error: None,
         }
     }
 
     /// Whether [`SummaryAccumulator::timeslices`] can be called.
     pub fn keeps_timeslices(&self) -> bool {
-        !self.no_owners
+        self.rows.is_some()
     }
 
     /// Number of records added (valid and error).
     pub fn len(&self) -> usize {
-        self.rows.len()
+        (self.totals.n_valid + self.totals.n_err) as usize
     }
 
     /// No record added yet.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// Number of error records added.
     pub fn error_count(&self) -> usize {
-        self.rows.iter().filter(|r| r.error.is_some()).count()
+        self.totals.n_err as usize
+    }
+
+    /// The in-memory byte budget of the spill configuration.
+    pub(crate) fn spill_budget(&self) -> usize {
+        self.spill.budget_bytes
+    }
+
+    /// Whether some values have been written to the spill file.
+    pub fn has_spilled(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Why spilling failed, if it did (the values then stay in memory, so the
+    /// results are still exact; only the memory bound is lost).
+    pub fn spill_error(&self) -> Option<&str> {
+        self.spill_error.as_deref()
+    }
+
+    /// The index of error `e`, capped at [`MAX_DISTINCT_ERRORS`].
+    fn error_index(&mut self, e: &ErrorDetails) -> u32 {
+        if let Some(i) = self.error_of.get(e) {
+            return *i;
+        }
+        if self.errors.len() >= MAX_DISTINCT_ERRORS {
+            return *self.other_errors.get_or_insert_with(|| {
+                self.errors.push(ErrorDetails::new(
+                    None,
+                    "OtherErrors",
+                    format!(
+                        "errors beyond the first {MAX_DISTINCT_ERRORS} distinct ones, counted together"
+                    ),
+                ));
+                (self.errors.len() - 1) as u32
+            });
+        }
+        let i = self.errors.len() as u32;
+        self.errors.push(e.clone());
+        self.error_of.insert(e.clone(), i);
+        i
     }
 
     /// Adds one record (a record is an error record iff `record.error` is set).
     /// Non-finite values are dropped.
     pub fn add(&mut self, record: &MetricRecord) {
-        let row_idx = self.rows.len() as u32;
+        let row_idx = self.len() as u32;
         let is_error = record.error.is_some();
-        let error = record.error.as_ref().map(|e| match self.error_of.get(e) {
-            Some(i) => *i,
-            None => {
-                let i = self.errors.len() as u32;
-                self.errors.push(e.clone());
-                self.error_of.insert(e.clone(), i);
-                i
-            }
-        });
+        let error = record.error.as_ref().map(|e| self.error_index(e));
+        let keep_owner = self.keeps_timeslices();
         let mut latency_ns = None;
         for (tag, value) in &record.metrics {
             let spec = lookup(tag);
@@ -184,24 +467,15 @@ impl SummaryAccumulator {
             let col = match self.column_of.get(tag.as_str()) {
                 Some(c) => *c,
                 None => {
-                    self.columns.push(Column {
-                        tag: tag.clone(),
-                        spec,
-                        values: Vec::new(),
-                        owners: Vec::new(),
-                    });
+                    self.columns.push(Column::new(tag, spec, keep_owner));
                     self.column_of.insert(tag.clone(), self.columns.len() - 1);
                     self.columns.len() - 1
                 }
             };
-            let keep_owner = !self.no_owners;
             let column = &mut self.columns[col];
             let mut push = |v: f64| {
                 if v.is_finite() {
-                    column.values.push(v);
-                    if keep_owner {
-                        column.owners.push(row_idx);
-                    }
+                    column.push(v, row_idx);
                 }
             };
             match value {
@@ -210,19 +484,79 @@ impl SummaryAccumulator {
             }
         }
         let m = &record.metadata;
-        self.rows.push(Row {
+        if m.credit_issued_ns != 0 {
+            let gap = |later: u64, issued: u64| (later.saturating_sub(issued)) as f64;
+            let scheduled = m.scheduled_ns.unwrap_or(0);
+            // A credit sent ahead of its time (send-ahead) is counted from its time.
+            let to_start = gap(m.request_start_ns, m.credit_issued_ns.max(scheduled));
+            let intended = if scheduled != 0 {
+                scheduled
+            } else {
+                m.credit_issued_ns
+            };
+            self.derived[0].push(to_start, row_idx);
+            self.derived[1].push(gap(m.request_end_ns, intended), row_idx);
+        }
+        let row = Row {
             start_ns: m.request_start_ns,
             end_ns: m.request_end_ns,
-            credit_issued_ns: m.credit_issued_ns,
-            scheduled_ns: m.scheduled_ns.unwrap_or(0),
             error,
+            overflow: record.error.as_ref().is_some_and(is_context_overflow),
             response_end_ns: if is_error {
                 None
             } else {
                 latency_ns
                     .map(|l: f64| m.request_start_ns.saturating_add(l.max(0.0).round() as u64))
             },
-        });
+        };
+        self.totals.add(&row);
+        if let Some(rows) = self.rows.as_mut() {
+            rows.push(row);
+        }
+        if self.tail_bytes() > self.spill.budget_bytes {
+            self.spill_all();
+        }
+    }
+
+    /// Bytes of values and rows held in memory.
+    fn tail_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .chain(&self.derived)
+            .map(Column::tail_bytes)
+            .sum::<usize>()
+            + self.rows.as_ref().map_or(0, SpillLog::tail_bytes)
+    }
+
+    /// Writes every in-memory value and row to the spill file. On failure the
+    /// data stays in memory and the error is kept ([`Self::spill_error`]);
+    /// no further spill is tried.
+    fn spill_all(&mut self) {
+        if self.spill_error.is_some() {
+            return;
+        }
+        let result = (|| {
+            let file = match &self.file {
+                Some(f) => f.clone(),
+                None => {
+                    let f = self.spill.create_file()?;
+                    self.file = Some(f.clone());
+                    f
+                }
+            };
+            for c in self.columns.iter_mut().chain(&mut self.derived) {
+                c.spill(&file)?;
+            }
+            if let Some(rows) = self.rows.as_mut() {
+                rows.spill(&file)?;
+            }
+            Ok::<(), std::io::Error>(())
+        })();
+        if let Err(e) = result {
+            self.spill_error = Some(format!(
+                "cannot spill the run's statistics to disk ({e}); they stay in memory"
+            ));
+        }
     }
 
     /// The summary of every record added so far, with `D = benchmark_duration`.
@@ -230,31 +564,31 @@ impl SummaryAccumulator {
     /// latest request end over all records (0 when empty); callers that know the
     /// phase's own start/end may overwrite them.
     pub fn finish(&self, ctx: &MetricContext) -> PhaseResults {
-        let rows: Vec<&Row> = self.rows.iter().collect();
-        // Borrowed, not copied: each distribution copies only its own column.
-        let values: Vec<(&Column, &[f64])> = self
+        let columns: Vec<(&Column, &dyn ValueSet)> = self
             .columns
             .iter()
-            .map(|c| (c, c.values.as_slice()))
+            .map(|c| (c, c as &dyn ValueSet))
             .collect();
-        let start = rows.iter().map(|r| r.start_ns).min().unwrap_or(0);
-        let end = rows.iter().map(|r| r.end_ns).max().unwrap_or(0);
+        let derived: [&dyn ValueSet; 2] = [&self.derived[0], &self.derived[1]];
         self.summarize(
-            &rows,
-            &values,
+            &self.totals,
+            &columns,
+            derived,
             ctx,
             Denominator::BenchmarkDuration,
-            start,
-            end,
+            self.totals.first_start.unwrap_or(0),
+            self.totals.last_end.unwrap_or(0),
         )
     }
 
-    /// Computes the results of a selection of records (`rows`) whose metric
-    /// values are `columns` (already restricted to those rows).
-    pub(crate) fn summarize<V: AsRef<[f64]>>(
+    /// Computes the results of a selection of records (`totals`) whose metric
+    /// values are `columns` and `derived` (already restricted to those records).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn summarize(
         &self,
-        rows: &[&Row],
-        columns: &[(&Column, V)],
+        totals: &RowTotals,
+        columns: &[(&Column, &dyn ValueSet)],
+        derived: [&dyn ValueSet; 2],
         ctx: &MetricContext,
         denominator: Denominator,
         start_ns: u64,
@@ -264,31 +598,30 @@ impl SummaryAccumulator {
             ctx,
             metrics: Vec::new(),
         };
-        let n_valid = rows.iter().filter(|r| r.error.is_none()).count() as u64;
-        let n_err = rows.len() as u64 - n_valid;
+        let (n_valid, n_err) = (totals.n_valid, totals.n_err);
 
         // ---- per-record columns: distributions and summed contributions ----
         let mut sums: HashMap<&str, f64> = HashMap::new();
         for (col, values) in columns {
-            let values = values.as_ref();
-            if values.is_empty() {
+            if values.count() == 0 {
                 continue;
             }
-            let total: f64 = values.iter().sum();
+            let mut total: f64 = std::iter::empty::<f64>().sum();
+            values.for_each_value(&mut |x| total += x);
             sums.insert(col.tag.as_str(), total);
             match col.spec {
                 Some(s) if s.kind == MetricKind::Aggregate => out.scalar(s, total),
                 Some(s) => {
                     if ctx.shows(s) {
-                        out.distribution(Meta::of(s), values);
+                        out.distribution(Meta::of(s), *values);
                     }
                     if n_err > 0
                         && let Some(adj) = adjusted_of(s.tag)
                     {
-                        out.adjusted(adj, values, n_err);
+                        out.adjusted(adj, *values, n_err);
                     }
                 }
-                None => out.distribution(Meta::unknown(&col.tag), values),
+                None => out.distribution(Meta::unknown(&col.tag), *values),
             }
         }
         let sum_of = |tag: &str| sums.get(tag).copied();
@@ -299,12 +632,7 @@ impl SummaryAccumulator {
         }
         if n_err > 0 {
             out.scalar(spec(tags::ERROR_REQUEST_COUNT), n_err as f64);
-            let overflows = rows
-                .iter()
-                .filter_map(|r| r.error)
-                .filter(|e| is_context_overflow(&self.errors[*e as usize]))
-                .count();
-            out.scalar(spec(tags::CONTEXT_OVERFLOW_COUNT), overflows as f64);
+            out.scalar(spec(tags::CONTEXT_OVERFLOW_COUNT), totals.overflows as f64);
         }
         let total = n_valid + n_err;
         if total > 0 {
@@ -314,16 +642,7 @@ impl SummaryAccumulator {
                 100.0 * n_err as f64 / total as f64,
             );
         }
-        let min_request = rows
-            .iter()
-            .filter(|r| r.error.is_none())
-            .map(|r| r.start_ns)
-            .min();
-        let max_response = rows
-            .iter()
-            .filter(|r| r.error.is_none())
-            .filter_map(|r| r.response_end_ns)
-            .max();
+        let (min_request, max_response) = (totals.min_request, totals.max_response);
         if let Some(v) = min_request {
             out.scalar(spec(tags::MIN_REQUEST_TIMESTAMP), v as f64);
         }
@@ -428,24 +747,9 @@ impl SummaryAccumulator {
         }
 
         // ---- client-side queueing distributions from metadata ----
-        let issued: Vec<&&Row> = rows.iter().filter(|r| r.credit_issued_ns != 0).collect();
-        let gap = |later: u64, issued: u64| (later.saturating_sub(issued)) as f64;
-        // A credit sent ahead of its time (send-ahead) is counted from its time.
-        let to_start: Vec<f64> = issued
-            .iter()
-            .map(|r| gap(r.start_ns, r.credit_issued_ns.max(r.scheduled_ns)))
-            .collect();
-        let intended = |r: &Row| {
-            if r.scheduled_ns != 0 {
-                r.scheduled_ns
-            } else {
-                r.credit_issued_ns
-            }
-        };
-        let effective: Vec<f64> = issued.iter().map(|r| gap(r.end_ns, intended(r))).collect();
-        if !to_start.is_empty() {
-            out.derived_distribution(spec(tags::CREDIT_TO_START_LATENCY), &to_start);
-            out.derived_distribution(spec(tags::EFFECTIVE_LATENCY), &effective);
+        if derived[0].count() > 0 {
+            out.derived_distribution(spec(tags::CREDIT_TO_START_LATENCY), derived[0]);
+            out.derived_distribution(spec(tags::EFFECTIVE_LATENCY), derived[1]);
         }
 
         let mut metrics = out.metrics;
@@ -456,28 +760,22 @@ impl SummaryAccumulator {
         });
         PhaseResults {
             metrics,
-            error_summary: self.error_summary(rows),
+            error_summary: self.error_summary(totals),
             start_ns,
             end_ns,
-            records: rows.len() as u64,
+            records: total,
             errors: n_err,
         }
     }
 
-    /// Errors of `rows` grouped by (code, type, message), in first-occurrence order.
-    fn error_summary(&self, rows: &[&Row]) -> Vec<ErrorSummaryEntry> {
-        let mut counts: Vec<(u32, u64)> = Vec::new();
-        for e in rows.iter().filter_map(|r| r.error) {
-            match counts.iter_mut().find(|(i, _)| *i == e) {
-                Some((_, c)) => *c += 1,
-                None => counts.push((e, 1)),
-            }
-        }
-        counts
-            .into_iter()
+    /// Errors of `totals` grouped by (code, type, message), in first-occurrence order.
+    fn error_summary(&self, totals: &RowTotals) -> Vec<ErrorSummaryEntry> {
+        totals
+            .error_counts
+            .iter()
             .map(|(i, count)| ErrorSummaryEntry {
-                error_details: self.errors[i as usize].clone(),
-                count,
+                error_details: self.errors[*i as usize].clone(),
+                count: *count,
             })
             .collect()
     }
@@ -592,14 +890,14 @@ impl Results<'_> {
         });
     }
 
-    fn derived_distribution(&mut self, s: &'static MetricSpec, values: &[f64]) {
+    fn derived_distribution(&mut self, s: &'static MetricSpec, values: &dyn ValueSet) {
         if self.visible(s) {
             self.distribution(Meta::of(s), values);
         }
     }
 
-    fn distribution(&mut self, meta: Meta<'_>, values: &[f64]) {
-        let Some(st) = DistributionStats::from_values(values) else {
+    fn distribution(&mut self, meta: Meta<'_>, values: &dyn ValueSet) {
+        let Some(st) = DistributionStats::from_set(values) else {
             return;
         };
         let c = |v: f64| meta.convert(v);
@@ -617,11 +915,11 @@ impl Results<'_> {
 
     /// An `adj_` band: only finite statistics are kept (count, min and the
     /// percentiles that do not fall on a failed request).
-    fn adjusted(&mut self, s: &'static MetricSpec, values: &[f64], errors: u64) {
+    fn adjusted(&mut self, s: &'static MetricSpec, values: &dyn ValueSet, errors: u64) {
         if !self.visible(s) {
             return;
         }
-        let Some(a) = error_adjusted(values, errors) else {
+        let Some(a) = error_adjusted_of(values, errors) else {
             return;
         };
         let meta = Meta::of(s);

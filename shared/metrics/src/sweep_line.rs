@@ -20,10 +20,16 @@
 //! `p` is the smallest value whose cumulative duration share reaches `p`%.
 //!
 //! Storage is one 32-byte [`Interval`] per valid record, kept apart from the
-//! summary accumulator; curves are built one at a time at summary time.
+//! summary accumulator in a [`SpillLog`]: beyond its [`SpillConfig`] budget the
+//! intervals go to an unlinked temporary file, so memory stays flat during a run.
+//! At summary time the intervals are streamed (from memory and the file) once per
+//! curve and the curves built one at a time: the transient memory then grows with
+//! the record count (about 24 bytes per record for the grid and 24 per curve, two
+//! curves at a time, plus a 4-byte index per piece).
 
 use crate::catalogue::{MetricSpec, spec, tags};
 use crate::context::MetricContext;
+use crate::spill::{Fixed, SpillConfig, SpillLog, get_u32, get_u64};
 use crate::units::NANOS_PER_SECOND;
 use aiperf_protocol::record::{MetricRecord, MetricValue};
 use aiperf_protocol::results::{MetricResult, PhaseResults};
@@ -40,6 +46,26 @@ struct Interval {
 
 const NONE64: u64 = u64::MAX;
 const NONE32: u32 = u32::MAX;
+
+impl Fixed for Interval {
+    const SIZE: usize = 32;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.start_ns.to_le_bytes());
+        out.extend_from_slice(&self.end_ns.to_le_bytes());
+        out.extend_from_slice(&self.first_token_ns.to_le_bytes());
+        out.extend_from_slice(&self.isl.to_le_bytes());
+        out.extend_from_slice(&self.osl.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        Interval {
+            start_ns: get_u64(b, 0),
+            end_ns: get_u64(b, 8),
+            first_token_ns: get_u64(b, 16),
+            isl: get_u32(b, 24),
+            osl: get_u32(b, 28),
+        }
+    }
+}
 
 impl Interval {
     fn first(&self) -> Option<u64> {
@@ -67,15 +93,35 @@ impl Interval {
 
 /// Collects the intervals of a phase's valid records and computes the
 /// sweep-line metrics.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SweepLine {
-    intervals: Vec<Interval>,
+    intervals: SpillLog<Interval>,
+    spill: SpillConfig,
+    file: Option<std::sync::Arc<std::fs::File>>,
+    /// The first spill failure (the intervals then stay in memory).
+    spill_error: Option<String>,
+}
+
+impl Default for SweepLine {
+    fn default() -> Self {
+        Self::with_spill(SpillConfig::in_memory())
+    }
 }
 
 impl SweepLine {
-    /// No interval yet.
+    /// No interval yet; everything kept in memory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No interval yet; intervals beyond `spill`'s budget go to disk.
+    pub fn with_spill(spill: SpillConfig) -> Self {
+        SweepLine {
+            intervals: SpillLog::default(),
+            spill,
+            file: None,
+            spill_error: None,
+        }
     }
 
     /// Number of intervals held.
@@ -85,7 +131,32 @@ impl SweepLine {
 
     /// No interval held.
     pub fn is_empty(&self) -> bool {
-        self.intervals.is_empty()
+        self.intervals.len() == 0
+    }
+
+    /// Why spilling failed, if it did (the intervals then stay in memory).
+    pub fn spill_error(&self) -> Option<&str> {
+        self.spill_error.as_deref()
+    }
+
+    /// Moves the in-memory intervals to the spill file (created on first use).
+    fn spill_tail(&mut self) {
+        if self.spill_error.is_some() {
+            return;
+        }
+        let file = match &self.file {
+            Some(f) => Ok(f.clone()),
+            None => self.spill.create_file(),
+        };
+        let result = file.and_then(|f| {
+            self.file = Some(f.clone());
+            self.intervals.spill(&f)
+        });
+        if let Err(e) = result {
+            self.spill_error = Some(format!(
+                "cannot spill the sweep-line intervals to disk ({e}); they stay in memory"
+            ));
+        }
     }
 
     /// Adds one request: wall-clock start and end, the wall-clock time of its
@@ -112,6 +183,9 @@ impl SweepLine {
             isl: small(isl),
             osl: small(osl),
         });
+        if self.intervals.tail_bytes() > self.spill.budget_bytes {
+            self.spill_tail();
+        }
     }
 
     /// Adds a metric record: valid records only (errors have no interval); the
@@ -142,10 +216,10 @@ impl SweepLine {
     /// transient memory is the grid plus two curves (8 bytes per event time each)
     /// plus a 4-byte index per piece.
     pub fn results(&self, ctx: &MetricContext) -> Vec<MetricResult> {
-        let Some(grid) = Grid::of(&self.intervals) else {
+        let ivs = &self.intervals;
+        let Some(grid) = Grid::of(ivs) else {
             return Vec::new();
         };
-        let ivs = &self.intervals;
         let show = |tag: &str| {
             let s = spec(tag);
             (ctx.computes(s) && ctx.shows(s)).then_some(s)
@@ -174,9 +248,7 @@ impl SweepLine {
             tags::EFFECTIVE_PREFILL_THROUGHPUT_PER_USER,
             tags::TOKENS_IN_FLIGHT,
         ];
-        if streaming_tags.iter().all(|t| show(t).is_none())
-            || ivs.iter().all(|iv| iv.first().is_none())
-        {
+        if streaming_tags.iter().all(|t| show(t).is_none()) || !any_first_token(ivs) {
             return out;
         }
         let decode_rate = |iv: &Interval| {
@@ -287,6 +359,13 @@ type PhaseRate<'a> = &'a dyn Fn(&Interval) -> Option<((u64, u64), f64)>;
 /// A request's span in a phase.
 type PhaseSpan = fn(&Interval) -> Option<(u64, u64)>;
 
+/// Whether some interval has a first token (streaming).
+fn any_first_token(intervals: &SpillLog<Interval>) -> bool {
+    let mut any = false;
+    intervals.for_each(|iv| any |= iv.first().is_some());
+    any
+}
+
 /// The distinct event times of all intervals: piece `i` is `[times[i], times[i+1])`.
 struct Grid {
     times: Vec<u64>,
@@ -294,15 +373,15 @@ struct Grid {
 
 impl Grid {
     /// The grid of `intervals`; `None` when the window has no length.
-    fn of(intervals: &[Interval]) -> Option<Grid> {
+    fn of(intervals: &SpillLog<Interval>) -> Option<Grid> {
         let mut times = Vec::with_capacity(intervals.len() * 3);
-        for iv in intervals {
+        intervals.for_each(|iv| {
             times.push(iv.start_ns);
             times.push(iv.end_ns);
             if let Some(f) = iv.first() {
                 times.push(f);
             }
-        }
+        });
         times.sort_unstable();
         times.dedup();
         (times.len() >= 2).then_some(Grid { times })
@@ -324,7 +403,7 @@ impl Grid {
     /// `((a, b), amount)` that `part` yields.
     fn curve(
         &self,
-        intervals: &[Interval],
+        intervals: &SpillLog<Interval>,
         part: impl Fn(&Interval) -> Option<((u64, u64), f64)>,
     ) -> Vec<f64> {
         self.curve2(intervals, |iv| part(iv).into_iter().collect())
@@ -333,28 +412,27 @@ impl Grid {
     /// [`Grid::curve`] with several parts per interval.
     fn curve2(
         &self,
-        intervals: &[Interval],
+        intervals: &SpillLog<Interval>,
         parts: impl Fn(&Interval) -> Vec<((u64, u64), f64)>,
     ) -> Vec<f64> {
-        let mut delta = vec![0.0; self.times.len()];
-        for iv in intervals {
-            for ((a, b), amount) in parts(iv) {
+        let mut values = vec![0.0; self.times.len()];
+        intervals.for_each(|iv| {
+            for ((a, b), amount) in parts(&iv) {
                 if b > a {
-                    delta[self.index(a)] += amount;
-                    delta[self.index(b)] -= amount;
+                    values[self.index(a)] += amount;
+                    values[self.index(b)] -= amount;
                 }
             }
-        }
+        });
+        // Deltas to levels, in place.
+        values.truncate(self.pieces());
         let mut level = 0.0;
         let mut peak: f64 = 0.0;
-        let mut values: Vec<f64> = delta[..self.pieces()]
-            .iter()
-            .map(|d| {
-                level += d;
-                peak = peak.max(level.abs());
-                level
-            })
-            .collect();
+        for v in &mut values {
+            level += *v;
+            peak = peak.max(level.abs());
+            *v = level;
+        }
         // Rounding residue of large +/− pairs is snapped to 0 (as AIPerf does).
         for v in &mut values {
             if v.abs() < 1e-9 * peak {
