@@ -22,7 +22,9 @@
 # (18558), AIPERF_SPEC (aiperf==0.13.*), AIPERF_VENV (a virtualenv that already has
 # AIPerf; default: a new one in the temp dir), CONCURRENCY (64), REQUESTS (2000),
 # PACED_REQUESTS (640), REPEAT (3, the table shows medians), WORKLOADS
-# ("capacity paced"), PIN (1), CLIENT_CPU (0), SERVER_CPU (1), OUT (a temp dir).
+# ("capacity paced"), PIN (1), CLIENT_CPU (0), SERVER_CPU (1), PRIO (-20: the nice
+# value of both clients and the mock, against a machine shared with builds), OUT
+# (a temp dir).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-$(scripts/release-bin.sh)}
@@ -36,15 +38,17 @@ WORKLOADS=${WORKLOADS:-"capacity paced"}
 PIN=${PIN:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
+PRIO=${PRIO:--20}
 OUT=${OUT:-$(mktemp -d -t aiperf-compare-XXXXXX)}
+mkdir -p "$OUT"
 MOCK=
 trap '[ -n "$MOCK" ] && kill "$MOCK" 2>/dev/null || true' EXIT
 
-client_pin=()
-server_pin=()
+client_pin=(nice -n "$PRIO")
+server_pin=(nice -n "$PRIO")
 if [ "$PIN" = 1 ]; then
-    client_pin=(taskset -c "$CLIENT_CPU")
-    server_pin=(taskset -c "$SERVER_CPU")
+    client_pin+=(taskset -c "$CLIENT_CPU")
+    server_pin+=(taskset -c "$SERVER_CPU")
 fi
 
 # AIPerf into a throwaway virtualenv.
