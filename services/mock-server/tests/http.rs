@@ -1014,11 +1014,15 @@ async fn timing_log_holds_the_server_measured_ttft_of_each_stream() {
         client_ttft.push(arrivals[0] - t0);
     }
     // A non-streaming request is not logged; a stream without an id is, with `null`.
-    post(&server, "/v1/chat/completions", &chat_body("x", Some(2), false))
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    post(
+        &server,
+        "/v1/chat/completions",
+        &chat_body("x", Some(2), false),
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
     timed_stream(&server, &body, &[]).await;
     server.shutdown().await;
     let lines: Vec<Value> = std::fs::read_to_string(&path)
@@ -1029,7 +1033,10 @@ async fn timing_log_holds_the_server_measured_ttft_of_each_stream() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     let ids: Vec<&Value> = lines.iter().map(|l| &l["x_request_id"]).collect();
     assert_eq!(ids, [&json!("req-a"), &json!("req-b"), &Value::Null]);
-    let arrivals: Vec<u64> = lines.iter().map(|l| l["request"].as_u64().unwrap()).collect();
+    let arrivals: Vec<u64> = lines
+        .iter()
+        .map(|l| l["request"].as_u64().unwrap())
+        .collect();
     assert_eq!(arrivals, [0, 1, 3]);
     for (line, client) in lines.iter().zip(&client_ttft) {
         let server_ttft = Duration::from_nanos(line["ttft_ns"].as_u64().unwrap());
