@@ -71,6 +71,11 @@ pub struct MockArgs {
     /// Log level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter.
     #[arg(long, env = "MOCK_SERVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    /// Write the TTFT the server measured for every streamed request to this file
+    /// (JSON lines; see docs/mock-server.md), for comparison with a client's figures.
+    #[arg(long, env = "MOCK_SERVER_TIMING_LOG", value_name = "PATH")]
+    pub timing_log: Option<std::path::PathBuf>,
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -114,6 +119,9 @@ pub struct MockConfig {
     pub record_requests: bool,
     /// Tokenizer counting `usage.prompt_tokens` (`None` = ceil(characters / 4)).
     pub tokenizer: Option<String>,
+    /// File receiving the server-measured TTFT of every streamed request
+    /// (`--timing-log`; `None` = not written).
+    pub timing_log: Option<std::path::PathBuf>,
 }
 
 impl Default for MockConfig {
@@ -132,6 +140,7 @@ impl Default for MockConfig {
             models: vec!["mock-model".into(), "mock-reasoning".into()],
             record_requests: true,
             tokenizer: None,
+            timing_log: None,
         }
     }
 }
@@ -184,6 +193,7 @@ impl From<&MockArgs> for MockConfig {
             models: a.models.clone(),
             record_requests: a.record_requests,
             tokenizer: (a.tokenizer != "approx").then(|| a.tokenizer.clone()),
+            timing_log: a.timing_log.clone(),
         }
     }
 }
@@ -262,5 +272,10 @@ mod tests {
         assert!(parse(&["--error-rate", "101"]).is_err());
         assert!(parse(&["--itl-ms", "-1"]).is_err());
         assert!(parse(&["--default-max-tokens", "0"]).is_err());
+        let logged = parse(&["--timing-log", "/tmp/t.jsonl"]).unwrap();
+        assert_eq!(
+            logged.timing_log.as_deref(),
+            Some(std::path::Path::new("/tmp/t.jsonl"))
+        );
     }
 }

@@ -407,6 +407,12 @@ pub(crate) struct TokenStream {
     prompt_tokens: u64,
     finish_reason: &'static str,
     phase: Phase,
+    /// Arrival number, for the timing log.
+    request: u64,
+    /// `X-Request-ID`, kept only when there is a timing log.
+    x_request_id: Option<String>,
+    /// When the first token was handed over, after `t_start`.
+    measured_ttft: Duration,
 }
 
 /// What a [`TokenStream`] emits.
@@ -421,6 +427,10 @@ pub(crate) struct StreamPlan {
     pub(crate) include_usage: bool,
     pub(crate) prompt_tokens: u64,
     pub(crate) finish_reason: &'static str,
+    /// Arrival number of the request (0-based).
+    pub(crate) request: u64,
+    /// The request's `X-Request-ID` when the server keeps a timing log.
+    pub(crate) x_request_id: Option<String>,
 }
 
 impl TokenStream {
@@ -441,6 +451,9 @@ impl TokenStream {
             prompt_tokens: p.prompt_tokens,
             finish_reason: p.finish_reason,
             phase: Phase::Tokens,
+            request: p.request,
+            x_request_id: p.x_request_id,
+            measured_ttft: Duration::ZERO,
             lc,
         }
     }
@@ -477,7 +490,8 @@ impl Stream for TokenStream {
                         last.then_some(this.finish_reason),
                     );
                     if i == 0 {
-                        this.lc.model.ttft.observe(now - this.lc.t_start);
+                        this.measured_ttft = now - this.lc.t_start;
+                        this.lc.model.ttft.observe(this.measured_ttft);
                     } else {
                         this.lc.model.itl.observe(now - this.last_emit);
                     }
@@ -503,6 +517,13 @@ impl Stream for TokenStream {
                 Phase::Done => {
                     this.phase = Phase::End;
                     this.lc.succeed(this.finish_reason);
+                    if let Some(log) = &this.lc.sh.timing_log {
+                        log.record(
+                            this.request,
+                            this.x_request_id.as_deref(),
+                            this.measured_ttft,
+                        );
+                    }
                     return Poll::Ready(Some(Ok(Bytes::from_static(DONE))));
                 }
                 Phase::End => return Poll::Ready(None),

@@ -39,6 +39,7 @@ mod generate;
 mod log;
 mod metrics;
 mod server;
+mod timing_log;
 
 pub use config::{MockArgs, MockConfig};
 pub use log::{RECEIVED_CAP, ReceivedRequest};

@@ -27,6 +27,7 @@ use crate::generate::{
 };
 use crate::log::{ReceivedRequest, RequestLog};
 use crate::metrics::{Counters, ModelRegistry, StatusCounts};
+use crate::timing_log::TimingLog;
 use crate::{MockStats, ttft_spread_fraction};
 
 /// State shared by all handlers of one server.
@@ -40,12 +41,19 @@ pub(crate) struct Shared {
     models: ModelRegistry,
     log: RequestLog,
     tokenizer: Option<Arc<aiperf_tokenizer::Tokenizer>>,
+    /// `--timing-log`: the server-measured TTFT of every streamed request.
+    pub(crate) timing_log: Option<TimingLog>,
 }
 
 impl Shared {
-    fn new(config: MockConfig, tokenizer: Option<Arc<aiperf_tokenizer::Tokenizer>>) -> Self {
+    fn new(
+        config: MockConfig,
+        tokenizer: Option<Arc<aiperf_tokenizer::Tokenizer>>,
+        timing_log: Option<TimingLog>,
+    ) -> Self {
         Self {
             tokenizer,
+            timing_log,
             ttft: config.ttft(),
             itl: config.itl(),
             started_unix: unix_secs(),
@@ -261,6 +269,11 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
             include_usage: p.include_usage,
             prompt_tokens,
             finish_reason,
+            request: n_req,
+            x_request_id: sh
+                .timing_log
+                .as_ref()
+                .and_then(|_| header(&headers, "x-request-id").map(str::to_string)),
         };
         sh.statuses.inc(200);
         let mut r = Response::new(Body::from_stream(TokenStream::new(lc, plan)));
@@ -417,7 +430,12 @@ impl MockServer {
             ),
             None => None,
         };
-        let shared = Arc::new(Shared::new(config, tokenizer));
+        let timing_log = config
+            .timing_log
+            .as_deref()
+            .map(TimingLog::create)
+            .transpose()?;
+        let shared = Arc::new(Shared::new(config, tokenizer, timing_log));
         let app = router(shared.clone());
         let counted = shared.clone();
         let listener = listener.tap_io(move |tcp| {
@@ -492,8 +510,8 @@ impl MockServer {
         self.shared.metrics_text()
     }
 
-    /// Stops accepting connections and waits (at most 2 s) for open connections
-    /// to finish.
+    /// Stops accepting connections, waits (at most 2 s) for open connections
+    /// to finish and writes out the timing log.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -506,6 +524,9 @@ impl MockServer {
             {
                 abort.abort();
             }
+        }
+        if let Some(log) = &self.shared.timing_log {
+            log.flush();
         }
     }
 }

@@ -996,3 +996,53 @@ async fn connections_are_counted_and_snapshotted_at_the_first_request() {
     drop(idle);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timing_log_holds_the_server_measured_ttft_of_each_stream() {
+    let dir = std::env::temp_dir().join(format!("mock-timing-log-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("timing.jsonl");
+    let server = start(MockConfig {
+        timing_log: Some(path.clone()),
+        ..MockConfig::default().with_latency(20.0, 1.0)
+    })
+    .await;
+    let body = chat_body("log me", Some(3), true);
+    let mut client_ttft = Vec::new();
+    for id in ["req-a", "req-b"] {
+        let (t0, arrivals) = timed_stream(&server, &body, &[("X-Request-ID", id)]).await;
+        client_ttft.push(arrivals[0] - t0);
+    }
+    // A non-streaming request is not logged; a stream without an id is, with `null`.
+    post(
+        &server,
+        "/v1/chat/completions",
+        &chat_body("x", Some(2), false),
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
+    timed_stream(&server, &body, &[]).await;
+    server.shutdown().await;
+    let lines: Vec<Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let ids: Vec<&Value> = lines.iter().map(|l| &l["x_request_id"]).collect();
+    assert_eq!(ids, [&json!("req-a"), &json!("req-b"), &Value::Null]);
+    let arrivals: Vec<u64> = lines
+        .iter()
+        .map(|l| l["request"].as_u64().unwrap())
+        .collect();
+    assert_eq!(arrivals, [0, 1, 3]);
+    for (line, client) in lines.iter().zip(&client_ttft) {
+        let server_ttft = Duration::from_nanos(line["ttft_ns"].as_u64().unwrap());
+        // The schedule is never early, and the server's view is inside the client's.
+        assert!(server_ttft >= Duration::from_millis(20), "{line}");
+        assert!(server_ttft <= *client, "{line} vs client {client:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
