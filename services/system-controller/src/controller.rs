@@ -16,6 +16,7 @@ use aiperf_protocol::{
     control::{Command, CommandStatus, FromController, ToController},
     events::Event,
     results::ProfileResults,
+    server_metrics::ServerMetricsResults,
 };
 use aiperf_transport::{Publisher, Router, RouterTx, Subscriber};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -46,6 +47,8 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Phase counters seen on the event bus (for the load report).
     pub load: LoadTracker,
+    /// The server metrics manager's report, when it ran and answered in time.
+    pub server_metrics: Option<ServerMetricsResults>,
 }
 
 struct ServiceInfo {
@@ -81,6 +84,7 @@ pub struct Controller {
     progress: Progress,
     publisher: Option<Publisher>,
     load: LoadTracker,
+    server_metrics: Option<ServerMetricsResults>,
 }
 
 impl Controller {
@@ -174,6 +178,7 @@ impl Controller {
             progress,
             publisher,
             load: LoadTracker::default(),
+            server_metrics: None,
         })
     }
 
@@ -197,6 +202,7 @@ impl Controller {
             failure: self.failure,
             interrupted: self.interrupts > 0,
             load: self.load,
+            server_metrics: self.server_metrics,
         }
     }
 
@@ -218,6 +224,10 @@ impl Controller {
             (ServiceType::WorkerManager, 1),
             (ServiceType::RecordsManager, 1),
             (ServiceType::RecordProcessor, rp),
+            (
+                ServiceType::ServerMetricsManager,
+                aiperf_server_metrics::wanted(&self.config),
+            ),
         ];
         for (t, n) in plan {
             let external = self.config.external_count(t.as_str());
@@ -235,6 +245,7 @@ impl Controller {
             ServiceType::RecordsManager,
             ServiceType::RecordProcessor,
             ServiceType::WorkerManager,
+            ServiceType::ServerMetricsManager,
         ])
         .await?;
         // 3. Workers, as many as the worker manager asked for.
@@ -264,6 +275,7 @@ impl Controller {
             ServiceType::RecordProcessor,
             ServiceType::WorkerManager,
             ServiceType::Worker,
+            ServiceType::ServerMetricsManager,
             ServiceType::TimingManager,
         ];
         for t in order {
@@ -273,6 +285,7 @@ impl Controller {
         // 6. Watch until the records manager delivers results.
         self.wait_for(Duration::MAX, "the results", |c| c.results.is_some())
             .await?;
+        self.await_server_metrics().await;
         Ok(())
     }
 
@@ -408,6 +421,10 @@ impl Controller {
                 self.results = Some(*results);
                 Ok(None)
             }
+            ToController::ServerMetrics { results, .. } => {
+                self.server_metrics = Some(*results);
+                Ok(None)
+            }
         }
     }
 
@@ -539,7 +556,10 @@ impl Controller {
     }
 
     async fn bus_handshake(&mut self) -> Result<(), String> {
-        let subscribers = self.ids_of(&[ServiceType::RecordsManager]);
+        let subscribers = self.ids_of(&[
+            ServiceType::RecordsManager,
+            ServiceType::ServerMetricsManager,
+        ]);
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut nonce = 0u64;
         while !subscribers.iter().all(|id| self.bus_ready.contains(id)) {
@@ -567,6 +587,7 @@ impl Controller {
             ServiceType::TimingManager,
             ServiceType::Worker,
             ServiceType::RecordsManager,
+            ServiceType::ServerMetricsManager,
         ] {
             for id in self.ids_of(&[t]) {
                 self.next_command += 1;
@@ -617,6 +638,21 @@ impl Controller {
         // its own cancel command arrived.
         if let Some(r) = self.results.as_mut() {
             r.was_cancelled = true;
+        }
+    }
+
+    /// Waits for the server metrics manager's report (its flush follows the last
+    /// record); a late or missing report is a warning, never a failed run.
+    async fn await_server_metrics(&mut self) {
+        if self.ids_of(&[ServiceType::ServerMetricsManager]).is_empty() {
+            return;
+        }
+        let limit = aiperf_server_metrics::report_timeout(&self.config);
+        if let Err(e) = self
+            .wait_for(limit, "the server metrics", |c| c.server_metrics.is_some())
+            .await
+        {
+            tracing::warn!("server metrics not collected: {e}");
         }
     }
 
