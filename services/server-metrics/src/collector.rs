@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The counter, histogram and summary values of a scrape by family, in order:
+/// what the window totals depend on.
+pub type Signature = Vec<(String, Vec<f64>)>;
+
 /// A scrape that did not produce metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScrapeError {
@@ -166,7 +170,7 @@ impl Collector {
 
     /// The counters and histograms of the last scrape (what the totals depend
     /// on), to tell when the server has published its final values.
-    pub fn cumulative_signature(&self) -> Option<Vec<(String, Vec<f64>)>> {
+    pub fn cumulative_signature(&self) -> Option<Signature> {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let last = st.snapshots.iter().max_by_key(|s| s.ts_ns)?;
         Some(signature(&last.families))
@@ -232,7 +236,7 @@ impl Collector {
 }
 
 /// Counter, histogram and summary values by family and label set.
-fn signature(families: &BTreeMap<String, Family>) -> Vec<(String, Vec<f64>)> {
+fn signature(families: &BTreeMap<String, Family>) -> Signature {
     families
         .iter()
         .filter(|(_, f)| {

@@ -237,7 +237,7 @@ impl Run {
         }
     }
 
-    fn signature(&self) -> Vec<Option<Vec<(String, Vec<f64>)>>> {
+    fn signature(&self) -> Vec<Option<crate::collector::Signature>> {
         self.collectors
             .iter()
             .map(|c| c.cumulative_signature())
