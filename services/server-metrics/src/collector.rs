@@ -152,7 +152,11 @@ impl Collector {
                 .text()
                 .await
                 .map_err(|e| ScrapeError::Unreachable(error_chain(&e)))?;
-            Ok(parse(&body, openmetrics))
+            // Parsed off the async threads, which the workers' requests share
+            // in-process.
+            tokio::task::spawn_blocking(move || parse(&body, openmetrics))
+                .await
+                .map_err(|e| ScrapeError::Unreachable(format!("parsing crashed: {e}")))
         };
         match tokio::time::timeout(self.timeout, request).await {
             Ok(r) => r,

@@ -204,6 +204,7 @@ pub fn server_metrics_csv(r: &ServerMetricsResults, benchmark_id: &str) -> Strin
             header.push("buckets".into());
         }
         let mut table = csv_row(&header);
+        table.push('\n');
         for f in &families {
             for s in &f.series {
                 let mut row = vec![
@@ -239,6 +240,7 @@ pub fn server_metrics_csv(r: &ServerMetricsResults, benchmark_id: &str) -> Strin
                     row.push(b.join(";"));
                 }
                 table.push_str(&csv_row(&row));
+                table.push('\n');
             }
         }
         tables.push(table);
