@@ -34,6 +34,8 @@ fn args(url: &str, dir: &Path, c: usize, n: usize, workers: usize, extra: &[&str
         "16",
         "--osl",
         "4",
+        // The server metrics scrapes of /metrics would add connections of their own.
+        "--no-server-metrics",
     ];
     a.extend_from_slice(extra);
     profile_args(url, dir, &a)

@@ -712,6 +712,8 @@ async fn export_prefix_renames_every_file_and_summary_level_writes_no_records() 
             "run7.jsonl",
             "run7_console.txt",
             "run7_raw.jsonl",
+            "run7_server_metrics.csv",
+            "run7_server_metrics.json",
             "run7_timeslices.csv",
             "run7_timeslices.json",
         ]

@@ -12,7 +12,7 @@ and --export-level raw.
 import argparse, json, os, struct, sys, time
 import msgpack, zmq
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 HEARTBEAT_S = 0.5
 NS_PER_S = 1e9
 

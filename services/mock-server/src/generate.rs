@@ -317,18 +317,31 @@ pub(crate) struct Lifecycle {
     sh: Arc<Shared>,
     pub(crate) model: Arc<ModelMetrics>,
     pub(crate) t_start: Instant,
+    /// Tokens this request holds in the KV-cache gauge.
+    kv_tokens: std::sync::atomic::AtomicI64,
     done: bool,
 }
 
 impl Lifecycle {
-    pub(crate) fn begin(sh: Arc<Shared>, model: Arc<ModelMetrics>, t_start: Instant) -> Self {
+    pub(crate) fn begin(
+        sh: Arc<Shared>,
+        model: Arc<ModelMetrics>,
+        t_start: Instant,
+        prompt_tokens: u64,
+    ) -> Self {
         let n = sh.counters.in_flight.fetch_add(1, Relaxed) + 1;
         sh.counters.max_in_flight.fetch_max(n, Relaxed);
         model.running.fetch_add(1, Relaxed);
+        // No queue in the mock: every request is admitted at once.
+        model.queue.observe(Duration::ZERO);
+        model.prefix_queries.fetch_add(prompt_tokens, Relaxed);
+        let prompt = prompt_tokens as i64;
+        model.kv_tokens.fetch_add(prompt, Relaxed);
         Self {
             sh,
             model,
             t_start,
+            kv_tokens: std::sync::atomic::AtomicI64::new(prompt),
             done: false,
         }
     }
@@ -336,6 +349,8 @@ impl Lifecycle {
     /// Records a generated token.
     #[inline]
     pub(crate) fn tokens(&self, n: u64) {
+        self.model.kv_tokens.fetch_add(n as i64, Relaxed);
+        self.kv_tokens.fetch_add(n as i64, Relaxed);
         self.model.generation_tokens.fetch_add(n, Relaxed);
         self.sh.counters.completion_tokens.fetch_add(n, Relaxed);
     }
@@ -369,6 +384,9 @@ impl Lifecycle {
         self.done = true;
         self.sh.counters.in_flight.fetch_sub(1, Relaxed);
         self.model.running.fetch_sub(1, Relaxed);
+        self.model
+            .kv_tokens
+            .fetch_sub(self.kv_tokens.load(Relaxed), Relaxed);
     }
 }
 

@@ -22,6 +22,16 @@ pub(crate) const ITL_BUCKETS: &[f64] = &[
     40.0, 80.0,
 ];
 
+/// Bucket bounds (seconds) of `vllm:request_queue_time_seconds` (as in vLLM).
+pub(crate) const QUEUE_BUCKETS: &[f64] = &[
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
+    480.0, 960.0, 1920.0, 7680.0,
+];
+
+/// Tokens the mock's pretend KV cache holds: `vllm:kv_cache_usage_perc` is the
+/// tokens of the requests in flight (prompt and generated so far) over this.
+pub(crate) const KV_CACHE_TOKENS: u64 = 65_536;
+
 /// A Prometheus histogram made of atomics.
 pub(crate) struct Histogram {
     bounds: &'static [f64],
@@ -88,6 +98,12 @@ pub(crate) struct ModelMetrics {
     pub(crate) success_length: AtomicU64,
     pub(crate) success_stop: AtomicU64,
     pub(crate) running: AtomicI64,
+    /// Tokens held by the requests in flight (prompt and generated so far).
+    pub(crate) kv_tokens: AtomicI64,
+    /// Prompt tokens looked up in the prefix cache (the mock has none: every
+    /// lookup misses, so `prefix_cache_hits` stays 0).
+    pub(crate) prefix_queries: AtomicU64,
+    pub(crate) queue: Histogram,
     pub(crate) ttft: Histogram,
     pub(crate) e2e: Histogram,
     pub(crate) itl: Histogram,
@@ -103,6 +119,9 @@ impl ModelMetrics {
             success_length: AtomicU64::new(0),
             success_stop: AtomicU64::new(0),
             running: AtomicI64::new(0),
+            kv_tokens: AtomicI64::new(0),
+            prefix_queries: AtomicU64::new(0),
+            queue: Histogram::new(QUEUE_BUCKETS),
             ttft: Histogram::new(TTFT_BUCKETS),
             e2e: Histogram::new(E2E_BUCKETS),
             itl: Histogram::new(ITL_BUCKETS),
@@ -230,6 +249,19 @@ pub(crate) fn render(
         &|m| m.generation_tokens.load(Relaxed),
     );
 
+    counter(
+        &mut out,
+        "vllm:prefix_cache_queries_total",
+        "Prefix cache queries, in terms of number of queried tokens.",
+        &|m| m.prefix_queries.load(Relaxed),
+    );
+    counter(
+        &mut out,
+        "vllm:prefix_cache_hits_total",
+        "Prefix cache hits, in terms of number of cached tokens.",
+        &|_| 0,
+    );
+
     let _ = writeln!(
         out,
         "# HELP vllm:request_success_total Count of successfully processed requests.\n\
@@ -267,6 +299,16 @@ pub(crate) fn render(
     for m in &models {
         let _ = writeln!(out, "vllm:num_requests_waiting{{{}}} 0", m.label);
     }
+    let _ = writeln!(
+        out,
+        "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n\
+         # TYPE vllm:kv_cache_usage_perc gauge"
+    );
+    for m in &models {
+        let held = m.kv_tokens.load(Relaxed).max(0) as f64;
+        let usage = (held / KV_CACHE_TOKENS as f64).min(1.0);
+        let _ = writeln!(out, "vllm:kv_cache_usage_perc{{{}}} {usage:?}", m.label);
+    }
 
     let hist =
         |out: &mut String, name: &str, help: &str, h: &dyn Fn(&ModelMetrics) -> &Histogram| {
@@ -275,6 +317,12 @@ pub(crate) fn render(
                 h(m).render(out, name, &m.label);
             }
         };
+    hist(
+        &mut out,
+        "vllm:request_queue_time_seconds",
+        "Histogram of time spent in WAITING phase for request.",
+        &|m| &m.queue,
+    );
     hist(
         &mut out,
         "vllm:time_to_first_token_seconds",

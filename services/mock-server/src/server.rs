@@ -247,7 +247,7 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
         "request"
     );
 
-    let mut lc = Lifecycle::begin(sh.clone(), model, t_start);
+    let mut lc = Lifecycle::begin(sh.clone(), model, t_start, prompt_tokens);
     let id = match kind {
         Kind::Chat => format!("chatcmpl-mock{n_req:012x}"),
         Kind::Completion => format!("cmpl-mock{n_req:012x}"),

@@ -24,6 +24,7 @@ use aiperf_protocol::{
     control::{Command, CommandStatus, FromController, ToController},
     events::Event,
     results::ProfileResults,
+    server_metrics::ServerMetricsResults,
 };
 use aiperf_transport::{Publisher, Router, RouterTx, Subscriber};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -55,6 +56,8 @@ pub struct RunOutcome {
     pub recovered: Option<String>,
     /// Phase counters seen on the event bus (for the load report).
     pub load: LoadTracker,
+    /// The server metrics manager's report, when it ran and answered in time.
+    pub server_metrics: Option<ServerMetricsResults>,
 }
 
 struct ServiceInfo {
@@ -93,6 +96,7 @@ pub struct Controller {
     progress: Progress,
     publisher: Option<Publisher>,
     load: LoadTracker,
+    server_metrics: Option<ServerMetricsResults>,
 }
 
 impl Controller {
@@ -192,6 +196,7 @@ impl Controller {
             progress,
             publisher,
             load: LoadTracker::default(),
+            server_metrics: None,
         })
     }
 
@@ -216,6 +221,7 @@ impl Controller {
             signal: self.signal,
             recovered: self.recovered,
             load: self.load,
+            server_metrics: self.server_metrics,
         }
     }
 
@@ -237,6 +243,10 @@ impl Controller {
             (ServiceType::WorkerManager, 1),
             (ServiceType::RecordsManager, 1),
             (ServiceType::RecordProcessor, rp),
+            (
+                ServiceType::ServerMetricsManager,
+                aiperf_server_metrics::wanted(&self.config),
+            ),
         ];
         for (t, n) in plan {
             let external = self.config.external_count(t.as_str());
@@ -254,6 +264,7 @@ impl Controller {
             ServiceType::RecordsManager,
             ServiceType::RecordProcessor,
             ServiceType::WorkerManager,
+            ServiceType::ServerMetricsManager,
         ])
         .await?;
         // 3. Workers, as many as the worker manager asked for.
@@ -283,6 +294,7 @@ impl Controller {
             ServiceType::RecordProcessor,
             ServiceType::WorkerManager,
             ServiceType::Worker,
+            ServiceType::ServerMetricsManager,
             ServiceType::TimingManager,
         ];
         for t in order {
@@ -292,6 +304,7 @@ impl Controller {
         // 6. Watch until the records manager delivers results.
         self.wait_for(Duration::MAX, "the results", |c| c.results.is_some())
             .await?;
+        self.await_server_metrics().await;
         Ok(())
     }
 
@@ -420,6 +433,10 @@ impl Controller {
             }
             ToController::Results { results, .. } => {
                 self.results = Some(*results);
+                Ok(None)
+            }
+            ToController::ServerMetrics { results, .. } => {
+                self.server_metrics = Some(*results);
                 Ok(None)
             }
         }
@@ -553,7 +570,10 @@ impl Controller {
     }
 
     async fn bus_handshake(&mut self) -> Result<(), String> {
-        let subscribers = self.ids_of(&[ServiceType::RecordsManager]);
+        let subscribers = self.ids_of(&[
+            ServiceType::RecordsManager,
+            ServiceType::ServerMetricsManager,
+        ]);
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut nonce = 0u64;
         while !subscribers.iter().all(|id| self.bus_ready.contains(id)) {
@@ -585,6 +605,7 @@ impl Controller {
             ServiceType::TimingManager,
             ServiceType::Worker,
             ServiceType::RecordsManager,
+            ServiceType::ServerMetricsManager,
         ] {
             if self.dead.contains(&t) && t != ServiceType::Worker {
                 continue;
@@ -650,6 +671,21 @@ impl Controller {
         // its own cancel command arrived.
         if let Some(r) = self.results.as_mut() {
             r.was_cancelled = true;
+        }
+    }
+
+    /// Waits for the server metrics manager's report (its flush follows the last
+    /// record); a late or missing report is a warning, never a failed run.
+    async fn await_server_metrics(&mut self) {
+        if self.ids_of(&[ServiceType::ServerMetricsManager]).is_empty() {
+            return;
+        }
+        let limit = aiperf_server_metrics::report_timeout(&self.config);
+        if let Err(e) = self
+            .wait_for(limit, "the server metrics", |c| c.server_metrics.is_some())
+            .await
+        {
+            tracing::warn!("server metrics not collected: {e}");
         }
     }
 

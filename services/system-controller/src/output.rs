@@ -3,14 +3,17 @@
 
 use crate::load_report::LoadReport;
 use aiperf_config::ProfileConfig;
+use aiperf_config::ServerMetricsFormat;
 use aiperf_export::{
     artifacts::{ArtifactPaths, write_results_ready, write_text},
     console::{ConsoleContext, metric_warnings, render_console},
     redact::Redactor,
+    server_metrics::{server_console_section, server_metrics_csv, server_metrics_json},
     summary_csv::render_summary_csv,
     summary_json::{SummaryContext, new_benchmark_id, summary_value},
 };
 use aiperf_protocol::results::ProfileResults;
+use aiperf_protocol::server_metrics::ServerMetricsResults;
 
 /// What [`write_all`] wrote that the caller uses.
 #[derive(Debug)]
@@ -21,14 +24,16 @@ pub struct Written {
     pub summary: serde_json::Value,
 }
 
-/// Writes `profile_export_aiperf.{json,csv}`, the console copy and the ready
-/// marker; returns the console text and the summary.
+/// Writes `profile_export_aiperf.{json,csv}`, the server metrics exports (when
+/// collected), the console copy and the ready marker; returns the console text
+/// and the summary.
 pub fn write_all(
     config: &ProfileConfig,
     paths: &ArtifactPaths,
     results: &ProfileResults,
     partial: bool,
     load: Option<&LoadReport>,
+    server_metrics: Option<&ServerMetricsResults>,
 ) -> std::io::Result<Written> {
     let benchmark_id = new_benchmark_id();
     let mut ctx = SummaryContext::new(benchmark_id, config);
@@ -71,6 +76,13 @@ pub fn write_all(
     if let Some(l) = load {
         console_ctx.notes.extend(l.lines.iter().cloned());
     }
+    if let Some(sm) = server_metrics {
+        write_server_metrics(config, paths, sm, &ctx.benchmark_id, &mut console_ctx)?;
+        let section = server_console_section(sm, client_output_tokens(results));
+        if !section.is_empty() {
+            console_ctx.notes.push(section.trim_end().to_string());
+        }
+    }
     // Error messages and notes may quote a server's answer or the URL: no secret in them.
     let console = redactor.apply(&render_console(&console_ctx, results));
     write_text(&paths.console_txt, &console)?;
@@ -80,6 +92,54 @@ pub fn write_all(
         partial || !results.is_complete,
     )?;
     Ok(Written { console, summary })
+}
+
+/// Writes the server metrics files `config` asks for and names them in the footer.
+fn write_server_metrics(
+    config: &ProfileConfig,
+    paths: &ArtifactPaths,
+    sm: &ServerMetricsResults,
+    benchmark_id: &str,
+    console: &mut ConsoleContext,
+) -> std::io::Result<()> {
+    let formats = &config.server_metrics.formats;
+    if formats.contains(&ServerMetricsFormat::Json) {
+        let json = server_metrics_json(sm, benchmark_id);
+        write_text(
+            &paths.server_metrics_json,
+            &serde_json::to_string_pretty(&json).unwrap_or_else(|_| "{}".into()),
+        )?;
+        console.extra_exports.push((
+            "Server Metrics JSON Export".into(),
+            paths.server_metrics_json.clone(),
+        ));
+    }
+    if formats.contains(&ServerMetricsFormat::Csv) {
+        write_text(
+            &paths.server_metrics_csv,
+            &server_metrics_csv(sm, benchmark_id),
+        )?;
+        console.extra_exports.push((
+            "Server Metrics CSV Export".into(),
+            paths.server_metrics_csv.clone(),
+        ));
+    }
+    if formats.contains(&ServerMetricsFormat::Jsonl) {
+        console.extra_exports.push((
+            "Server Metrics JSONL Export".into(),
+            paths.server_metrics_jsonl.clone(),
+        ));
+    }
+    Ok(())
+}
+
+/// The output tokens of the profiling records, summed (`total_osl`).
+fn client_output_tokens(results: &ProfileResults) -> Option<f64> {
+    let metrics = &results.profiling.metrics;
+    let get = |tag: &str| metrics.iter().find(|m| m.tag == tag);
+    get("total_osl")
+        .and_then(|m| m.avg)
+        .or_else(|| get("output_sequence_length").and_then(|m| m.sum))
 }
 
 /// `Goodput: 28 of 40 requests (70.00%) met every SLO (time_to_first_token:50 ...)`.

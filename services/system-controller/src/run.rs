@@ -142,6 +142,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
             results,
             outcome.failure.is_some(),
             report.as_ref(),
+            outcome.server_metrics.as_ref(),
         ) {
             Ok(written) => {
                 print!("{}", written.console);

@@ -47,6 +47,11 @@ pub async fn run_service(
                 .run(cancel)
                 .await
         }
+        ServiceType::ServerMetricsManager => {
+            aiperf_server_metrics::ServerMetricsManager::new(control_addr, service_id)
+                .run(cancel)
+                .await
+        }
         ServiceType::SystemController => {
             anyhow::bail!("the system controller is started with `aiperf-rs profile`")
         }

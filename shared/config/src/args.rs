@@ -363,17 +363,34 @@ pub struct ProfileArgs {
     /// Do not plot the run afterwards.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "auto_plot", help_heading = "Output")]
     pub no_auto_plot: Option<bool>,
-    // ---------------- server metrics and GPU telemetry (accepted; not collected yet)
+    // ---------------- server metrics (`docs/server-metrics.md`) and GPU telemetry
     /// Extra Prometheus endpoints to scrape besides `<url>/metrics` (`host:port` or a
-    /// URL; repeatable). Accepted; server metrics are not collected yet.
+    /// URL; repeatable).
     #[arg(long, num_args = 0.., value_name = "URL", overrides_with = "no_server_metrics", help_heading = "Server metrics and GPU telemetry")]
     pub server_metrics: Option<Vec<String>>,
     /// Do not scrape server metrics.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", overrides_with = "server_metrics", help_heading = "Server metrics and GPU telemetry")]
     pub no_server_metrics: Option<bool>,
-    /// Export formats of the server metrics.
+    /// Export formats of the server metrics (`jsonl` adds every raw scrape).
     #[arg(long, num_args = 1.., value_enum, help_heading = "Server metrics and GPU telemetry")]
     pub server_metrics_formats: Option<Vec<ServerMetricsFormat>>,
+    /// Seconds between two scrapes of each server metrics endpoint.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "AIPERF_SERVER_METRICS_COLLECTION_INTERVAL",
+        help_heading = "Server metrics and GPU telemetry"
+    )]
+    pub server_metrics_interval: Option<f64>,
+    /// After the last request, at most this many seconds for the server to publish its
+    /// final counters (scraping stops earlier once they no longer change).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "AIPERF_SERVER_METRICS_COLLECTION_FLUSH_PERIOD",
+        help_heading = "Server metrics and GPU telemetry"
+    )]
+    pub server_metrics_flush: Option<f64>,
     /// GPU telemetry sources: `pynvml`, `amdsmi`, `dashboard`, DCGM exporter URLs or a
     /// metrics CSV. Accepted; GPU telemetry is not collected yet.
     #[arg(long, num_args = 0.., value_name = "SOURCE", overrides_with = "no_gpu_telemetry", help_heading = "Server metrics and GPU telemetry")]

@@ -69,6 +69,11 @@ pub const SERVER_METRICS_FORMATS: [crate::ServerMetricsFormat; 2] = [
     crate::ServerMetricsFormat::Csv,
 ];
 
+/// `--server-metrics-interval` (seconds; AIPerf's collection interval).
+pub const SERVER_METRICS_INTERVAL_S: f64 = 0.333;
+/// `--server-metrics-flush` (seconds; AIPerf's collection flush period).
+pub const SERVER_METRICS_FLUSH_S: f64 = 2.0;
+
 /// Prints a float default the way a user types it (`600`, `0.5`).
 fn num(x: f64) -> String {
     format!("{x}")
@@ -123,6 +128,8 @@ pub fn help_defaults() -> Vec<(&'static str, String)> {
         ),
         ("num_gpus", NUM_GPUS.to_string()),
         ("connection_reuse_strategy", enum_name(CONNECTION_REUSE)),
+        ("server_metrics_interval", num(SERVER_METRICS_INTERVAL_S)),
+        ("server_metrics_flush", num(SERVER_METRICS_FLUSH_S)),
         (
             "server_metrics_formats",
             SERVER_METRICS_FORMATS

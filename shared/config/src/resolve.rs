@@ -442,7 +442,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
 }
 
 /// One line per option that is accepted but has no effect in aiperf-rs (the AIPerf
-/// 0.13 options of [`crate::compat`], server metrics, GPU telemetry, plots), or is
+/// 0.13 options of [`crate::compat`], GPU telemetry, plots), or is
 /// only partly honoured (several `--url`s, `sticky-user-sessions`). Printed once per
 /// invocation; never contains option values (they may be secrets).
 pub fn warnings(a: &ProfileArgs) -> Vec<String> {
@@ -454,21 +454,6 @@ pub fn warnings(a: &ProfileArgs) -> Vec<String> {
             ));
         }
     };
-    not_yet(
-        a.server_metrics.is_some(),
-        "--server-metrics",
-        "server metrics",
-    );
-    not_yet(
-        a.no_server_metrics.is_some(),
-        "--no-server-metrics",
-        "server metrics",
-    );
-    not_yet(
-        a.server_metrics_formats.is_some(),
-        "--server-metrics-formats",
-        "server metrics",
-    );
     not_yet(
         a.gpu_telemetry.is_some(),
         "--gpu-telemetry",

@@ -1,7 +1,8 @@
 //! Server metrics, GPU telemetry and plot options (`--server-metrics`,
-//! `--gpu-telemetry`, `--auto-plot`, …). aiperf-rs accepts and resolves them so that
-//! AIPerf command lines keep working and the values are ready for the collectors;
-//! until those exist the options have no effect and [`crate::warnings`] says so.
+//! `--gpu-telemetry`, `--auto-plot`, …). Server metrics are collected by the server
+//! metrics manager (`docs/server-metrics.md`); GPU telemetry and plots are accepted
+//! so that AIPerf command lines keep working, without effect ([`crate::warnings`]
+//! says so).
 
 use crate::{ConfigError, ProfileArgs};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,10 @@ pub struct ServerMetricsConfig {
     pub urls: Vec<String>,
     /// `--server-metrics-formats`.
     pub formats: Vec<ServerMetricsFormat>,
+    /// `--server-metrics-interval`: seconds between two scrapes.
+    pub interval_s: f64,
+    /// `--server-metrics-flush`: the longest wait for final counters after the run.
+    pub flush_s: f64,
 }
 
 impl Default for ServerMetricsConfig {
@@ -40,6 +45,8 @@ impl Default for ServerMetricsConfig {
             enabled: true,
             urls: Vec::new(),
             formats: crate::defaults::SERVER_METRICS_FORMATS.to_vec(),
+            interval_s: crate::defaults::SERVER_METRICS_INTERVAL_S,
+            flush_s: crate::defaults::SERVER_METRICS_FLUSH_S,
         }
     }
 }
@@ -48,6 +55,33 @@ impl ServerMetricsConfig {
     /// True when nothing differs from the defaults.
     pub fn is_default(&self) -> bool {
         *self == ServerMetricsConfig::default()
+    }
+
+    /// The endpoints to scrape: `url` normalised as AIPerf does (trailing `/`
+    /// removed, `/metrics` appended unless already there), then every
+    /// `--server-metrics` URL, without duplicates. Empty when disabled.
+    pub fn endpoints(&self, url: &str) -> Vec<String> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        let base = url.trim_end_matches('/');
+        let base = if base.contains("://") {
+            base.to_string()
+        } else {
+            format!("http://{base}")
+        };
+        let derived = if base.ends_with("/metrics") {
+            base
+        } else {
+            format!("{base}/metrics")
+        };
+        for u in std::iter::once(derived).chain(self.urls.iter().cloned()) {
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        }
+        out
     }
 }
 
@@ -108,6 +142,22 @@ pub(crate) fn resolve_server_metrics(a: &ProfileArgs) -> Result<ServerMetricsCon
     if let Some(f) = &a.server_metrics_formats {
         c.formats = f.clone();
     }
+    if let Some(s) = a.server_metrics_interval {
+        if !(s.is_finite() && s >= 0.01) {
+            return Err(ConfigError::new(format!(
+                "--server-metrics-interval {s}: give at least 0.01 seconds"
+            )));
+        }
+        c.interval_s = s;
+    }
+    if let Some(s) = a.server_metrics_flush {
+        if !(s.is_finite() && s >= 0.0) {
+            return Err(ConfigError::new(format!(
+                "--server-metrics-flush {s}: give 0 or more seconds"
+            )));
+        }
+        c.flush_s = s;
+    }
     Ok(c)
 }
 
@@ -144,5 +194,35 @@ mod tests {
             "https://n:9090/custom/metrics"
         );
         assert!(metrics_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn endpoints_start_with_the_server_url() {
+        let c = ServerMetricsConfig {
+            urls: vec![
+                "http://node1:8081/metrics".into(),
+                "http://127.0.0.1:8000/metrics".into(),
+            ],
+            ..ServerMetricsConfig::default()
+        };
+        // Duplicates dropped.
+        assert_eq!(
+            c.endpoints("http://127.0.0.1:8000/"),
+            ["http://127.0.0.1:8000/metrics", "http://node1:8081/metrics"]
+        );
+        assert_eq!(c.endpoints("h:1/v1")[0], "http://h:1/v1/metrics");
+        assert_eq!(
+            c.endpoints("https://u:p@h:1/metrics/"),
+            [
+                "https://u:p@h:1/metrics",
+                "http://node1:8081/metrics",
+                "http://127.0.0.1:8000/metrics"
+            ]
+        );
+        let off = ServerMetricsConfig {
+            enabled: false,
+            ..c
+        };
+        assert!(off.endpoints("http://h:1").is_empty());
     }
 }

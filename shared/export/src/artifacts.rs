@@ -5,10 +5,10 @@
 //! * default prefix (`profile_export`, i.e. no `--profile-export-prefix`):
 //!   `profile_export.jsonl`, `profile_export_raw.jsonl`, `profile_export_aiperf.json`,
 //!   `profile_export_aiperf.csv`, `profile_export_aiperf_timeslices.{csv,json}`,
-//!   `profile_export_console.txt`, `server_metrics_export.{json,csv}`,
+//!   `profile_export_console.txt`, `server_metrics_export.{json,csv,jsonl}`,
 //!   `gpu_telemetry_export.jsonl`;
 //! * custom prefix `foo`: `foo.jsonl`, `foo_raw.jsonl`, `foo.json`, `foo.csv`,
-//!   `foo_timeslices.{csv,json}`, `foo_console.txt`, `foo_server_metrics.{json,csv}`,
+//!   `foo_timeslices.{csv,json}`, `foo_console.txt`, `foo_server_metrics.{json,csv,jsonl}`,
 //!   `foo_gpu_telemetry.jsonl`.
 //!
 //! Always: `inputs.json`, `logs/aiperf.log`, `.aiperf_results_ready.json`,
@@ -51,6 +51,8 @@ pub struct ArtifactPaths {
     pub server_metrics_json: PathBuf,
     /// Server metrics CSV (`server_metrics_export.csv`).
     pub server_metrics_csv: PathBuf,
+    /// Raw server metrics scrapes (`server_metrics_export.jsonl`).
+    pub server_metrics_jsonl: PathBuf,
     /// GPU telemetry records (`gpu_telemetry_export.jsonl`).
     pub gpu_telemetry_jsonl: PathBuf,
     /// Dataset payloads (`inputs.json`).
@@ -91,6 +93,7 @@ impl ArtifactPaths {
             console_txt: name("profile_export_console.txt", "_console.txt"),
             server_metrics_json: name("server_metrics_export.json", "_server_metrics.json"),
             server_metrics_csv: name("server_metrics_export.csv", "_server_metrics.csv"),
+            server_metrics_jsonl: name("server_metrics_export.jsonl", "_server_metrics.jsonl"),
             gpu_telemetry_jsonl: name("gpu_telemetry_export.jsonl", "_gpu_telemetry.jsonl"),
             inputs_json: dir.join("inputs.json"),
             phase_manifest_json: dir.join("phase_manifest.json"),
@@ -152,6 +155,7 @@ mod tests {
             &p.console_txt,
             &p.server_metrics_json,
             &p.server_metrics_csv,
+            &p.server_metrics_jsonl,
             &p.gpu_telemetry_jsonl,
             &p.inputs_json,
             &p.log_file,
@@ -183,6 +187,7 @@ mod tests {
                 "profile_export_console.txt",
                 "server_metrics_export.json",
                 "server_metrics_export.csv",
+                "server_metrics_export.jsonl",
                 "gpu_telemetry_export.jsonl",
                 "inputs.json",
                 "logs/aiperf.log",
@@ -210,6 +215,7 @@ mod tests {
                 "foo_console.txt",
                 "foo_server_metrics.json",
                 "foo_server_metrics.csv",
+                "foo_server_metrics.jsonl",
                 "foo_gpu_telemetry.jsonl",
                 "inputs.json",
                 "logs/aiperf.log",

@@ -62,6 +62,9 @@ pub struct ConsoleContext {
     pub timeslice_json_export: Option<PathBuf>,
     /// `Log File:` path.
     pub log_file: Option<PathBuf>,
+    /// Further `Label: path` footer lines (e.g. `Server Metrics JSON Export`),
+    /// printed before `Log File:`.
+    pub extra_exports: Vec<(String, PathBuf)>,
     /// Extra lines printed before the footer (warnings …), one per entry.
     pub notes: Vec<String>,
 }
@@ -342,6 +345,11 @@ pub fn render_console(ctx: &ConsoleContext, results: &ProfileResults) -> String 
         ("Log File", &ctx.log_file),
     ];
     for (label, path) in paths {
+        if label == "Log File" {
+            for (l, p) in &ctx.extra_exports {
+                footer.push_str(&format!("{l}: {}\n", p.display()));
+            }
+        }
         if let Some(p) = path {
             footer.push_str(&format!("{label}: {}\n", p.display()));
         }

@@ -13,6 +13,7 @@
 //! | [`records_jsonl`] | `profile_export.jsonl` (one line per record) |
 //! | [`raw_jsonl`] | `profile_export_raw.jsonl` (`--export-level raw`) |
 //! | [`timeslices`] | `profile_export_aiperf_timeslices.{csv,json}` |
+//! | [`server_metrics`] | `server_metrics_export.{json,csv}` and the console's server section |
 //! | [`sweep_aggregate`] | a sweep's `aggregate/…/profile_export_aiperf_aggregate.{json,csv}` and `sweep_aggregate/profile_export_aiperf_sweep.{json,csv}` |
 //! | [`input_config`] | the `input_config` object of the summary and timeslices |
 //! | [`artifacts`] | the path of every file, `.aiperf_results_ready.json` |
@@ -31,6 +32,7 @@ pub mod raw_jsonl;
 pub mod records_jsonl;
 /// Redaction lives with the configuration that knows the secrets (`aiperf_config::redact`).
 pub use aiperf_config::redact;
+pub mod server_metrics;
 pub mod summary_csv;
 pub mod summary_json;
 pub mod sweep_aggregate;

@@ -2,7 +2,10 @@
 //! controller's ROUTER. Registration, heartbeats, commands and their responses,
 //! and the final results travel here because they must not be lost.
 
-use crate::{Endpoints, ServiceType, document::ConfigDocument, results::ProfileResults};
+use crate::{
+    Endpoints, ServiceType, document::ConfigDocument, results::ProfileResults,
+    server_metrics::ServerMetricsResults,
+};
 use serde::{Deserialize, Serialize};
 
 /// Lifecycle state a service reports in its heartbeats.
@@ -124,6 +127,14 @@ pub enum ToController {
         service_id: String,
         /// The results.
         results: Box<ProfileResults>,
+    },
+    /// Server metrics manager: the statistics of the scraped server metrics, once
+    /// the final scrape is done (or at once, partial, on `cancel`).
+    ServerMetrics {
+        /// Sender.
+        service_id: String,
+        /// The statistics.
+        results: Box<ServerMetricsResults>,
     },
 }
 

@@ -15,6 +15,8 @@
 //! | credits | timing manager ROUTER ↔ worker DEALER | [`credit::ToWorker`] / [`credit::FromWorker`] |
 //! | raw records | worker PUSH → proxy → record processor PULL | [`record::RawRecord`] |
 //! | records | record processor PUSH → records manager PULL | [`record::MetricRecord`] |
+//!
+//! [`server_metrics`] holds the server metrics manager's report, sent on the control channel.
 
 pub mod codec;
 pub mod control;
@@ -27,6 +29,7 @@ pub mod events;
 pub mod load;
 pub mod record;
 pub mod results;
+pub mod server_metrics;
 
 pub use codec::{CodecError, decode, encode};
 pub use document::ConfigDocument;
@@ -36,7 +39,7 @@ pub use load::LoadMode;
 
 /// Version of the message schema. Bumped on any incompatible change; a service
 /// whose version differs is refused at registration.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Benchmark phase a credit, record or event belongs to.
 #[derive(
@@ -80,17 +83,20 @@ pub enum ServiceType {
     RecordProcessor,
     /// Aggregates metric records, writes per-request exports, computes summaries.
     RecordsManager,
+    /// Scrapes the inference server's Prometheus metrics during the run.
+    ServerMetricsManager,
 }
 
 impl ServiceType {
     /// All service types a run may contain, in start-up order.
-    pub const ALL: [ServiceType; 6] = [
+    pub const ALL: [ServiceType; 7] = [
         ServiceType::DatasetManager,
         ServiceType::TimingManager,
         ServiceType::WorkerManager,
         ServiceType::RecordsManager,
         ServiceType::RecordProcessor,
         ServiceType::Worker,
+        ServiceType::ServerMetricsManager,
     ];
 
     /// snake_case name, as used in service ids and messages.
@@ -103,6 +109,7 @@ impl ServiceType {
             ServiceType::Worker => "worker",
             ServiceType::RecordProcessor => "record_processor",
             ServiceType::RecordsManager => "records_manager",
+            ServiceType::ServerMetricsManager => "server_metrics_manager",
         }
     }
 

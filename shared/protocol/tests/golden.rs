@@ -260,6 +260,8 @@ fn round_trip_results_errors_endpoints_and_enums() {
     assert_round_trip_eq("sampling_strategies", &samples::sampling_strategies());
     assert_round_trip_eq("command_statuses", &samples::command_statuses());
     assert_round_trip_eq("load_modes", &samples::load_modes());
+    assert_round_trip_eq("metric_kinds", &samples::metric_kinds());
+    assert_round_trip_eq("server_metrics_results", &samples::server_metrics_results());
 }
 
 /// What another implementation sees of nested values: the credit's fields sit

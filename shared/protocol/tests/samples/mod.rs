@@ -14,6 +14,10 @@ use aiperf_protocol::{
     events::{Event, PhaseStats, RecordBacklog},
     record::{HttpTrace, MetricRecord, MetricValue, RawRecord, RawResponse, RecordMetadata},
     results::{ErrorSummaryEntry, MetricResult, PhaseResults, ProfileResults},
+    server_metrics::{
+        EndpointInfo, FamilyStats, MetricKind, PhaseRange, SeriesStats, ServerMetricsResults,
+        SliceStats,
+    },
 };
 use serde::Serialize;
 use std::path::Path;
@@ -110,7 +114,80 @@ pub fn to_controller() -> Vec<(&'static str, ToController)> {
                 results: Box::new(profile_results()),
             },
         ),
+        (
+            "to_controller_server_metrics",
+            ToController::ServerMetrics {
+                service_id: "server_metrics_manager_0e0e0e0e".into(),
+                results: Box::new(server_metrics_results()),
+            },
+        ),
     ]
+}
+
+/// A small server metrics report: one counter with a time slice, one histogram.
+pub fn server_metrics_results() -> ServerMetricsResults {
+    let url = "http://127.0.0.1:8000/metrics".to_string();
+    let labels = vec![("model_name".to_string(), "m".to_string())];
+    ServerMetricsResults {
+        endpoints_configured: vec![url.clone()],
+        endpoints_successful: vec![url.clone()],
+        start_ns: 1_000,
+        end_ns: 9_000,
+        endpoint_info: vec![EndpointInfo {
+            endpoint_url: url.clone(),
+            total_fetches: 5,
+            first_fetch_ns: 1_000,
+            last_fetch_ns: 9_000,
+            avg_fetch_latency_ms: 1.5,
+            unique_updates: 3,
+            first_update_ns: 1_000,
+            last_update_ns: 8_000,
+            duration_seconds: 0.000008,
+            avg_update_interval_ms: 0.0035,
+            median_update_interval_ms: 0.0035,
+        }],
+        phase_ranges: vec![PhaseRange {
+            phase: Phase::Profiling,
+            start_ns: 2_000,
+            end_ns: 8_000,
+        }],
+        window_start_ns: 2_000,
+        window_end_ns: 9_000,
+        metrics: vec![
+            FamilyStats {
+                name: "vllm:generation_tokens".into(),
+                kind: MetricKind::Counter,
+                description: "Number of generation tokens processed.".into(),
+                unit: "tokens".into(),
+                series: vec![SeriesStats {
+                    endpoint_url: url.clone(),
+                    labels: labels.clone(),
+                    stats: vec![("total".into(), 800.0), ("rate".into(), 240.5)],
+                    buckets: vec![],
+                    timeslices: vec![SliceStats {
+                        start_ns: 2_000,
+                        end_ns: 3_000,
+                        is_complete: true,
+                        stats: vec![("total".into(), 300.0), ("rate".into(), 600.0)],
+                    }],
+                }],
+            },
+            FamilyStats {
+                name: "vllm:time_to_first_token_seconds".into(),
+                kind: MetricKind::Histogram,
+                description: "Histogram of time to first token in seconds.".into(),
+                unit: "seconds".into(),
+                series: vec![SeriesStats {
+                    endpoint_url: url,
+                    labels,
+                    stats: vec![("count".into(), 40.0), ("p50_estimate".into(), 0.02)],
+                    buckets: vec![("0.01".into(), 0.0), ("+Inf".into(), 40.0)],
+                    timeslices: vec![],
+                }],
+            },
+        ],
+        warnings: vec!["http://127.0.0.1:9/metrics: unreachable".into()],
+    }
 }
 
 pub fn from_controller() -> Vec<(&'static str, FromController)> {
@@ -748,7 +825,7 @@ pub fn all() -> Vec<Sample> {
     let mut out = Vec::new();
     let tagged = |v: &'static str| Some((TAG, v));
 
-    let control_keys: [(&str, &[&str]); 8] = [
+    let control_keys: [(&str, &[&str]); 9] = [
         (
             "register",
             &[TAG, "protocol_version", "service_id", "service_type", "pid"],
@@ -766,6 +843,7 @@ pub fn all() -> Vec<Sample> {
         ("spawn_workers", &[TAG, "service_id", "num_workers"]),
         ("service_failed", &[TAG, "service_id", "error"]),
         ("results", &[TAG, "service_id", "results"]),
+        ("server_metrics", &[TAG, "service_id", "results"]),
     ];
     for ((name, m), (tag, keys)) in to_controller().into_iter().zip(control_keys) {
         out.push(sample(name, &m, tagged(tag), Some(keys)));
@@ -896,5 +974,16 @@ pub fn all() -> Vec<Sample> {
     ));
     out.push(sample("command_statuses", &command_statuses(), None, None));
     out.push(sample("load_modes", &load_modes(), None, None));
+    out.push(sample("metric_kinds", &metric_kinds(), None, None));
     out
+}
+
+pub fn metric_kinds() -> Vec<MetricKind> {
+    vec![
+        MetricKind::Counter,
+        MetricKind::Gauge,
+        MetricKind::Histogram,
+        MetricKind::Summary,
+        MetricKind::Untyped,
+    ]
 }
