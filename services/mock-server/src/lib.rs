@@ -35,12 +35,15 @@
 #![warn(missing_docs)]
 
 mod config;
+mod conn;
+mod fault;
 mod generate;
 mod log;
 mod metrics;
 mod server;
 
 pub use config::{MockArgs, MockConfig};
+pub use fault::{Fault, FaultCase, FaultWhen};
 pub use log::{RECEIVED_CAP, ReceivedRequest};
 pub use server::MockServer;
 

@@ -40,7 +40,7 @@ use crate::stats::{DistributionStats, error_adjusted};
 use crate::units::{NANOS_PER_SECOND, Unit, convert};
 use aiperf_protocol::ErrorDetails;
 use aiperf_protocol::record::{MetricRecord, MetricValue};
-use aiperf_protocol::results::{ErrorSummaryEntry, MetricResult, PhaseResults};
+use aiperf_protocol::results::{ErrorSummaryEntry, MetricResult, PhaseResults, ResilienceCounts};
 use std::collections::HashMap;
 
 /// Display order given to metrics that are not catalogued.
@@ -89,6 +89,8 @@ pub struct SummaryAccumulator {
     error_of: HashMap<ErrorDetails, u32>,
     /// Value owners are not kept ([`SummaryAccumulator::without_timeslices`]).
     no_owners: bool,
+    /// Summed from the records' metadata (whole phase only, not per time slice).
+    resilience: ResilienceCounts,
 }
 
 /// Aggregates computed from record metadata rather than from record values;
@@ -210,6 +212,10 @@ impl SummaryAccumulator {
             }
         }
         let m = &record.metadata;
+        let r = &mut self.resilience;
+        r.connection_retries += u64::from(m.connection_retries);
+        r.invalid_sse_messages += u64::from(m.invalid_sse_messages);
+        r.non_sse_responses += u64::from(m.non_sse_response);
         self.rows.push(Row {
             start_ns: m.request_start_ns,
             end_ns: m.request_end_ns,
@@ -239,14 +245,16 @@ impl SummaryAccumulator {
             .collect();
         let start = rows.iter().map(|r| r.start_ns).min().unwrap_or(0);
         let end = rows.iter().map(|r| r.end_ns).max().unwrap_or(0);
-        self.summarize(
+        let mut results = self.summarize(
             &rows,
             &values,
             ctx,
             Denominator::BenchmarkDuration,
             start,
             end,
-        )
+        );
+        results.resilience = self.resilience;
+        results
     }
 
     /// Computes the results of a selection of records (`rows`) whose metric
@@ -461,6 +469,7 @@ impl SummaryAccumulator {
             end_ns,
             records: rows.len() as u64,
             errors: n_err,
+            resilience: Default::default(),
         }
     }
 
