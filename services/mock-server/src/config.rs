@@ -75,7 +75,12 @@ pub struct MockArgs {
     /// garbage-lines, invalid-json, crlf, split, non-sse, big-chunk, slow-drip=MS.
     /// WHEN: every request (default), `@P` with probability P, `@1/N` every N-th.
     /// See docs/mock-server.md.
-    #[arg(long = "fault", env = "MOCK_SERVER_FAULTS", value_delimiter = ',', value_name = "CASE[=N][@WHEN]")]
+    #[arg(
+        long = "fault",
+        env = "MOCK_SERVER_FAULTS",
+        value_delimiter = ',',
+        value_name = "CASE[=N][@WHEN]"
+    )]
     pub faults: Vec<Fault>,
 
     /// Close the connection after every response, although the response
@@ -179,7 +184,8 @@ impl MockConfig {
     /// # Panics
     /// When `spec` is not a valid fault.
     pub fn with_fault(mut self, spec: &str) -> Self {
-        self.faults.push(spec.parse().unwrap_or_else(|e| panic!("{e}")));
+        self.faults
+            .push(spec.parse().unwrap_or_else(|e| panic!("{e}")));
         self
     }
 

@@ -430,7 +430,10 @@ mod tests {
         assert!(drip.iter().all(|p| p.len() <= DRIP_PIECE));
         assert_eq!(drip.concat(), joined);
         let c = run(FaultCase::Crlf, ev).await.concat();
-        assert_eq!(c, b"data: {\"x\":\"\xe2\x82\xac\"}\r\n\r\ndata: [DONE]\r\n\r\n");
+        assert_eq!(
+            c,
+            b"data: {\"x\":\"\xe2\x82\xac\"}\r\n\r\ndata: [DONE]\r\n\r\n"
+        );
         let inv = run(FaultCase::InvalidJson, ev).await;
         assert_eq!(inv[1], INVALID_JSON_EVENT);
         let big = run(FaultCase::BigChunk, ev).await;

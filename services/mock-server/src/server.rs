@@ -349,9 +349,8 @@ async fn infer(
     match fault {
         Some(case) => {
             let mut r = json_response(StatusCode::OK, String::new());
-            let once = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(
-                body,
-            ))]);
+            let once =
+                futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
             *r.body_mut() = Body::from_stream(fault::apply(case, false, once, conn));
             r
         }

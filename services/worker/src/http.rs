@@ -336,15 +336,15 @@ impl HttpClient {
             ex.http_trace = Some(trace);
             match conn.send(req, signal.clone()).await {
                 Ok(response) => break (conn, response),
-                Err(failed) if timing.reused && ex.connection_retries == 0 && failed.server_closed => {
+                Err(failed)
+                    if timing.reused && ex.connection_retries == 0 && failed.server_closed =>
+                {
                     tracing::debug!(
                         "a reused connection was closed by the server before it answered ({}); sending the request again on a new connection",
                         failed.error.context
                     );
                     ex.connection_retries += 1;
-                    req = failed
-                        .unsent
-                        .unwrap_or_else(|| request(request_headers()));
+                    req = failed.unsent.unwrap_or_else(|| request(request_headers()));
                     ex.mark_start();
                     acquired = pool.fresh().await;
                 }
@@ -500,7 +500,8 @@ async fn read_response<S, E>(
         }
         let t = mono_ns();
         parser.finish(|ev| push_event(ex, t, ev));
-        if let Some(body) = unparsed.filter(|b| ex.responses.is_empty() && !b.trim_ascii().is_empty())
+        if let Some(body) =
+            unparsed.filter(|b| ex.responses.is_empty() && !b.trim_ascii().is_empty())
         {
             let data = String::from_utf8(body)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
@@ -881,5 +882,138 @@ mod connection_reuse_tests {
             "{t:?}"
         );
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A server that, on its `i`-th connection, reads one request after the
+    /// other and answers it or not as `plans[i]` (the last plan for later
+    /// connections) says; a request not answered is read whole and the
+    /// connection closed without a byte of answer (a server closing a kept-alive
+    /// connection under a request that was already on its way). Returns its URL,
+    /// the connections accepted and the requests read.
+    async fn closing_server(
+        plans: &'static [&'static [bool]],
+    ) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (a, r) = (Arc::clone(&accepted), Arc::clone(&requests));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let i = a.fetch_add(1, Ordering::SeqCst);
+                let plan = plans[i.min(plans.len() - 1)];
+                let r = Arc::clone(&r);
+                tokio::spawn(async move {
+                    for &answer in plan {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        // Headers and the 2-byte body `{}`.
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") || !buf.ends_with(b"{}") {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        r.fetch_add(1, Ordering::SeqCst);
+                        if !answer {
+                            return;
+                        }
+                        let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                        if sock.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted, requests)
+    }
+
+    #[tokio::test]
+    async fn a_request_the_server_closed_a_reused_connection_under_is_sent_once_more() {
+        let (url, accepted, requests) = closing_server(&[&[true, false]]).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        let first = send_one(&client, "r0").await;
+        assert_eq!(first.connection_retries, 0);
+        // The pool still holds the connection: the server is waiting on it.
+        let ex = send_one(&client, "r1").await;
+        assert!(ex.error.is_none(), "{:?}", ex.error);
+        assert_eq!(ex.connection_retries, 1);
+        let t = ex.http_trace.clone().unwrap();
+        assert!(
+            !t.connection_reused && t.connect_start_perf_ns.is_some(),
+            "{t:?}"
+        );
+        // Timed from the new attempt: its start is the dial's start or before.
+        assert!(ex.start_perf_ns <= t.connect_start_perf_ns.unwrap());
+        assert!(first.end_perf_ns <= ex.start_perf_ns);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(requests.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_request_is_sent_again_at_most_once_and_never_after_a_new_connection_failed() {
+        // A new connection that fails its first request: an error, no retry.
+        let (url, accepted, requests) = closing_server(&[&[false]]).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        let ex = client
+            .send(Bytes::from_static(b"{}"), "r0", "c", false, None, None)
+            .await;
+        let e = ex.error.expect("the server closed without answering");
+        assert_eq!(e.kind, "TransportError");
+        assert!(e.message.contains("sending the request failed"), "{e:?}");
+        assert_eq!(ex.connection_retries, 0);
+        assert_eq!(
+            (
+                accepted.load(Ordering::SeqCst),
+                requests.load(Ordering::SeqCst)
+            ),
+            (1, 1)
+        );
+        // A reused connection fails, then its retry's new connection fails too:
+        // one retry, then the error.
+        let (url, accepted, requests) = closing_server(&[&[true, false], &[false]]).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        send_one(&client, "r0").await;
+        let ex = client
+            .send(Bytes::from_static(b"{}"), "r1", "c", false, None, None)
+            .await;
+        assert!(ex.error.is_some());
+        assert_eq!(ex.connection_retries, 1);
+        assert_eq!(
+            (
+                accepted.load(Ordering::SeqCst),
+                requests.load(Ordering::SeqCst)
+            ),
+            (2, 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn sticky_sessions_keep_one_connection_per_conversation() {
+        let (url, accepted) = counting_server().await;
+        let client = HttpClient::new(&config(&url, "sticky-user-sessions")).unwrap();
+        let turn = |session: &'static str| {
+            let client = &client;
+            async move {
+                let ex = client
+                    .send(Bytes::from_static(b"{}"), "r", session, false, None, None)
+                    .await;
+                assert!(ex.error.is_none(), "{:?}", ex.error);
+                ex.http_trace.unwrap().connection_reused
+            }
+        };
+        // Two conversations interleaved: each keeps its own connection.
+        assert!(!turn("a").await);
+        assert!(!turn("b").await);
+        assert!(turn("a").await);
+        assert!(turn("b").await);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // A conversation that ended has its connection closed; a new one dials.
+        client.end_session("a");
+        assert!(!turn("c").await);
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        // Pooled would have used one connection for all of it.
+        assert_eq!(connections_for_three_requests("pooled").await, 1);
     }
 }
