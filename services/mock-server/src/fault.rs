@@ -285,6 +285,9 @@ where
                 }
                 match case {
                     FaultCase::ResetAfter(n) if st.sent >= n => {
+                        // Pending once: hyper flushes the chunks sent so far
+                        // before the reset discards its send buffer.
+                        tokio::task::yield_now().await;
                         st.finished = true;
                         if let Some(c) = &conn {
                             c.reset_on_close();

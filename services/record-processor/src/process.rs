@@ -139,7 +139,8 @@ impl RecordInterpreter {
             })
             .collect();
         let mut input = RecordInput {
-            streaming: raw.streaming,
+            // A plain body answering a streaming request has no per-token timing.
+            streaming: sse,
             start_perf_ns: raw.start_perf_ns,
             ack_perf_ns: raw.ack_perf_ns,
             end_perf_ns: raw.end_perf_ns,

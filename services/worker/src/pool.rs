@@ -83,11 +83,14 @@ impl Conn {
     }
 }
 
-/// The connection was closed or reset by the other side (hyper's "connection
-/// closed before message completed", a cancelled dispatch, or a reset / broken
-/// pipe / aborted connection from the OS).
+/// The server closed the connection in an orderly way before answering: a clean
+/// end of stream (hyper's "connection closed before message completed"), a
+/// dispatch cancelled because the connection was closing, or a broken pipe (on
+/// Linux, writing or reading after the server's FIN was answered by a reset).
+/// An abortive reset of an open connection (`ECONNRESET`, `ECONNABORTED`) is
+/// not one: the server (or something on the way) killed the connection, possibly
+/// while working on the request.
 fn closed_by_peer(e: &hyper::Error) -> bool {
-    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
     if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
         return true;
     }
@@ -96,7 +99,7 @@ fn closed_by_peer(e: &hyper::Error) -> bool {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return matches!(
                 io.kind(),
-                ConnectionReset | BrokenPipe | ConnectionAborted | UnexpectedEof
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof
             );
         }
         source = s.source();
@@ -109,9 +112,9 @@ pub struct SendFailed {
     /// The request, when none of it was written (the connection had closed
     /// meanwhile), so it can go again as it is.
     pub unsent: Option<hyper::Request<FlagBody>>,
-    /// The server closed (or reset) the connection before sending a single
-    /// byte of response: the request was never written, or written into a
-    /// connection the server was closing. What makes a request on a reused
+    /// The server closed the connection in an orderly way before sending a
+    /// single byte of response: the request was never written, or written into
+    /// a connection the server was closing. What makes a request on a reused
     /// connection safe to send again (`docs/reliability.md`).
     pub server_closed: bool,
     /// What failed.

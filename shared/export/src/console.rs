@@ -315,8 +315,8 @@ fn resilience_notes(results: &PhaseResults) -> Vec<String> {
     if r.non_sse_responses > 0 {
         out.push(format!(
             "WARNING: {} streaming requests were answered with a plain (non-SSE) body, \
-             measured as non-streaming responses: they have no inter-token latency and \
-             their time to first token is the whole response time.",
+             measured as non-streaming responses (no time to first token nor inter-token \
+             latency for them).",
             thousands_int(r.non_sse_responses)
         ));
     }
