@@ -71,7 +71,7 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
-fn object(inner: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value = Value> {
+fn object(inner: impl Strategy<Value = Value>) -> impl Strategy<Value = Value> {
     proptest::collection::vec((proptest::sample::select(FIELDS), inner), 0..6)
         .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
 }
