@@ -445,6 +445,7 @@ fn summary_json_key_order() {
         "was_cancelled",
         "is_complete",
         "error_summary",
+        "resilience",
         "start_time",
         "end_time",
         "warmup_metrics",
