@@ -175,7 +175,7 @@ impl Fault {
     fn selects(&self, index: usize, n_req: u64, seed: u64) -> bool {
         match self.when {
             FaultWhen::Always => true,
-            FaultWhen::Every(n) => (n_req + 1) % n == 0,
+            FaultWhen::Every(n) => (n_req + 1).is_multiple_of(n),
             FaultWhen::Probability(p) => {
                 let h = splitmix64(
                     seed ^ splitmix64(n_req ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9)),

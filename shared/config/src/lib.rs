@@ -350,6 +350,11 @@ pub fn default_record_processors(workers: usize) -> usize {
     (workers / 4).max(1)
 }
 
+/// [`ProfileConfig::request_idle_timeout_s`] of a configuration that predates it.
+fn default_idle_timeout() -> f64 {
+    defaults::REQUEST_IDLE_TIMEOUT_S
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,9 +368,4 @@ mod tests {
         assert_eq!(default_record_processors(1), 1);
         assert_eq!(default_record_processors(9), 2);
     }
-}
-
-/// [`ProfileConfig::request_idle_timeout_s`] of a configuration that predates it.
-fn default_idle_timeout() -> f64 {
-    defaults::REQUEST_IDLE_TIMEOUT_S
 }
