@@ -68,8 +68,9 @@ pub struct PhaseResults {
     pub records: u64,
     /// Of which errors.
     pub errors: u64,
-    /// What the client absorbed from the server and the network.
-    #[serde(default)]
+    /// What the client absorbed from the server and the network (omitted on
+    /// the wire when all zero).
+    #[serde(default, skip_serializing_if = "ResilienceCounts::is_empty")]
     pub resilience: ResilienceCounts,
 }
 
