@@ -1,9 +1,11 @@
 //! Per-request export lines: base-unit metric records → display units → the
-//! export crate's JSONL line.
+//! export crate's JSONL line, and back ([`parse_line`]) when the results are
+//! rebuilt from the file.
 
 use aiperf_export::records_jsonl::{DisplayValue, record_line};
 use aiperf_metrics::{MetricFlags, lookup};
-use aiperf_protocol::record::{MetricRecord, MetricValue};
+use aiperf_protocol::ErrorDetails;
+use aiperf_protocol::record::{MetricRecord, MetricValue, RecordMetadata};
 
 /// One `profile_export.jsonl` line for `record` (metrics in display units; internal,
 /// experimental and aggregate-only metrics left out).
@@ -33,6 +35,43 @@ pub fn export_line(record: &MetricRecord) -> String {
         })
         .collect();
     record_line(&record.metadata, &metrics, record.error.as_ref())
+}
+
+/// The record of one `profile_export.jsonl` line, metrics back in base units: the
+/// inverse of [`export_line`] for everything the line holds (the metrics it leaves
+/// out stay out; `raw_json` is `None`).
+pub fn parse_line(line: &str) -> Result<MetricRecord, String> {
+    let mut line: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let metadata: RecordMetadata =
+        serde_json::from_value(line["metadata"].take()).map_err(|e| format!("metadata: {e}"))?;
+    let error: Option<ErrorDetails> = serde_json::from_value(
+        line.get_mut("error")
+            .map(serde_json::Value::take)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| format!("error: {e}"))?;
+    let serde_json::Value::Object(metrics) = line["metrics"].take() else {
+        return Err("no metrics object".into());
+    };
+    let metrics = metrics
+        .into_iter()
+        .filter_map(|(tag, entry)| {
+            let to_base = |x: f64| lookup(&tag).map_or(x, |spec| spec.to_base(x));
+            let value = match entry.get("value")? {
+                serde_json::Value::Array(xs) => {
+                    MetricValue::List(xs.iter().filter_map(|x| x.as_f64()).map(to_base).collect())
+                }
+                v => MetricValue::Scalar(to_base(v.as_f64()?)),
+            };
+            Some((tag, value))
+        })
+        .collect();
+    Ok(MetricRecord {
+        metadata,
+        metrics,
+        error,
+        raw_json: None,
+    })
 }
 
 #[cfg(test)]
@@ -90,5 +129,20 @@ mod tests {
         assert_eq!(m["my_share"]["value"], 0.25);
         assert_eq!(m["my_share"]["unit"], "");
         assert_eq!(m["my_gaps"]["value"], serde_json::json!([1.0, 2.0]));
+
+        // Read back: base units again, the left-out metric stays out.
+        let back = parse_line(&export_line(&record)).unwrap();
+        assert_eq!(back.metadata, record.metadata);
+        assert_eq!(back.error, None);
+        let value = |tag: &str| {
+            back.metrics
+                .iter()
+                .find(|(t, _)| t == tag)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(value("request_latency"), Some(MetricValue::Scalar(2.5e6)));
+        assert_eq!(value("credit_drop_latency"), None);
+        assert_eq!(value("my_share"), Some(MetricValue::Scalar(0.25)));
+        assert_eq!(value("my_gaps"), Some(MetricValue::List(vec![1.0, 2.0])));
     }
 }

@@ -4,6 +4,7 @@
 //! in, and sends the results to the controller.
 
 pub mod jsonl;
+pub mod recover;
 pub mod service;
 
 pub use service::RecordsManager;

@@ -77,7 +77,7 @@ impl PhaseState {
 }
 
 /// State of a configured records manager.
-struct Collector {
+pub(crate) struct Collector {
     ctx: MetricContext,
     phases: BTreeMap<Phase, PhaseState>,
     /// `profile_export.jsonl` (export level records or raw).
@@ -85,6 +85,9 @@ struct Collector {
     /// `profile_export_raw.jsonl` (export level raw).
     raw_jsonl: Option<JsonlWriter>,
     warmup_expected: bool,
+    /// After a cancel, how long to wait for the records of credits already
+    /// returned (half the controller's `--shutdown-grace-period`).
+    cancel_wait: Duration,
     /// What the timeslice exports need: the run's configuration (for
     /// `input_config`), the file paths and `--slice-duration` in ns.
     timeslices: Option<(Box<ProfileConfig>, ArtifactPaths, u64)>,
@@ -94,17 +97,24 @@ impl Collector {
     /// A collector for `config`'s run: creates the per-request files the export
     /// level asks for.
     fn new(config: &ProfileConfig) -> Result<Collector, String> {
+        Collector::open(config, true)
+    }
+
+    /// A collector for `config`'s run; with `files`, creates the per-request files
+    /// the export level asks for (without, reads records back: `crate::recover`).
+    pub(crate) fn open(config: &ProfileConfig, files: bool) -> Result<Collector, String> {
         let ctx = metric_context(config)?;
         let paths = ArtifactPaths::from_config(config);
         let create = |path: &std::path::Path| {
             JsonlWriter::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
         };
         let jsonl = match config.export_level {
+            _ if !files => None,
             ExportLevel::Summary => None,
             ExportLevel::Records | ExportLevel::Raw => Some(create(&paths.records_jsonl)?),
         };
         let raw_jsonl = match config.export_level {
-            ExportLevel::Raw => Some(create(&paths.raw_jsonl)?),
+            ExportLevel::Raw if files => Some(create(&paths.raw_jsonl)?),
             _ => None,
         };
         let timeslices = config.slice_duration_s.map(|s| {
@@ -120,13 +130,14 @@ impl Collector {
             jsonl,
             raw_jsonl,
             warmup_expected: config.warmup_enabled(),
+            cancel_wait: Duration::from_secs_f64(config.shutdown_grace_s / 2.0),
             timeslices,
         })
     }
 
     /// Streams the record's export lines to disk and folds its metrics into its
     /// phase's summary; the record (and any raw response it carries) is then dropped.
-    fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
+    pub(crate) fn add(&mut self, record: MetricRecord) -> std::io::Result<()> {
         if let Some(w) = self.jsonl.as_mut() {
             w.write_line(&export_line(&record))?;
         }
@@ -151,7 +162,7 @@ impl Collector {
             .or_insert_with(|| PhaseState::new(timeslices))
     }
 
-    fn on_event(&mut self, ev: &Event) {
+    pub(crate) fn on_event(&mut self, ev: &Event) {
         tracing::debug!(topic = ev.topic(), "records manager event");
         if let Some((phase, stats)) = ev.phase_stats() {
             let p = self.phase(phase);
@@ -160,6 +171,15 @@ impl Collector {
                 p.complete = Some(stats.clone());
             }
         }
+    }
+
+    /// After a cancel: every phase that started has ended and all its returned
+    /// credits' records are in (or no phase started at all).
+    fn cancelled_all_in(&self) -> bool {
+        self.phases
+            .values()
+            .filter(|p| p.last_stats.is_some())
+            .all(PhaseState::all_in)
     }
 
     fn done(&self) -> bool {
@@ -196,8 +216,10 @@ impl Collector {
         )
     }
 
-    /// The results so far; flushes the per-request files and writes the timeslices.
-    fn results(&mut self, was_cancelled: bool) -> ProfileResults {
+    /// Writes the buffered per-request lines to disk: `profile_export.jsonl` is the
+    /// durable record of the run (`crate::recover` rebuilds the results from it if
+    /// this service dies).
+    fn flush(&mut self) {
         for w in [self.jsonl.as_mut(), self.raw_jsonl.as_mut()]
             .into_iter()
             .flatten()
@@ -206,6 +228,11 @@ impl Collector {
                 tracing::error!("cannot write {}: {e}", w.path().display());
             }
         }
+    }
+
+    /// The results so far; flushes the per-request files and writes the timeslices.
+    pub(crate) fn results(&mut self, was_cancelled: bool) -> ProfileResults {
+        self.flush();
         if let Err(e) = self.write_timeslices() {
             tracing::error!("cannot write the timeslice exports: {e}");
         }
@@ -311,14 +338,29 @@ async fn collect(
 ) -> Result<(), String> {
     let mut sent_results = false;
     let mut progress = tokio::time::interval(Duration::from_millis(250));
+    // Set by a cancel: the results go once the records of every returned credit
+    // are in (the timing manager's final counters say how many), or at this
+    // deadline, whichever comes first.
+    let mut cancel_deadline: Option<tokio::time::Instant> = None;
     loop {
+        if !sent_results
+            && let Some(deadline) = cancel_deadline
+            && (c.cancelled_all_in() || tokio::time::Instant::now() >= deadline)
+        {
+            send_results(&ctl, c.results(true)).await?;
+            sent_results = true;
+        }
+        let until_deadline = async {
+            match cancel_deadline {
+                Some(d) if !sent_results => tokio::time::sleep_until(d).await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             Some(()) = cancelled.recv() => {
-                if !sent_results {
-                    send_results(&ctl, c.results(true)).await?;
-                    sent_results = true;
-                }
+                cancel_deadline.get_or_insert(tokio::time::Instant::now() + c.cancel_wait);
             }
+            _ = until_deadline => {}
             rec = s.pull.recv() => {
                 match rec {
                     Ok(r) => {
@@ -346,6 +388,8 @@ async fn collect(
                 }
             }
             _ = progress.tick() => {
+                // At most one tick of records is lost if this process is killed.
+                c.flush();
                 for (phase, st) in &c.phases {
                     let _ = s.publisher.publish(&Event::RecordsProgress { phase: *phase, records: st.records, errors: st.errors }).await;
                 }
@@ -504,5 +548,69 @@ mod tests {
         assert!(!dir.join("foo.jsonl").exists() && !dir.join("foo_raw.jsonl").exists());
         assert!(!dir.join("foo_timeslices.json").exists());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The summary rebuilt from `profile_export.jsonl` (a dead records manager) is
+    /// the one the records manager computed from the same records.
+    #[test]
+    fn results_rebuilt_from_the_jsonl_match_the_live_ones() {
+        let dir = temp_dir("recover");
+        let c = config(&dir, ProfileArgs::default());
+        let mut col = Collector::new(&c).unwrap();
+        for n in 0..20 {
+            let mut r = record(n, Phase::Profiling, 1.0 + n as f64 * 0.05, n % 7 == 3);
+            // Values that do not survive a careless unit conversion.
+            for (_, v) in r.metrics.iter_mut() {
+                if let MetricValue::Scalar(x) = v {
+                    *x += n as f64 * 1234.567;
+                }
+            }
+            col.add(r).unwrap();
+        }
+        let stats = PhaseStats {
+            sent: 22,
+            completed: 20,
+            cancelled: 2,
+            start_ns: SEC,
+            end_ns: Some(3 * SEC),
+            ..Default::default()
+        };
+        col.on_event(&Event::PhaseComplete {
+            phase: Phase::Profiling,
+            stats: stats.clone(),
+        });
+        let live = col.results(true);
+        drop(col);
+
+        let back =
+            crate::recover::results_from_jsonl(&c, &[(Phase::Profiling, stats, true)]).unwrap();
+        assert_eq!((back.lines, back.unreadable), (20, 0));
+        let r = back.results;
+        assert!(r.was_cancelled && r.is_complete);
+        assert_eq!((r.profiling.records, r.profiling.errors), (20, 3));
+        assert_eq!(r.profiling.error_summary, live.profiling.error_summary);
+        assert_eq!(
+            (r.profiling.start_ns, r.profiling.end_ns),
+            (live.profiling.start_ns, live.profiling.end_ns)
+        );
+        let tags = |p: &PhaseResults| p.metrics.iter().map(|m| m.tag.clone()).collect::<Vec<_>>();
+        assert_eq!(tags(&r.profiling), tags(&live.profiling));
+        for (a, b) in r.profiling.metrics.iter().zip(&live.profiling.metrics) {
+            let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                (x, y) => x == y,
+            };
+            assert!(close(a.avg, b.avg) && close(a.max, b.max), "{a:?} vs {b:?}");
+            assert!(close(a.percentile(99), b.percentile(99)), "{a:?} vs {b:?}");
+        }
+
+        // A line cut short by the kill is skipped and counted.
+        let path = dir.join("profile_export.jsonl");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"metadata\":{\"session_num\":9");
+        std::fs::write(&path, text).unwrap();
+        let back = crate::recover::results_from_jsonl(&c, &[]).unwrap();
+        assert_eq!((back.lines, back.unreadable), (20, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,6 +4,7 @@ use crate::run::profile;
 use aiperf_config::{Context, ProfileArgs, file, resolve, warnings};
 use aiperf_protocol::{Endpoints, ServiceType};
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// LLM inference benchmark (a Rust re-implementation of NVIDIA AIPerf).
@@ -48,6 +49,10 @@ struct ServiceArgs {
     /// Log level.
     #[arg(long, default_value = "warn")]
     log_level: String,
+    /// Set by the controller when it starts this process: ignore terminal signals
+    /// and exit when the controller (this pid) is gone.
+    #[arg(long, hide = true, value_name = "PID")]
+    parent_pid: Option<u32>,
 }
 
 /// Entry point of the binary; returns the process exit code.
@@ -59,6 +64,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // Before any thread exists: the signal mask is inherited by every thread.
+    if matches!(cli.command, Cmd::Profile(_))
+        && let Err(e) = crate::signals::install()
+    {
+        eprintln!("error: cannot handle signals: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,49 +81,8 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
-        Cmd::Profile(args) => {
-            let ctx = Context {
-                cpus: std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1),
-                stdout_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdout()),
-                cli_command: command_line(),
-            };
-            let args = match file::apply(*args) {
-                Ok(a) => a,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            // AIPerf options accepted without effect: one line each, once per invocation.
-            for w in warnings(&args) {
-                eprintln!("warning: {w}");
-            }
-            // A comma list (`--concurrency 10,50,100`) is a sweep: one profile per value.
-            match crate::sweep::plan(&args, &ctx) {
-                Ok(Some(plan)) => return runtime.block_on(crate::sweep::run(plan)),
-                Ok(None) => {}
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-            let config = match resolve(&args, &ctx) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            // Metric settings (--goodput SLOs) are checked before any service starts.
-            if let Err(e) = aiperf_metrics::metric_context(&config) {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-            runtime.block_on(profile(config))
-        }
+    let code = match cli.command {
+        Cmd::Profile(args) => profile_command(*args, &runtime),
         Cmd::MockServer(args) => match runtime.block_on(aiperf_mock_server::run(args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -120,7 +91,55 @@ pub fn main() -> ExitCode {
             }
         },
         Cmd::Service(args) => runtime.block_on(service(args)),
+    };
+    // A task still running (a dataset build abandoned at a signal) does not hold
+    // the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
+}
+
+/// `aiperf-rs profile`: one run or a sweep.
+fn profile_command(args: ProfileArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let ctx = Context {
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        stdout_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        cli_command: command_line(),
+    };
+    let args = match file::apply(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // AIPerf options accepted without effect: one line each, once per invocation.
+    for w in warnings(&args) {
+        eprintln!("warning: {w}");
     }
+    // A comma list (`--concurrency 10,50,100`) is a sweep: one profile per value.
+    match crate::sweep::plan(&args, &ctx) {
+        Ok(Some(plan)) => return runtime.block_on(crate::sweep::run(plan)),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let config = match resolve(&args, &ctx) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Metric settings (--goodput SLOs) are checked before any service starts.
+    if let Err(e) = aiperf_metrics::metric_context(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    runtime.block_on(profile(config))
 }
 
 /// The process arguments, with AIPerf spellings clap cannot parse rewritten in the
@@ -174,11 +193,31 @@ async fn service(args: ServiceArgs) -> ExitCode {
     };
     let id = args.service_id.unwrap_or_else(|| service_type.new_id());
     let cancel = tokio_util::sync::CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        c.cancel();
-    });
+    match args.parent_pid {
+        // Started by the controller: follow it, and only it.
+        Some(parent) => {
+            crate::child::ignore_terminal_signals();
+            let ipc_dir = crate::ipc::socket_dir_of(&control);
+            let sid = id.clone();
+            tokio::spawn(async move {
+                crate::child::wait_for_parent_death(parent, ipc_dir).await;
+                // stderr is a pipe to the dead controller: never panic writing it.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: service {sid}: the controller (pid {parent}) is gone: exiting"
+                );
+                std::process::exit(1);
+            });
+        }
+        // Started by hand: Ctrl-C stops it.
+        None => {
+            let c = cancel.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                c.cancel();
+            });
+        }
+    }
     match crate::services::run_service(service_type, control.clone(), id.clone(), cancel).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,16 +3,24 @@
 //! Lifecycle: bind control + proxies → spawn services → registration → configure
 //! (dataset manager first, then everyone; workers once the worker manager asked
 //! for them) → bus handshake → start → watch (heartbeats, exits, failures,
-//! Ctrl-C) → results → exports → shutdown.
+//! signals) → results → exports → shutdown.
+//!
+//! Every way a run can end early (a signal, a dead service, a fatal error) takes
+//! one path, [`Controller::stop_early`]: cancel (the timing manager stops issuing,
+//! workers abort in-flight requests), wait at most `--shutdown-grace-period` for
+//! the records manager's partial results — not at all when it is dead — and, when
+//! they did not come, rebuild them from `profile_export.jsonl`
+//! (`docs/reliability.md`).
 
 use crate::{
     load_report::LoadTracker,
     progress::Progress,
     services::{ServiceExit, ServiceSpawner},
+    signals::{self, Signal},
 };
 use aiperf_config::{ProfileConfig, ServiceMode, ZmqTransport};
 use aiperf_protocol::{
-    Endpoints, PROTOCOL_VERSION, ServiceType,
+    Endpoints, PROTOCOL_VERSION, Phase, ServiceType,
     control::{Command, CommandStatus, FromController, ToController},
     events::Event,
     results::ProfileResults,
@@ -28,11 +36,9 @@ const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(30);
 const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(600);
 /// A service silent for this long is considered dead.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long to wait for partial results after a failure or cancel.
-const PARTIAL_RESULTS_TIMEOUT: Duration = Duration::from_secs(15);
 /// After partial results arrived, how long the phase's final counters (sent,
-/// cancelled) may still take: workers abort their requests at once, so they follow
-/// within milliseconds unless the timing manager is gone.
+/// cancelled) may still take (within the grace): workers abort their requests at
+/// once, so they follow within milliseconds unless the timing manager is gone.
 const PHASE_END_WAIT: Duration = Duration::from_secs(2);
 
 /// How a run ended.
@@ -42,8 +48,11 @@ pub struct RunOutcome {
     pub results: Option<ProfileResults>,
     /// Why the run failed, if it did.
     pub failure: Option<String>,
-    /// The user pressed Ctrl-C.
-    pub interrupted: bool,
+    /// The signal that stopped the run, if one did.
+    pub signal: Option<Signal>,
+    /// The results were rebuilt from `profile_export.jsonl` (the records manager
+    /// died or did not answer): how, for the final message.
+    pub recovered: Option<String>,
     /// Phase counters seen on the event bus (for the load report).
     pub load: LoadTracker,
 }
@@ -57,7 +66,7 @@ enum Input {
     Control(String, ToController),
     Bus(Event),
     Exit(ServiceExit),
-    CtrlC,
+    Signal(Signal),
 }
 
 /// A running controller.
@@ -75,7 +84,10 @@ pub struct Controller {
     spawn_workers: Option<usize>,
     results: Option<ProfileResults>,
     failure: Option<String>,
-    interrupts: u32,
+    signal: Option<Signal>,
+    recovered: Option<String>,
+    /// Types of the services that died (their process exited or task ended).
+    dead: HashSet<ServiceType>,
     shutting_down: bool,
     started: bool,
     progress: Progress,
@@ -94,6 +106,7 @@ impl Controller {
                         dir.display()
                     )
                 })?;
+                signals::register_ipc_dir(dir.clone());
                 Endpoints::ipc(dir)
             }
             ZmqTransport::Tcp { host, base_port } => Endpoints::tcp(host, *base_port),
@@ -131,12 +144,15 @@ impl Controller {
                 }
             }
         });
+        // The first signal (received on its own thread, see `signals`); one that
+        // came before this run started stops it at once.
         let t = inputs_tx.clone();
+        let mut first_signal = signals::subscribe();
         tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                if t.send(Input::CtrlC).is_err() {
-                    break;
-                }
+            if let Ok(s) = first_signal.wait_for(Option::is_some).await
+                && let Some(signal) = *s
+            {
+                let _ = t.send(Input::Signal(signal));
             }
         });
         let (spawner, mut exits) = ServiceSpawner::new(
@@ -168,7 +184,9 @@ impl Controller {
             spawn_workers: None,
             results: None,
             failure: None,
-            interrupts: 0,
+            signal: None,
+            recovered: None,
+            dead: HashSet::new(),
             shutting_down: false,
             started: false,
             progress,
@@ -188,14 +206,15 @@ impl Controller {
             self.fail(e);
         }
         if self.failure.is_some() && self.results.is_none() && self.started {
-            self.collect_partial_results().await;
+            self.stop_early().await;
         }
         self.progress.finish();
         self.shutdown().await;
         RunOutcome {
             results: self.results,
             failure: self.failure,
-            interrupted: self.interrupts > 0,
+            signal: self.signal,
+            recovered: self.recovered,
             load: self.load,
         }
     }
@@ -299,22 +318,17 @@ impl Controller {
                 if self.shutting_down {
                     return Ok(());
                 }
+                self.dead.insert(exit.service_type);
                 let what = self.describe(&exit.service_id);
                 Err(match exit.outcome {
                     Ok(()) => format!("{what} stopped unexpectedly"),
                     Err(e) => format!("{what} died: {e}"),
                 })
             }
-            Input::CtrlC => {
-                self.interrupts += 1;
-                if self.interrupts >= 2 {
-                    eprintln!("\nSecond Ctrl-C: exiting now.");
-                    std::process::exit(130);
-                }
-                eprintln!(
-                    "\nCtrl-C: cancelling in-flight requests and writing partial results (press again to exit at once)."
-                );
-                Err("the run was cancelled by the user (Ctrl-C)".into())
+            // The signal thread printed what happens; a second signal exits there.
+            Input::Signal(signal) => {
+                self.signal = Some(signal);
+                Err(format!("the run was stopped by {}", signal.describe()))
             }
         }
     }
@@ -559,20 +573,27 @@ impl Controller {
         Ok(())
     }
 
-    /// After a failure or Ctrl-C, before any results arrived: cancels the run and
-    /// waits for the results of what was measured (and the phase's final counters).
-    async fn collect_partial_results(&mut self) {
+    /// The one path of a run that ends early (a signal, a dead service, a fatal
+    /// error), before any results arrived: cancels the run (the timing manager
+    /// stops issuing, workers abort in-flight requests, the records manager sends
+    /// what it has), waits at most the grace for those results and the phase's
+    /// final counters, and rebuilds the results from `profile_export.jsonl` when
+    /// the records manager is dead or did not answer.
+    async fn stop_early(&mut self) {
         let reason = self.failure.clone().unwrap_or_default();
         for t in [
             ServiceType::TimingManager,
             ServiceType::Worker,
             ServiceType::RecordsManager,
         ] {
+            if self.dead.contains(&t) && t != ServiceType::Worker {
+                continue;
+            }
             for id in self.ids_of(&[t]) {
                 self.next_command += 1;
-                let _ = self
-                    .tx
-                    .send(
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    self.tx.send(
                         &id,
                         &FromController::Command {
                             command_id: self.next_command,
@@ -580,43 +601,97 @@ impl Controller {
                                 reason: reason.clone(),
                             },
                         },
-                    )
-                    .await;
+                    ),
+                )
+                .await;
             }
         }
-        let mut deadline = Instant::now() + PARTIAL_RESULTS_TIMEOUT;
+        let grace = Duration::from_secs_f64(self.config.shutdown_grace_s);
+        let mut deadline = Instant::now() + grace;
         let mut results_seen = false;
-        while Instant::now() < deadline {
-            if self.results.is_some() {
-                if !self.load.phase_running() {
-                    break;
-                }
-                if !results_seen {
-                    results_seen = true;
-                    deadline = deadline.min(Instant::now() + PHASE_END_WAIT);
-                }
+        loop {
+            // What can still come: the results (from a live records manager) and
+            // the phase's final counters (from a live timing manager).
+            let results_due =
+                self.results.is_none() && !self.dead.contains(&ServiceType::RecordsManager);
+            let counters_due =
+                self.load.phase_running() && !self.dead.contains(&ServiceType::TimingManager);
+            if !results_due && !counters_due {
+                break;
+            }
+            if self.results.is_some() && !results_seen {
+                results_seen = true;
+                deadline = deadline.min(Instant::now() + PHASE_END_WAIT);
+            }
+            if Instant::now() >= deadline {
+                break;
             }
             match tokio::time::timeout_at(deadline.into(), self.inputs.recv()).await {
                 Ok(Some(Input::Control(id, msg))) => {
                     let _ = self.on_control(&id, msg);
                 }
-                Ok(Some(Input::CtrlC)) => {
-                    self.interrupts += 1;
-                    if self.interrupts >= 2 {
-                        std::process::exit(130);
-                    }
+                // The signal thread handles a second signal (it exits at once).
+                Ok(Some(Input::Signal(s))) => {
+                    self.signal.get_or_insert(s);
                 }
                 // The phase's final counters (sent, cancelled) come after the cancel.
                 Ok(Some(Input::Bus(ev))) => self.on_bus(&ev),
-                Ok(Some(Input::Exit(_))) => {}
+                Ok(Some(Input::Exit(e))) => {
+                    self.dead.insert(e.service_type);
+                }
                 Ok(None) | Err(_) => break,
             }
+        }
+        if self.results.is_none() {
+            self.recover_results();
         }
         // These results came after the cancel: they are a cancelled run's, even when
         // the records manager saw the phase complete (its requests cut off) before
         // its own cancel command arrived.
         if let Some(r) = self.results.as_mut() {
             r.was_cancelled = true;
+        }
+    }
+
+    /// Rebuilds the results from `profile_export.jsonl` (the records manager died
+    /// or did not answer within the grace); says how in `recovered`.
+    fn recover_results(&mut self) {
+        let why = if self.dead.contains(&ServiceType::RecordsManager) {
+            "the records manager died"
+        } else {
+            "the records manager did not answer within the grace period"
+        };
+        let phases: Vec<_> = [Phase::Warmup, Phase::Profiling]
+            .into_iter()
+            .filter_map(|p| {
+                self.load
+                    .stats(p)
+                    .map(|t| (p, t.stats.clone(), t.end_ns.is_some()))
+            })
+            .collect();
+        match aiperf_records_manager::recover::results_from_jsonl(&self.config, &phases) {
+            Ok(r) => {
+                let note = format!(
+                    "{why}: the summary was rebuilt from the {} records of {}{}",
+                    r.lines,
+                    aiperf_export::artifacts::ArtifactPaths::from_config(&self.config)
+                        .records_jsonl
+                        .display(),
+                    if r.unreadable > 0 {
+                        format!(" ({} unreadable lines skipped)", r.unreadable)
+                    } else {
+                        String::new()
+                    }
+                );
+                tracing::warn!(target: crate::logging::FILE_ONLY, "{note}");
+                self.recovered = Some(note);
+                self.results = Some(r.results);
+            }
+            Err(e) => {
+                let note = format!("{why} and its results cannot be rebuilt: {e}");
+                tracing::error!(target: crate::logging::FILE_ONLY, "{note}");
+                self.recovered = Some(note);
+            }
         }
     }
 
@@ -638,15 +713,8 @@ impl Controller {
         }
         self.spawner.stop_all().await;
         if let ZmqTransport::Ipc { dir } = &self.config.zmq {
-            // Remove our socket files, and the directory if nothing else is in it.
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                for e in entries.flatten() {
-                    if e.path().extension().is_some_and(|x| x == "ipc") {
-                        let _ = std::fs::remove_file(e.path());
-                    }
-                }
-            }
-            let _ = std::fs::remove_dir(dir);
+            crate::ipc::remove_socket_dir(dir);
+            signals::unregister_ipc_dir(dir);
         }
     }
 }

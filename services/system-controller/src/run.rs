@@ -53,8 +53,8 @@ pub async fn profile(config: ProfileConfig) -> ExitCode {
 pub struct ProfileRun {
     /// The exit code of the run.
     pub code: ExitCode,
-    /// The user pressed Ctrl-C.
-    pub interrupted: bool,
+    /// The signal that stopped the run, if one did.
+    pub signal: Option<crate::signals::Signal>,
     /// Why it failed, if it did.
     pub failure: Option<String>,
     /// The load report, if results were produced.
@@ -81,7 +81,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
     let error = |msg: &str| logging::report_error(&redact.apply(msg));
     let fail = |msg: String| ProfileRun {
         code: ExitCode::FAILURE,
-        interrupted: false,
+        signal: None,
         failure: Some(msg),
         load_report: None,
         summary: None,
@@ -109,6 +109,9 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         Err(e) => {
             let msg = format!("{e:#}");
             error(&msg);
+            if let aiperf_config::ZmqTransport::Ipc { dir: ipc } = &config.zmq {
+                crate::ipc::remove_socket_dir(ipc);
+            }
             dir.remove_if_unused(&paths.log_file);
             return fail(msg);
         }
@@ -129,6 +132,7 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         .as_ref()
         .map(|r| load_report::build(&config, r, profiling, usage));
     let mut summary = None;
+    let mut not_written = None;
     if let Some(results) = &outcome.results {
         match output::write_all(
             &config,
@@ -142,18 +146,22 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
                 summary = Some(written.summary);
             }
             Err(e) => {
-                error(&format!("writing the results failed: {e}"));
+                let msg = format!("writing the results failed: {e}");
+                error(&msg);
+                not_written = Some(msg);
                 code = ExitCode::FAILURE;
             }
         }
     }
-    if let Some(f) = &outcome.failure {
+    if let Some(note) = &outcome.recovered {
+        eprintln!("warning: {}", redact.apply(note));
+    }
+    if let Some(signal) = outcome.signal {
+        eprintln!("The run was stopped by {}.", signal.describe());
+        code = ExitCode::from(signal.exit_code());
+    } else if let Some(f) = &outcome.failure {
         error(&format!("the run failed: {f}"));
-        code = if outcome.interrupted {
-            ExitCode::from(130)
-        } else {
-            ExitCode::FAILURE
-        };
+        code = ExitCode::FAILURE;
     } else if let Some(r) = &outcome.results {
         if r.profiling.records > 0 && r.profiling.records == r.profiling.errors {
             error(&format!(
@@ -169,28 +177,89 @@ pub async fn run_profile(config: ProfileConfig) -> ProfileRun {
         error("no results were produced");
         code = ExitCode::FAILURE;
     }
-    match &outcome.results {
-        Some(_) if outcome.failure.is_some() => eprintln!(
-            "       partial results (what was measured before the failure) are in {}",
-            config.artifact_dir.display()
-        ),
-        Some(_) => {}
-        None => {
-            if !dir.remove_if_unused(&paths.log_file) {
-                eprintln!(
-                    "       no results were written; the log is {}",
-                    paths.log_file.display()
-                );
-            }
+    // What is on disk, said truthfully.
+    let stopped = outcome.failure.is_some();
+    if stopped && let (Some(stats), Some(r)) = (profiling, &outcome.results) {
+        eprintln!("       {}", request_balance(stats, &r.profiling));
+    }
+    if summary.is_some() && stopped {
+        eprintln!(
+            "       partial results (what was measured before the run stopped) are in {}: {}",
+            config.artifact_dir.display(),
+            files_in(&config.artifact_dir).join(", ")
+        );
+    } else if summary.is_none() {
+        if !dir.remove_if_unused(&paths.log_file) {
+            let why = not_written.unwrap_or_else(|| "nothing was measured".into());
+            eprintln!(
+                "       no summary was written ({why}); in {}: {}",
+                config.artifact_dir.display(),
+                files_in(&config.artifact_dir).join(", ")
+            );
+        } else if stopped {
+            eprintln!("       nothing was measured, nothing was written");
         }
     }
     ProfileRun {
         code,
-        interrupted: outcome.interrupted,
+        signal: outcome.signal,
         failure: outcome.failure,
         load_report: report,
         summary,
     }
+}
+
+/// What became of the requests of a phase that stopped early, from the timing
+/// manager's counters and the records, e.g. `requests: 40 sent = 30 recorded
+/// (2 errors) + 10 cancelled in flight`; requests neither recorded nor cancelled
+/// (lost with a dead records manager or worker, or in flight at the timing
+/// manager's last count) are named when there are any.
+pub fn request_balance(
+    stats: &aiperf_protocol::events::PhaseStats,
+    results: &aiperf_protocol::results::PhaseResults,
+) -> String {
+    let accounted = results.records + stats.cancelled;
+    let mut line = format!(
+        "requests: {} sent = {} recorded ({} errors) + {} cancelled in flight",
+        stats.sent, results.records, results.errors, stats.cancelled
+    );
+    if stats.sent > accounted {
+        line.push_str(&format!(
+            " + {} not recorded (lost with a dead service, or in flight at the timing manager's last count)",
+            stats.sent - accounted
+        ));
+    } else if stats.sent < accounted {
+        line.push_str(&format!(
+            " ({} more recorded than the timing manager counted as sent)",
+            accounted - stats.sent
+        ));
+    }
+    line
+}
+
+/// The files under `dir`, as paths relative to it, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(root, &path, out),
+                Ok(_) => {
+                    if let Ok(rel) = path.strip_prefix(root) {
+                        out.push(rel.display().to_string());
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
 }
 
 /// The artifact directory of a run, with the directories the run created for it.
@@ -278,5 +347,47 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("pw-123"), "{e}");
+    }
+
+    #[test]
+    fn the_request_balance_names_what_is_not_accounted_for() {
+        use aiperf_protocol::{events::PhaseStats, results::PhaseResults};
+        let stats = PhaseStats {
+            sent: 40,
+            completed: 38,
+            cancelled: 2,
+            ..Default::default()
+        };
+        let results = |records, errors| PhaseResults {
+            records,
+            errors,
+            ..Default::default()
+        };
+        assert_eq!(
+            request_balance(&stats, &results(38, 1)),
+            "requests: 40 sent = 38 recorded (1 errors) + 2 cancelled in flight"
+        );
+        assert_eq!(
+            request_balance(&stats, &results(33, 0)),
+            "requests: 40 sent = 33 recorded (0 errors) + 2 cancelled in flight + 5 not recorded \
+             (lost with a dead service, or in flight at the timing manager's last count)"
+        );
+        assert!(
+            request_balance(&stats, &results(39, 0))
+                .ends_with("(1 more recorded than the timing manager counted as sent)")
+        );
+    }
+
+    #[test]
+    fn files_in_lists_every_file_relative_and_sorted() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("logs")).unwrap();
+        for f in ["profile_export.jsonl", "logs/aiperf.log", "inputs.json"] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        assert_eq!(
+            files_in(d.path()),
+            ["inputs.json", "logs/aiperf.log", "profile_export.jsonl"]
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use aiperf_protocol::ServiceType;
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -52,11 +53,17 @@ pub async fn run_service(
     }
 }
 
+/// How long services have to exit after `shutdown` before a process is killed (a
+/// task is left behind).
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
 /// A service ended (its task returned or its process exited).
 #[derive(Debug)]
 pub struct ServiceExit {
     /// Its id.
     pub service_id: String,
+    /// What it was.
+    pub service_type: ServiceType,
     /// `Ok` on a clean exit, else what happened.
     pub outcome: Result<(), String>,
 }
@@ -105,7 +112,9 @@ impl ServiceSpawner {
         let id = service_type.new_id();
         if self.multi_process {
             let exe = std::env::current_exe()?;
-            let mut child = tokio::process::Command::new(exe)
+            let parent_pid = std::process::id();
+            let mut command = tokio::process::Command::new(exe);
+            command
                 .args([
                     "service",
                     "--type",
@@ -116,10 +125,17 @@ impl ServiceSpawner {
                     &self.control_addr,
                     "--log-level",
                     &self.log_level,
+                    "--parent-pid",
+                    &parent_pid.to_string(),
                 ])
                 .stdin(Stdio::null())
                 .stderr(Stdio::piped())
-                .kill_on_drop(true)
+                .kill_on_drop(true);
+            // SAFETY: the hook makes async-signal-safe calls only (prctl, getppid, _exit).
+            unsafe {
+                command.pre_exec(move || crate::child::set_parent_death_signal(parent_pid));
+            }
+            let mut child = command
                 .spawn()
                 .map_err(|e| anyhow::anyhow!("cannot start a {service_type} process: {e}"))?;
             let pid = child.id().unwrap_or(0);
@@ -144,7 +160,7 @@ impl ServiceSpawner {
                     },
                     _ = cancel.cancelled() => {
                         // Give the process a moment to exit on its own after `shutdown`.
-                        match tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await {
+                        match tokio::time::timeout(STOP_WAIT, child.wait()).await {
                             Ok(_) => Ok(()),
                             Err(_) => { let _ = child.kill().await; Ok(()) }
                         }
@@ -152,6 +168,7 @@ impl ServiceSpawner {
                 };
                 let _ = tx.send(ServiceExit {
                     service_id: sid,
+                    service_type,
                     outcome,
                 });
             });
@@ -171,6 +188,7 @@ impl ServiceSpawner {
                 };
                 let _ = tx.send(ServiceExit {
                     service_id: sid,
+                    service_type,
                     outcome,
                 });
             });
@@ -191,17 +209,20 @@ impl ServiceSpawner {
     }
 
     /// Stops everything still running (after `shutdown` was sent), then waits for
-    /// the last log lines of the child processes.
+    /// the last log lines of the child processes. Bounded: a task that does not
+    /// end within [`STOP_WAIT`] is left behind, a process is killed.
     pub async fn stop_all(&mut self) {
         self.cancel.cancel();
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
         for (_, h) in self.handles.drain(..) {
             if let Handle::Task(t) = h {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
+                let _ = tokio::time::timeout_at(deadline, t).await;
             }
         }
-        // A child's stderr closes when it exits (or is killed, 5 s after `shutdown`).
+        // A child's stderr closes when it exits (or is killed, STOP_WAIT after `shutdown`).
+        let deadline = deadline + Duration::from_secs(1);
         for r in self.log_readers.drain(..) {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(6), r).await;
+            let _ = tokio::time::timeout_at(deadline, r).await;
         }
     }
 }

@@ -89,7 +89,7 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
     let total = plan.runs.len();
     let gpus = plan.runs.first().map(|c| c.load.gpus()).unwrap_or(1);
     let mut results = Vec::new();
-    let mut interrupted = false;
+    let mut stopped_by = None;
     for cfg in plan.runs {
         let point = cfg
             .load
@@ -137,9 +137,12 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
             error,
             model,
         });
-        if outcome.interrupted {
-            interrupted = true;
-            eprintln!("Ctrl-C: the sweep stops here; the aggregate covers the runs so far.");
+        if let Some(signal) = outcome.signal.or_else(crate::signals::received) {
+            stopped_by = Some(signal);
+            eprintln!(
+                "{}: the sweep stops here; the aggregate covers the runs so far.",
+                signal.describe()
+            );
             break;
         }
         if let Some(why) = ignored {
@@ -163,8 +166,8 @@ pub async fn run(plan: SweepPlan) -> ExitCode {
         ),
     }
     let failed = results.iter().filter(|r| r.error.is_some()).count();
-    if interrupted {
-        ExitCode::from(130)
+    if let Some(signal) = stopped_by {
+        ExitCode::from(signal.exit_code())
     } else if failed > 0 || written.is_err() {
         eprintln!("error: {failed} of {total} sweep runs failed");
         ExitCode::FAILURE

@@ -208,6 +208,11 @@ pub struct ProfileArgs {
     /// Directory of the IPC socket files (default: a fresh temp dir).
     #[arg(long, help_heading = "Services")]
     pub zmq_ipc_path: Option<PathBuf>,
+    /// Seconds a stopping run (a signal, a dead service, a fatal error) waits for
+    /// the services to hand over what they hold, after in-flight requests were
+    /// cancelled (aiperf-rs only).
+    #[arg(long, value_name = "SECONDS", help_heading = "Services")]
+    pub shutdown_grace_period: Option<f64>,
     /// A service you start yourself with `aiperf-rs service` (`TYPE` or `TYPE:COUNT`,
     /// repeatable); the controller waits for it instead of spawning it.
     #[arg(long, value_name = "TYPE[:COUNT]", help_heading = "Services")]

@@ -28,6 +28,8 @@ pub const NUM_DATASET_ENTRIES: usize = 100;
 pub const REQUEST_COUNT: u64 = 10;
 /// `--benchmark-grace-period` (seconds).
 pub const BENCHMARK_GRACE_PERIOD_S: f64 = 30.0;
+/// `--shutdown-grace-period` (seconds).
+pub const SHUTDOWN_GRACE_PERIOD_S: f64 = 2.0;
 /// `--warmup-request-count` (0 = no warmup).
 pub const WARMUP_REQUEST_COUNT: u64 = 0;
 /// `--arrival-smoothness`.
@@ -97,6 +99,7 @@ pub fn help_defaults() -> Vec<(&'static str, String)> {
         ("num_dataset_entries", NUM_DATASET_ENTRIES.to_string()),
         ("request_count", REQUEST_COUNT.to_string()),
         ("benchmark_grace_period", num(BENCHMARK_GRACE_PERIOD_S)),
+        ("shutdown_grace_period", num(SHUTDOWN_GRACE_PERIOD_S)),
         ("warmup_request_count", WARMUP_REQUEST_COUNT.to_string()),
         ("arrival_smoothness", num(ARRIVAL_SMOOTHNESS)),
         ("profile_export_prefix", PROFILE_EXPORT_PREFIX.to_string()),

@@ -265,6 +265,9 @@ pub struct ProfileConfig {
     pub zmq: ZmqTransport,
     /// Services started by hand.
     pub external_services: Vec<ExternalService>,
+    /// Seconds a stopping run waits for the services' partial results
+    /// (`--shutdown-grace-period`).
+    pub shutdown_grace_s: f64,
 
     // --- output
     /// Directory where files are written.

@@ -293,6 +293,15 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         Some(g) => g,
         None => d::BENCHMARK_GRACE_PERIOD_S,
     };
+    let shutdown_grace_s = match a.shutdown_grace_period {
+        Some(g) if !g.is_finite() || g < 0.0 => {
+            return err(format!(
+                "--shutdown-grace-period must be zero or a positive number of seconds, got {g}"
+            ));
+        }
+        Some(g) => g,
+        None => d::SHUTDOWN_GRACE_PERIOD_S,
+    };
     let request_count = match (a.request_count, benchmark_duration_s) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
@@ -427,6 +436,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         request_count,
         benchmark_duration_s,
         benchmark_grace_period_s: grace,
+        shutdown_grace_s,
         warmup_request_count: a.warmup_request_count.unwrap_or(d::WARMUP_REQUEST_COUNT),
         service_mode: a.service_mode.unwrap_or(ServiceMode::InProcess),
         workers,

@@ -636,6 +636,7 @@ fn help_shows_the_defaults_resolve_applies() {
             "num_dataset_entries" => base.num_dataset_entries.to_string(),
             "request_count" => base.request_count.unwrap().to_string(),
             "benchmark_grace_period" => n(timed.benchmark_grace_period_s),
+            "shutdown_grace_period" => n(base.shutdown_grace_s),
             "warmup_request_count" => base.warmup_request_count.to_string(),
             "arrival_smoothness" => n(base.arrival_smoothness),
             "profile_export_prefix" => base.profile_export_prefix.clone(),

@@ -10,9 +10,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 /// Interval between heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The control-channel watchdog: when no heartbeat could be delivered for this
+/// long (the controller's socket is gone: it exited or was killed), the service
+/// takes the controller for dead and stops ([`ControlClient::next_command_until`]
+/// returns `None`).
+pub const CONTROLLER_SILENCE: Duration = Duration::from_secs(2);
 
 /// A command received from the controller.
 #[derive(Debug)]
@@ -110,6 +117,8 @@ pub struct ControlClient {
     rx: DealerRx<FromController>,
     endpoints: Endpoints,
     heartbeat: tokio::task::JoinHandle<()>,
+    /// Cancelled by the heartbeat task when the controller is gone.
+    controller_lost: CancellationToken,
 }
 
 impl ControlClient {
@@ -153,26 +162,14 @@ impl ControlClient {
             service_id: Arc::from(service_id),
             state: Arc::new(AtomicU8::new(state_code(ServiceState::Initialized))),
         };
-        let hb = sender.clone();
-        let heartbeat = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
-            loop {
-                tick.tick().await;
-                let state = state_of(hb.state.load(Ordering::Relaxed));
-                let msg = ToController::Heartbeat {
-                    service_id: hb.service_id.to_string(),
-                    state,
-                };
-                if hb.send(&msg).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let controller_lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeats(sender.clone(), controller_lost.clone()));
         Ok(ControlClient {
             sender,
             rx,
             endpoints,
             heartbeat,
+            controller_lost,
         })
     }
 
@@ -186,16 +183,30 @@ impl ControlClient {
         self.sender.clone()
     }
 
-    /// The next command, or `None` when `cancel` fires or the controller is gone:
-    /// the end of every service's main loop.
+    /// The next command, or `None` when `cancel` fires or the controller is gone
+    /// (its socket closed, or the watchdog found it silent): the end of every
+    /// service's main loop.
     pub async fn next_command_until(
         &mut self,
-        cancel: &tokio_util::sync::CancellationToken,
+        cancel: &CancellationToken,
     ) -> Option<ControlCommand> {
+        let lost = self.controller_lost.clone();
         tokio::select! {
             _ = cancel.cancelled() => None,
+            _ = lost.cancelled() => {
+                tracing::warn!(
+                    "the controller is gone (no heartbeat delivered for {} s): stopping",
+                    CONTROLLER_SILENCE.as_secs()
+                );
+                None
+            }
             c = self.next_command() => c.ok(),
         }
+    }
+
+    /// A token cancelled when the controller is gone (see [`CONTROLLER_SILENCE`]).
+    pub fn controller_lost(&self) -> CancellationToken {
+        self.controller_lost.clone()
     }
 
     /// Waits for the next command. An error means the controller is gone.
@@ -213,6 +224,31 @@ impl ControlClient {
                 }
                 FromController::Welcome { .. } | FromController::Rejected { .. } => continue,
             }
+        }
+    }
+}
+
+/// Sends a heartbeat every [`HEARTBEAT_INTERVAL`]; cancels `lost` once none could
+/// be delivered for [`CONTROLLER_SILENCE`] (a DEALER refuses to send when its one
+/// peer, the controller's ROUTER, has disconnected).
+async fn heartbeats(hb: ControlSender, lost: CancellationToken) {
+    let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+    let mut failing_since: Option<tokio::time::Instant> = None;
+    loop {
+        tick.tick().await;
+        let msg = ToController::Heartbeat {
+            service_id: hb.service_id.to_string(),
+            state: state_of(hb.state.load(Ordering::Relaxed)),
+        };
+        let sent = tokio::time::timeout(HEARTBEAT_INTERVAL, hb.send(&msg)).await;
+        if matches!(sent, Ok(Ok(()))) {
+            failing_since = None;
+            continue;
+        }
+        let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+        if since.elapsed() >= CONTROLLER_SILENCE {
+            lost.cancel();
+            return;
         }
     }
 }

@@ -22,7 +22,7 @@
 //! only: its configuration type is any `serde` type with the keys it needs from the
 //! configuration document (see [`aiperf_protocol::ConfigDocument`]).
 
-use crate::{ControlClient, ControlSender, Result};
+use crate::{ControlClient, ControlCommand, ControlSender, Result};
 use aiperf_protocol::{
     Endpoints, ServiceType,
     control::{Command, ServiceState},
@@ -30,6 +30,7 @@ use aiperf_protocol::{
 use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use std::any::Any;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use tokio_util::sync::CancellationToken;
@@ -159,7 +160,11 @@ pub async fn run_service<S: Service>(
     outcome
 }
 
-/// Answers commands until `shutdown`, `cancel` or the loss of the controller.
+/// Answers commands until `shutdown`, `cancel` or the loss of the controller. A
+/// hook still running when `shutdown` arrives, `cancel` fires or the controller
+/// is lost (a long `configure`: building a large dataset) is abandoned, so the
+/// service stops at once in every stage; other commands that arrive during a hook
+/// wait for it.
 async fn command_loop<S: Service>(
     service: &mut S,
     control: &mut ControlClient,
@@ -167,34 +172,64 @@ async fn command_loop<S: Service>(
     cancel: &CancellationToken,
 ) -> Result<()> {
     let mut configured = false;
-    while let Some(cmd) = control.next_command_until(cancel).await {
-        let outcome = match cmd.command {
-            Command::Configure { config } => {
-                let outcome = match config.decode::<S::Config>() {
-                    Ok(config) => service.configure(config, ctx).await,
-                    Err(e) => Err(format!("unreadable configuration: {e}")),
-                };
-                if outcome.is_ok() {
-                    configured = true;
-                    ctx.control.set_state(ServiceState::Ready);
+    let lost = control.controller_lost();
+    let mut queued: VecDeque<ControlCommand> = VecDeque::new();
+    loop {
+        let cmd = match queued.pop_front() {
+            Some(c) => c,
+            None => match control.next_command_until(cancel).await {
+                Some(c) => c,
+                None => break,
+            },
+        };
+        if let Command::Shutdown = cmd.command {
+            ctx.control.set_state(ServiceState::Stopping);
+            let _ = ctx.control.respond(cmd.id, Ok(())).await;
+            break;
+        }
+        let hook = async {
+            match cmd.command {
+                Command::Configure { config } => {
+                    let outcome = match config.decode::<S::Config>() {
+                        Ok(config) => service.configure(config, ctx).await,
+                        Err(e) => Err(format!("unreadable configuration: {e}")),
+                    };
+                    if outcome.is_ok() {
+                        configured = true;
+                        ctx.control.set_state(ServiceState::Ready);
+                    }
+                    outcome
                 }
-                outcome
-            }
-            Command::Start if !configured => Err("start before configure".to_string()),
-            Command::Start => {
-                let outcome = service.start(ctx).await;
-                if outcome.is_ok() {
-                    ctx.control.set_state(ServiceState::Running);
+                Command::Start if !configured => Err("start before configure".to_string()),
+                Command::Start => {
+                    let outcome = service.start(ctx).await;
+                    if outcome.is_ok() {
+                        ctx.control.set_state(ServiceState::Running);
+                    }
+                    outcome
                 }
-                outcome
-            }
-            Command::Cancel { reason } => service.cancel(&reason, ctx).await,
-            Command::Shutdown => {
-                ctx.control.set_state(ServiceState::Stopping);
-                let _ = ctx.control.respond(cmd.id, Ok(())).await;
-                break;
+                Command::Cancel { reason } => service.cancel(&reason, ctx).await,
+                Command::Shutdown => Ok(()),
             }
         };
+        tokio::pin!(hook);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut hook => break Some(outcome),
+                _ = cancel.cancelled() => break None,
+                _ = lost.cancelled() => break None,
+                next = control.next_command() => match next {
+                    Ok(c) if matches!(c.command, Command::Shutdown) => {
+                        ctx.control.set_state(ServiceState::Stopping);
+                        let _ = ctx.control.respond(c.id, Ok(())).await;
+                        break None;
+                    }
+                    Ok(c) => queued.push_back(c),
+                    Err(_) => break None,
+                },
+            }
+        };
+        let Some(outcome) = outcome else { break };
         let outcome = outcome.map_err(|e| format!("{}: {e}", ctx.service_id));
         ctx.control.respond(cmd.id, outcome).await?;
     }
