@@ -68,6 +68,8 @@ fn raw_record() -> RawRecord {
         cancellation_perf_ns: None,
         payload: serde_json::json!({"messages": [{"role": "user", "content": "hello ".repeat(200)}], "model": "mock-model", "stream": true, "max_completion_tokens": TOKENS}).to_string(),
         http_trace: None,
+        connection_retries: 0,
+        non_sse_response: false,
     }
 }
 

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::fault::Fault;
+
 /// Command-line arguments of `aiperf-rs mock-server` (every flag can also be set
 /// through the `MOCK_SERVER_*` environment variable named next to it).
 #[derive(clap::Args, Debug, Clone)]
@@ -68,6 +70,24 @@ pub struct MockArgs {
     #[arg(long, env = "MOCK_SERVER_TOKENIZER", default_value = "builtin")]
     pub tokenizer: String,
 
+    /// Inject a fault: `CASE[=N][@WHEN]`, repeatable (the first that selects a
+    /// request applies). CASE: status=CODE, reset-after=N, stall-after=N,
+    /// garbage-lines, invalid-json, crlf, split, non-sse, big-chunk, slow-drip=MS.
+    /// WHEN: every request (default), `@P` with probability P, `@1/N` every N-th.
+    /// See docs/mock-server.md.
+    #[arg(
+        long = "fault",
+        env = "MOCK_SERVER_FAULTS",
+        value_delimiter = ',',
+        value_name = "CASE[=N][@WHEN]"
+    )]
+    pub faults: Vec<Fault>,
+
+    /// Close the connection after every response, although the response
+    /// announces keep-alive (as llama.cpp's server does).
+    #[arg(long, env = "MOCK_SERVER_CLOSE_AFTER_RESPONSE")]
+    pub close_after_response: bool,
+
     /// Log level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter.
     #[arg(long, env = "MOCK_SERVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -122,6 +142,10 @@ pub struct MockConfig {
     /// File receiving the server-measured TTFT of every streamed request
     /// (`--timing-log`; `None` = not written).
     pub timing_log: Option<std::path::PathBuf>,
+    /// Injected faults (`--fault`), in order of precedence.
+    pub faults: Vec<Fault>,
+    /// Close every connection after its response, although it announced keep-alive.
+    pub close_after_response: bool,
 }
 
 impl Default for MockConfig {
@@ -141,6 +165,8 @@ impl Default for MockConfig {
             record_requests: true,
             tokenizer: None,
             timing_log: None,
+            faults: Vec::new(),
+            close_after_response: false,
         }
     }
 }
@@ -159,6 +185,22 @@ impl MockConfig {
     pub fn with_latency(mut self, ttft_ms: f64, itl_ms: f64) -> Self {
         self.ttft_ms = ttft_ms;
         self.itl_ms = itl_ms;
+        self
+    }
+
+    /// Adds a fault (builder style); see [`Fault`] for the syntax.
+    ///
+    /// # Panics
+    /// When `spec` is not a valid fault.
+    pub fn with_fault(mut self, spec: &str) -> Self {
+        self.faults
+            .push(spec.parse().unwrap_or_else(|e| panic!("{e}")));
+        self
+    }
+
+    /// Closes every connection after its response (builder style).
+    pub fn closing_after_response(mut self) -> Self {
+        self.close_after_response = true;
         self
     }
 
@@ -194,6 +236,8 @@ impl From<&MockArgs> for MockConfig {
             record_requests: a.record_requests,
             tokenizer: (a.tokenizer != "approx").then(|| a.tokenizer.clone()),
             timing_log: a.timing_log.clone(),
+            faults: a.faults.clone(),
+            close_after_response: a.close_after_response,
         }
     }
 }

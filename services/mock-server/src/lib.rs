@@ -35,6 +35,8 @@
 #![warn(missing_docs)]
 
 mod config;
+mod conn;
+mod fault;
 mod generate;
 mod log;
 mod metrics;
@@ -42,6 +44,7 @@ mod server;
 mod timing_log;
 
 pub use config::{MockArgs, MockConfig};
+pub use fault::{Fault, FaultCase, FaultWhen};
 pub use log::{RECEIVED_CAP, ReceivedRequest};
 pub use server::MockServer;
 

@@ -10,17 +10,18 @@ use aiperf_clock::timer::sleep_until;
 use anyhow::Context as _;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt as _;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{MockConfig, ms};
+use crate::conn::ConnControl;
+use crate::fault::{self, FaultCase};
 use crate::generate::{
     ChunkFmt, Kind, Lifecycle, StreamPlan, TokenStream, error_json, parse, splitmix64, unit,
     usage_json, word,
@@ -145,15 +146,34 @@ fn router(sh: Arc<Shared>) -> Router {
         .with_state(sh)
 }
 
-async fn chat(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    infer(sh, Kind::Chat, headers, body).await
+/// The connection of a request (absent only when the router is driven directly).
+type Conn = Option<Extension<Arc<ConnControl>>>;
+
+async fn chat(
+    State(sh): State<Arc<Shared>>,
+    conn: Conn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    infer(sh, Kind::Chat, conn.map(|c| c.0), headers, body).await
 }
 
-async fn completions(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    infer(sh, Kind::Completion, headers, body).await
+async fn completions(
+    State(sh): State<Arc<Shared>>,
+    conn: Conn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    infer(sh, Kind::Completion, conn.map(|c| c.0), headers, body).await
 }
 
-async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> Response {
+async fn infer(
+    sh: Arc<Shared>,
+    kind: Kind,
+    conn: Option<Arc<ConnControl>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let t_start = Instant::now();
     sh.seen();
     let n_req = sh.counters.requests.fetch_add(1, Relaxed);
@@ -202,6 +222,19 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
         && unit(splitmix64(cfg.random_seed ^ splitmix64(n_req))) * 100.0 < cfg.error_rate
     {
         return sh.error(500, "Simulated error", "internal_error");
+    }
+    let fault = fault::pick(&cfg.faults, n_req, cfg.random_seed);
+    if let Some(FaultCase::Status(status)) = fault {
+        let mut r = sh.error(
+            status,
+            &format!("Simulated fault: HTTP {status}"),
+            error_type(status),
+        );
+        if status == 429 {
+            r.headers_mut()
+                .insert(RETRY_AFTER, "1".parse().expect("static"));
+        }
+        return r;
     }
 
     let default_model = cfg.models.first().map_or("mock-model", String::as_str);
@@ -255,7 +288,7 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
     let created = unix_secs();
     let seed = p.prompt.hash;
 
-    if p.stream {
+    if p.stream && fault != Some(FaultCase::NonSse) {
         let error_after =
             header(&headers, "x-mock-stream-error-after").and_then(|v| v.parse().ok());
         let plan = StreamPlan {
@@ -276,7 +309,12 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
                 .and_then(|_| header(&headers, "x-request-id").map(str::to_string)),
         };
         sh.statuses.inc(200);
-        let mut r = Response::new(Body::from_stream(TokenStream::new(lc, plan)));
+        let tokens = TokenStream::new(lc, plan);
+        let body = match fault {
+            Some(case) => Body::from_stream(fault::apply(case, true, tokens, conn)),
+            None => Body::from_stream(tokens),
+        };
+        let mut r = Response::new(body);
         r.headers_mut()
             .insert(CONTENT_TYPE, "text/event-stream".parse().expect("static"));
         r.headers_mut()
@@ -321,7 +359,16 @@ async fn infer(sh: Arc<Shared>, kind: Kind, headers: HeaderMap, body: Bytes) -> 
     lc.tokens(u64::from(n));
     lc.succeed(finish_reason);
     sh.statuses.inc(200);
-    json_response(StatusCode::OK, body)
+    match fault {
+        Some(case) => {
+            let mut r = json_response(StatusCode::OK, String::new());
+            let once =
+                futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
+            *r.body_mut() = Body::from_stream(fault::apply(case, false, once, conn));
+            r
+        }
+        None => json_response(StatusCode::OK, body),
+    }
 }
 
 async fn models(State(sh): State<Arc<Shared>>) -> Response {
@@ -437,22 +484,8 @@ impl MockServer {
             .transpose()?;
         let shared = Arc::new(Shared::new(config, tokenizer, timing_log));
         let app = router(shared.clone());
-        let counted = shared.clone();
-        let listener = listener.tap_io(move |tcp| {
-            counted.counters.connections.fetch_add(1, SeqCst);
-            let _ = tcp.set_nodelay(true);
-        });
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!("mock server stopped: {e}");
-            }
-        });
+        let task = tokio::spawn(crate::conn::serve(listener, app, shared.clone(), rx));
         Ok(MockServer {
             addr,
             shared,

@@ -101,10 +101,20 @@ impl RecordInterpreter {
             .iter()
             .map(|r| parse_response(&r.data))
             .collect();
-        let mut error = raw
-            .error
-            .clone()
-            .or_else(|| parsed.iter().find_map(|p| p.error.clone()));
+        // An SSE message that is not JSON is skipped (and counted); a whole body
+        // that is not JSON is the request's error.
+        let sse = raw.streaming && !raw.non_sse_response;
+        let invalid_sse = if sse {
+            parsed.iter().filter(|p| p.malformed).count() as u32
+        } else {
+            0
+        };
+        let mut error = raw.error.clone().or_else(|| {
+            parsed
+                .iter()
+                .filter(|p| !(sse && p.malformed))
+                .find_map(|p| p.error.clone())
+        });
         let payload: serde_json::Value =
             serde_json::from_str(&raw.payload).unwrap_or(serde_json::Value::Null);
         let inputs = input_texts(&payload);
@@ -134,7 +144,8 @@ impl RecordInterpreter {
             })
             .collect();
         let mut input = RecordInput {
-            streaming: raw.streaming,
+            // A plain body answering a streaming request has no per-token timing.
+            streaming: sse,
             start_perf_ns: raw.start_perf_ns,
             ack_perf_ns: raw.ack_perf_ns,
             end_perf_ns: raw.end_perf_ns,
@@ -156,10 +167,14 @@ impl RecordInterpreter {
         if error.is_none()
             && let Some(reason) = invalid_reason(&input)
         {
+            let skipped = match invalid_sse {
+                0 => String::new(),
+                n => format!(" ({n} SSE messages were not valid JSON and were skipped)"),
+            };
             error = Some(ErrorDetails::new(
                 None,
                 "InvalidInferenceResultError",
-                format!("Invalid inference result: {reason}"),
+                format!("Invalid inference result: {reason}{skipped}"),
             ));
             input.is_error = true;
         }
@@ -195,6 +210,9 @@ impl RecordInterpreter {
             context_overflow_skip: Some(false),
             agent_depth: Some(0),
             root_correlation_id: Some(credit.x_correlation_id.clone()),
+            connection_retries: raw.connection_retries,
+            invalid_sse_messages: invalid_sse,
+            non_sse_response: raw.non_sse_response,
         };
         // A server may quote a credential in its answer (an error event, a body).
         let redact = |s: &str| self.redactor.apply(s);
@@ -289,6 +307,8 @@ mod tests {
             cancellation_perf_ns: None,
             payload: r#"{"messages":[{"role":"user","content":"hello there"}],"model":"mock-reasoning","stream":true,"max_completion_tokens":5}"#.into(),
             http_trace: None,
+            connection_retries: 0,
+            non_sse_response: false,
         }
     }
 

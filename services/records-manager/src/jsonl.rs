@@ -105,6 +105,9 @@ mod tests {
             context_overflow_skip: None,
             agent_depth: None,
             root_correlation_id: None,
+            connection_retries: 0,
+            invalid_sse_messages: 0,
+            non_sse_response: false,
         };
         let record = MetricRecord {
             metadata,

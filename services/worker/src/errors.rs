@@ -7,6 +7,7 @@
 //! | could not connect / send | `null` | `ConnectionError`, `RequestTimeoutError`, `TransportError` | the transport error's sources |
 //! | response stream broke | `null` | `StreamError` | the read error's sources |
 //! | no response within `--request-timeout-seconds` | `null` | `RequestTimeoutError` | — |
+//! | the body paused longer than `--request-idle-timeout-seconds` | `null` | `RequestTimeoutError` | — |
 //! | cancelled by the client | 499 | `RequestCancellationError` | — |
 //!
 //! `cause_chain` starts with the `type` and lists the type of every source below
@@ -91,6 +92,21 @@ pub fn timed_out(timeout: Duration) -> ErrorDetails {
         ),
     )
     .with_detail("timeout_s", timeout.as_secs_f64())
+}
+
+/// The response body began, then nothing came for `idle` (after `received`
+/// SSE messages; 0 for a non-streaming body).
+pub fn stalled(idle: Duration, received: usize) -> ErrorDetails {
+    ErrorDetails::new(
+        None,
+        "RequestTimeoutError",
+        format!(
+            "the server stopped sending: nothing for {:.3} s after {received} messages of the response (--request-idle-timeout-seconds)",
+            idle.as_secs_f64()
+        ),
+    )
+    .with_detail("idle_timeout_s", idle.as_secs_f64())
+    .with_detail("responses_received", received)
 }
 
 /// The client cancelled the request `delay` after it was fully sent (AIPerf's

@@ -52,6 +52,11 @@ pub struct Exchange {
     /// The HTTP trace (`docs/metrics.md` §13); `None` for requests that went
     /// through reqwest (`https://`), which reports none of it.
     pub http_trace: Option<HttpTrace>,
+    /// Times the request was sent again on a fresh connection (see
+    /// [`crate::pool::SendFailed::server_closed`]): 0 or 1.
+    pub connection_retries: u32,
+    /// A streaming request got a body without any SSE event, read as a whole.
+    pub non_sse_response: bool,
 }
 
 impl Exchange {
@@ -71,6 +76,8 @@ pub struct HttpClient {
     url: String,
     headers: HeaderMap,
     timeout: Duration,
+    /// Longest pause between two pieces of a response body once it began.
+    idle_timeout: Duration,
     /// Keeps the run's secrets out of error records.
     redact: Redactor,
 }
@@ -83,7 +90,9 @@ impl HttpClient {
     ///
     /// `--connection-reuse-strategy never` keeps no idle connection and asks the
     /// server to close after each response, so every request opens a new connection;
-    /// `pooled` (and `sticky-user-sessions`, not yet distinct) reuse idle connections.
+    /// `pooled` reuses idle connections; `sticky-user-sessions` keeps each session's
+    /// connection for its next turn (keyed by `X-Correlation-ID`) and closes it at
+    /// [`HttpClient::end_session`].
     /// `http://` requests go over the worker's own pool ([`crate::pool`]), `https://`
     /// ones through reqwest.
     pub fn new(config: &ProfileConfig) -> Result<HttpClient, String> {
@@ -135,9 +144,11 @@ impl HttpClient {
             headers.append(name, value);
         }
         let url = config.endpoint_url();
+        let sticky = config.connection_reuse == ConnectionReuseStrategy::StickyUserSessions;
         let pool = reqwest::Url::parse(&url)
             .ok()
             .and_then(|u| ConnPool::for_url(&u, !never, pool.max(1)))
+            .map(|p| if sticky { p.with_sticky_sessions() } else { p })
             .map(Arc::new);
         Ok(HttpClient {
             client,
@@ -145,8 +156,17 @@ impl HttpClient {
             url,
             headers,
             timeout: Duration::from_secs_f64(config.request_timeout_s),
+            idle_timeout: Duration::from_secs_f64(config.request_idle_timeout_s),
             redact: Redactor::for_config(config),
         })
+    }
+
+    /// A session (conversation) had its last turn: with sticky sessions its
+    /// connection is closed; otherwise nothing happens.
+    pub fn end_session(&self, x_correlation_id: &str) {
+        if let Some(pool) = &self.pool {
+            pool.end_session(x_correlation_id);
+        }
     }
 
     /// Opens `n` connections ahead (before the first phase) and keeps them idle;
@@ -176,15 +196,20 @@ impl HttpClient {
         on_first_token: Option<FirstTokenHook>,
     ) -> Exchange {
         let mut ex = Exchange::default();
-        let mut headers = self.headers.clone();
-        for (name, value) in [
-            ("x-request-id", x_request_id),
-            ("x-correlation-id", x_correlation_id),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(HeaderName::from_static(name), v);
+        let request_headers = || {
+            let mut headers = self.headers.clone();
+            for (name, value) in [
+                ("x-request-id", x_request_id),
+                ("x-correlation-id", x_correlation_id),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    headers.insert(HeaderName::from_static(name), v);
+                }
             }
-        }
+            headers
+        };
+        let headers = request_headers();
+        let idle = self.idle_timeout;
         // Every request over the pool is traced; over reqwest only a cancellable one.
         let signal = (cancel_after.is_some() || self.pool.is_some()).then(SentSignal::new);
         enum Outcome {
@@ -198,8 +223,9 @@ impl HttpClient {
                     (Some(pool), Some(signal)) => {
                         self.run_pooled(
                             pool,
+                            x_correlation_id,
                             body,
-                            headers,
+                            (headers, &request_headers),
                             streaming,
                             &mut ex,
                             on_first_token,
@@ -217,12 +243,14 @@ impl HttpClient {
                             .header(reqwest::header::CONTENT_LENGTH, len)
                             .body(reqwest::Body::wrap_stream(body));
                         ex.mark_start();
-                        run_exchange(req, streaming, &mut ex, on_first_token, &self.redact).await
+                        run_exchange(req, streaming, &mut ex, on_first_token, &self.redact, idle)
+                            .await
                     }
                     (_, None) => {
                         let req = self.client.post(&self.url).headers(headers).body(body);
                         ex.mark_start();
-                        run_exchange(req, streaming, &mut ex, on_first_token, &self.redact).await
+                        run_exchange(req, streaming, &mut ex, on_first_token, &self.redact, idle)
+                            .await
                     }
                 }
             };
@@ -266,30 +294,40 @@ impl HttpClient {
     /// A request over the worker's own connections. The start is stamped before
     /// the connection is taken, so a request that has to dial pays for it (an idle
     /// or pre-opened connection costs nothing); the [`HttpTrace`] tells them apart.
+    ///
+    /// The safe retry rule (`docs/reliability.md`): when a **reused** connection
+    /// fails the request before any response byte because the server had closed
+    /// it ([`crate::pool::SendFailed::server_closed`]), the request is sent once more over a
+    /// newly dialled connection, its start stamped anew (the failed attempt is
+    /// nobody's latency), and `connection_retries` says so.
     #[allow(clippy::too_many_arguments)]
     async fn run_pooled(
         &self,
         pool: &ConnPool,
+        session: &str,
         body: Bytes,
-        headers: HeaderMap,
+        (headers, request_headers): (HeaderMap, &(dyn Fn() -> HeaderMap + Sync)),
         streaming: bool,
         ex: &mut Exchange,
         on_first_token: Option<FirstTokenHook>,
         signal: Arc<SentSignal>,
     ) {
         let body_len = body.len() as u64;
-        let mut req = hyper::Request::new(FlagBody::new(body, signal.clone()));
-        *req.method_mut() = hyper::Method::POST;
-        *req.uri_mut() = pool.path().clone();
-        let mut headers = headers;
-        headers.insert(hyper::header::HOST, pool.host_header().clone());
-        headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(body_len));
-        *req.headers_mut() = headers;
+        let request = |headers: HeaderMap| {
+            let mut req = hyper::Request::new(FlagBody::new(body.clone(), signal.clone()));
+            *req.method_mut() = hyper::Method::POST;
+            *req.uri_mut() = pool.path().clone();
+            let mut headers = headers;
+            headers.insert(hyper::header::HOST, pool.host_header().clone());
+            headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(body_len));
+            *req.headers_mut() = headers;
+            req
+        };
+        let mut req = request(headers);
         ex.mark_start();
-        // A reused connection the server closed meanwhile gives the request back
-        // unsent: it goes again over another (at most once more than the idle ones).
+        let mut acquired = pool.acquire_for(Some(session)).await;
         let (conn, response) = loop {
-            let (mut conn, timing) = match pool.acquire().await {
+            let (mut conn, timing) = match acquired {
                 Ok(c) => c,
                 Err(e) => return self.fail(ex, &e),
             };
@@ -298,10 +336,19 @@ impl HttpClient {
             ex.http_trace = Some(trace);
             match conn.send(req, signal.clone()).await {
                 Ok(response) => break (conn, response),
-                Err(failed) => match failed.unsent {
-                    Some(unsent) if timing.reused => req = unsent,
-                    _ => return self.fail(ex, &failed.error),
-                },
+                Err(failed)
+                    if timing.reused && ex.connection_retries == 0 && failed.server_closed =>
+                {
+                    tracing::debug!(
+                        "a reused connection was closed by the server before it answered ({}); sending the request again on a new connection",
+                        failed.error.context
+                    );
+                    ex.connection_retries += 1;
+                    req = failed.unsent.unwrap_or_else(|| request(request_headers()));
+                    ex.mark_start();
+                    acquired = pool.fresh().await;
+                }
+                Err(failed) => return self.fail(ex, &failed.error),
             }
         };
         if let Some(t) = ex.http_trace.as_mut() {
@@ -312,18 +359,31 @@ impl HttpClient {
         }
         let status = response.status();
         let stream = http_body_util::BodyDataStream::new(response.into_body());
-        read_response(status, stream, streaming, ex, on_first_token, &self.redact).await;
+        read_response(
+            status,
+            stream,
+            streaming,
+            ex,
+            on_first_token,
+            &self.redact,
+            self.idle_timeout,
+        )
+        .await;
         if let Some(t) = ex.http_trace.as_mut() {
             // A server may answer before reading the whole request; then it is
-            // fully sent by now, or never.
-            t.send_end_perf_ns = t.send_end_perf_ns.or(signal.get());
+            // fully sent by now, or never. After a retry, the first attempt may
+            // have fired the signal: never before this attempt's send.
+            t.send_end_perf_ns = t
+                .send_end_perf_ns
+                .or(signal.get())
+                .map(|s| s.max(t.send_start_perf_ns.unwrap_or(0)));
             if ex.error.is_none() {
                 t.receive_end_perf_ns = Some(ex.end_perf_ns);
             }
         }
         let complete = ex.error.is_none() || !status.is_success();
         if complete {
-            pool.release(conn);
+            pool.release_for(Some(session), conn);
         }
     }
 
@@ -343,6 +403,7 @@ async fn run_exchange(
     ex: &mut Exchange,
     on_first_token: Option<FirstTokenHook>,
     redact: &Redactor,
+    idle: Duration,
 ) {
     let resp = match req.send().await {
         Ok(r) => r,
@@ -360,12 +421,19 @@ async fn run_exchange(
         ex,
         on_first_token,
         redact,
+        idle,
     )
     .await;
 }
 
 /// Reads a response body: SSE messages stamped as their chunk arrives (streaming),
 /// the whole text otherwise, the body text as the message of a non-2xx status.
+///
+/// A streaming request whose body holds no SSE event at all (a server that
+/// answered with plain JSON) gets the whole body as its one response message and
+/// `non_sse_response` set. Once the body has begun, a pause longer than `idle`
+/// between two of its pieces ends the request with a timeout error; the
+/// messages read until then stay in the record.
 async fn read_response<S, E>(
     status: reqwest::StatusCode,
     mut stream: S,
@@ -373,14 +441,16 @@ async fn read_response<S, E>(
     ex: &mut Exchange,
     mut on_first_token: Option<FirstTokenHook>,
     redact: &Redactor,
+    idle: Duration,
 ) where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::error::Error + 'static,
 {
     ex.status = Some(status.as_u16());
+    let mut watch = IdleWatch::new(idle);
     if !status.is_success() {
         let trace = &mut ex.http_trace;
-        let text = collect_text(&mut stream, |n| body_chunk(trace, mono_ns(), n))
+        let text = collect_text(&mut stream, &mut watch, |n| body_chunk(trace, mono_ns(), n))
             .await
             .unwrap_or_default();
         ex.end_perf_ns = mono_ns();
@@ -390,13 +460,31 @@ async fn read_response<S, E>(
     ex.ack_perf_ns = Some(mono_ns());
     if streaming {
         let mut parser = SseParser::new();
-        while let Some(chunk) = stream.next().await {
+        // The body until the first SSE event: without any event, it is the response.
+        let mut unparsed: Option<Vec<u8>> = Some(Vec::new());
+        loop {
+            let chunk = match watch.next(&mut stream).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(idle) => {
+                    ex.end_perf_ns = mono_ns();
+                    ex.error = Some(errors::stalled(idle, ex.responses.len()));
+                    return;
+                }
+            };
             let t = mono_ns();
             match chunk {
                 Ok(bytes) => {
                     body_chunk(&mut ex.http_trace, t, bytes.len());
                     let before = ex.responses.len();
                     parser.feed(&bytes, |ev| push_event(ex, t, ev));
+                    if let Some(buf) = &mut unparsed {
+                        if ex.responses.is_empty() {
+                            buf.extend_from_slice(&bytes);
+                        } else {
+                            unparsed = None;
+                        }
+                    }
                     if on_first_token.is_some()
                         && ex.responses[before..].iter().any(|r| has_token(&r.data))
                     {
@@ -412,10 +500,21 @@ async fn read_response<S, E>(
         }
         let t = mono_ns();
         parser.finish(|ev| push_event(ex, t, ev));
+        if let Some(body) =
+            unparsed.filter(|b| ex.responses.is_empty() && !b.trim_ascii().is_empty())
+        {
+            let data = String::from_utf8(body)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            if let Some(hook) = on_first_token.take().filter(|_| has_token(&data)) {
+                hook();
+            }
+            ex.non_sse_response = true;
+            ex.responses.push(RawResponse { perf_ns: t, data });
+        }
         ex.end_perf_ns = t;
     } else {
         let trace = &mut ex.http_trace;
-        match collect_text(&mut stream, |n| body_chunk(trace, mono_ns(), n)).await {
+        match collect_text(&mut stream, &mut watch, |n| body_chunk(trace, mono_ns(), n)).await {
             Ok(text) => {
                 let t = mono_ns();
                 ex.responses.push(RawResponse {
@@ -424,9 +523,62 @@ async fn read_response<S, E>(
                 });
                 ex.end_perf_ns = t;
             }
-            Err(e) => {
+            Err(BodyError::Stalled(idle)) => {
+                ex.end_perf_ns = mono_ns();
+                ex.error = Some(errors::stalled(idle, 0));
+            }
+            Err(BodyError::Read(e)) => {
                 ex.end_perf_ns = mono_ns();
                 ex.error = Some(errors::body_read(&e, redact));
+            }
+        }
+    }
+}
+
+/// The idle timeout of one response body: armed by its first piece, it fires
+/// when no further piece came for `idle`. One timer per request, re-armed only
+/// when it fires early (not at every piece).
+struct IdleWatch {
+    idle: Duration,
+    last: tokio::time::Instant,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl IdleWatch {
+    fn new(idle: Duration) -> Self {
+        IdleWatch {
+            idle,
+            last: tokio::time::Instant::now(),
+            timer: None,
+        }
+    }
+
+    /// The next piece of `stream` (`Ok(None)` at its end), or `Err(idle)` when
+    /// the body had begun and nothing came for `idle`.
+    async fn next<S: futures_util::Stream + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) -> Result<Option<S::Item>, Duration> {
+        loop {
+            let Some(timer) = self.timer.as_mut() else {
+                let item = stream.next().await;
+                self.last = tokio::time::Instant::now();
+                self.timer = Some(Box::pin(tokio::time::sleep_until(self.last + self.idle)));
+                return Ok(item);
+            };
+            tokio::select! {
+                biased;
+                item = stream.next() => {
+                    self.last = tokio::time::Instant::now();
+                    return Ok(item);
+                }
+                () = timer.as_mut() => {
+                    let due = self.last + self.idle;
+                    if tokio::time::Instant::now() >= due {
+                        return Err(self.idle);
+                    }
+                    timer.as_mut().reset(due);
+                }
             }
         }
     }
@@ -442,15 +594,27 @@ fn body_chunk(trace: &mut Option<HttpTrace>, t: u64, len: usize) {
     }
 }
 
+/// Why a whole body could not be read.
+enum BodyError<E> {
+    /// Reading failed.
+    Read(E),
+    /// The body stalled for this long.
+    Stalled(Duration),
+}
+
 /// The whole body as text; `on_chunk` is told the length of every chunk read.
-async fn collect_text<S, E>(stream: &mut S, mut on_chunk: impl FnMut(usize)) -> Result<String, E>
+async fn collect_text<S, E>(
+    stream: &mut S,
+    watch: &mut IdleWatch,
+    mut on_chunk: impl FnMut(usize),
+) -> Result<String, BodyError<E>>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::error::Error,
 {
     let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+    while let Some(chunk) = watch.next(stream).await.map_err(BodyError::Stalled)? {
+        let chunk = chunk.map_err(BodyError::Read)?;
         on_chunk(chunk.len());
         buf.extend_from_slice(&chunk);
     }
@@ -718,5 +882,138 @@ mod connection_reuse_tests {
             "{t:?}"
         );
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A server that, on its `i`-th connection, reads one request after the
+    /// other and answers it or not as `plans[i]` (the last plan for later
+    /// connections) says; a request not answered is read whole and the
+    /// connection closed without a byte of answer (a server closing a kept-alive
+    /// connection under a request that was already on its way). Returns its URL,
+    /// the connections accepted and the requests read.
+    async fn closing_server(
+        plans: &'static [&'static [bool]],
+    ) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (a, r) = (Arc::clone(&accepted), Arc::clone(&requests));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let i = a.fetch_add(1, Ordering::SeqCst);
+                let plan = plans[i.min(plans.len() - 1)];
+                let r = Arc::clone(&r);
+                tokio::spawn(async move {
+                    for &answer in plan {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        // Headers and the 2-byte body `{}`.
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") || !buf.ends_with(b"{}") {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        r.fetch_add(1, Ordering::SeqCst);
+                        if !answer {
+                            return;
+                        }
+                        let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                        if sock.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted, requests)
+    }
+
+    #[tokio::test]
+    async fn a_request_the_server_closed_a_reused_connection_under_is_sent_once_more() {
+        let (url, accepted, requests) = closing_server(&[&[true, false]]).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        let first = send_one(&client, "r0").await;
+        assert_eq!(first.connection_retries, 0);
+        // The pool still holds the connection: the server is waiting on it.
+        let ex = send_one(&client, "r1").await;
+        assert!(ex.error.is_none(), "{:?}", ex.error);
+        assert_eq!(ex.connection_retries, 1);
+        let t = ex.http_trace.clone().unwrap();
+        assert!(
+            !t.connection_reused && t.connect_start_perf_ns.is_some(),
+            "{t:?}"
+        );
+        // Timed from the new attempt: its start is the dial's start or before.
+        assert!(ex.start_perf_ns <= t.connect_start_perf_ns.unwrap());
+        assert!(first.end_perf_ns <= ex.start_perf_ns);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(requests.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_request_is_sent_again_at_most_once_and_never_after_a_new_connection_failed() {
+        // A new connection that fails its first request: an error, no retry.
+        let (url, accepted, requests) = closing_server(&[&[false]]).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        let ex = client
+            .send(Bytes::from_static(b"{}"), "r0", "c", false, None, None)
+            .await;
+        let e = ex.error.expect("the server closed without answering");
+        assert_eq!(e.kind, "TransportError");
+        assert!(e.message.contains("sending the request failed"), "{e:?}");
+        assert_eq!(ex.connection_retries, 0);
+        assert_eq!(
+            (
+                accepted.load(Ordering::SeqCst),
+                requests.load(Ordering::SeqCst)
+            ),
+            (1, 1)
+        );
+        // A reused connection fails, then its retry's new connection fails too:
+        // one retry, then the error.
+        let (url, accepted, requests) = closing_server(&[&[true, false], &[false]]).await;
+        let client = HttpClient::new(&config(&url, "pooled")).unwrap();
+        send_one(&client, "r0").await;
+        let ex = client
+            .send(Bytes::from_static(b"{}"), "r1", "c", false, None, None)
+            .await;
+        assert!(ex.error.is_some());
+        assert_eq!(ex.connection_retries, 1);
+        assert_eq!(
+            (
+                accepted.load(Ordering::SeqCst),
+                requests.load(Ordering::SeqCst)
+            ),
+            (2, 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn sticky_sessions_keep_one_connection_per_conversation() {
+        let (url, accepted) = counting_server().await;
+        let client = HttpClient::new(&config(&url, "sticky-user-sessions")).unwrap();
+        let turn = |session: &'static str| {
+            let client = &client;
+            async move {
+                let ex = client
+                    .send(Bytes::from_static(b"{}"), "r", session, false, None, None)
+                    .await;
+                assert!(ex.error.is_none(), "{:?}", ex.error);
+                ex.http_trace.unwrap().connection_reused
+            }
+        };
+        // Two conversations interleaved: each keeps its own connection.
+        assert!(!turn("a").await);
+        assert!(!turn("b").await);
+        assert!(turn("a").await);
+        assert!(turn("b").await);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // A conversation that ended has its connection closed; a new one dials.
+        client.end_session("a");
+        assert!(!turn("c").await);
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        // Pooled would have used one connection for all of it.
+        assert_eq!(connections_for_three_requests("pooled").await, 1);
     }
 }

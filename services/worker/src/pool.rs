@@ -6,7 +6,9 @@
 //! A request takes the most recently returned idle connection that is still open
 //! (an idle connection the server closed is dropped) or dials a new one; it gives
 //! the connection back when its response was read to the end. With
-//! `--connection-reuse-strategy never` nothing is kept: every request dials.
+//! `--connection-reuse-strategy never` nothing is kept: every request dials. With
+//! `sticky-user-sessions` a connection given back by a session's turn is kept for
+//! that session's next turn only, and closed when the session ends.
 
 use crate::sent::{AbortOnDrop, DirectError, FlagBody, SentIo, SentSignal, SignalSlot};
 use aiperf_clock::mono_ns;
@@ -69,19 +71,52 @@ impl Conn {
         self.pre_opened = false;
         self.sender.try_send_request(req).await.map_err(|mut e| {
             let unsent = e.take_message();
+            let error = e.into_error();
+            let server_closed =
+                unsent.is_some() || (self.slot.bytes_read() == 0 && closed_by_peer(&error));
             SendFailed {
                 unsent,
-                error: DirectError::transport("sending the request failed", e.into_error()),
+                server_closed,
+                error: DirectError::transport("sending the request failed", error),
             }
         })
     }
 }
 
-/// A send that failed; `unsent` is the request when none of it went out (the
-/// connection had closed meanwhile), so it can go again over another connection.
+/// The server closed the connection in an orderly way before answering: a clean
+/// end of stream (hyper's "connection closed before message completed"), a
+/// dispatch cancelled because the connection was closing, or a broken pipe (on
+/// Linux, writing or reading after the server's FIN was answered by a reset).
+/// An abortive reset of an open connection (`ECONNRESET`, `ECONNABORTED`) is
+/// not one: the server (or something on the way) killed the connection, possibly
+/// while working on the request.
+fn closed_by_peer(e: &hyper::Error) -> bool {
+    if e.is_canceled() || e.is_incomplete_message() || e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// A send that failed before any response head arrived.
 pub struct SendFailed {
-    /// The request, when it was never written.
+    /// The request, when none of it was written (the connection had closed
+    /// meanwhile), so it can go again as it is.
     pub unsent: Option<hyper::Request<FlagBody>>,
+    /// The server closed the connection in an orderly way before sending a
+    /// single byte of response: the request was never written, or written into
+    /// a connection the server was closing. What makes a request on a reused
+    /// connection safe to send again (`docs/reliability.md`).
+    pub server_closed: bool,
     /// What failed.
     pub error: DirectError,
 }
@@ -95,6 +130,8 @@ pub struct ConnPool {
     keep_alive: bool,
     max_idle: usize,
     idle: Mutex<Vec<Conn>>,
+    /// `sticky-user-sessions`: each session's connection between its turns.
+    sessions: Option<Mutex<std::collections::HashMap<String, Conn>>>,
 }
 
 impl ConnPool {
@@ -122,7 +159,60 @@ impl ConnPool {
             keep_alive,
             max_idle,
             idle: Mutex::new(Vec::new()),
+            sessions: None,
         })
+    }
+
+    /// Keeps one connection per session (`--connection-reuse-strategy
+    /// sticky-user-sessions`): see [`ConnPool::acquire_for`].
+    pub fn with_sticky_sessions(mut self) -> Self {
+        self.sessions = Some(Mutex::new(std::collections::HashMap::new()));
+        self
+    }
+
+    /// With sticky sessions, the connection `session` gave back at its previous
+    /// turn when it is still open; otherwise (and without sticky sessions) as
+    /// [`ConnPool::acquire`].
+    pub async fn acquire_for(
+        &self,
+        session: Option<&str>,
+    ) -> Result<(Conn, ConnTiming), DirectError> {
+        if let (Some(sessions), Some(id)) = (&self.sessions, session) {
+            let kept = sessions.lock().expect("sessions lock").remove(id);
+            if let Some(mut conn) = kept
+                && !conn.slot.peer_closed()
+                && conn.sender.ready().await.is_ok()
+            {
+                let timing = ConnTiming {
+                    reused: true,
+                    ..ConnTiming::default()
+                };
+                return Ok((conn, timing));
+            }
+        }
+        self.acquire().await
+    }
+
+    /// Gives back a connection whose response was read to the end: to
+    /// `session`'s own slot with sticky sessions, else to the idle connections.
+    pub fn release_for(&self, session: Option<&str>, conn: Conn) {
+        match (&self.sessions, session) {
+            (Some(sessions), Some(id)) => {
+                if self.keep_alive && !conn.sender.is_closed() {
+                    let mut sessions = sessions.lock().expect("sessions lock");
+                    sessions.insert(id.to_string(), conn);
+                }
+            }
+            _ => self.release(conn),
+        }
+    }
+
+    /// The session ended: its connection (if kept) is closed.
+    pub fn end_session(&self, session: &str) {
+        if let Some(sessions) = &self.sessions {
+            let conn = sessions.lock().expect("sessions lock").remove(session);
+            drop(conn);
+        }
     }
 
     /// The request target (path and query) of every request.
@@ -157,9 +247,11 @@ impl ConnPool {
     }
 
     /// An open connection: an idle one if any is still usable, else a new one.
+    /// An idle connection the server closed meanwhile (its FIN may still be
+    /// unread: the socket is peeked) is dropped.
     pub async fn acquire(&self) -> Result<(Conn, ConnTiming), DirectError> {
         while let Some(mut conn) = self.take_idle() {
-            if conn.sender.ready().await.is_ok() {
+            if !conn.slot.peer_closed() && conn.sender.ready().await.is_ok() {
                 let timing = ConnTiming {
                     reused: true,
                     pre_opened: conn.pre_opened,
@@ -168,6 +260,12 @@ impl ConnPool {
                 return Ok((conn, timing));
             }
         }
+        self.dial().await
+    }
+
+    /// A new connection, never an idle one (for a request sent again after a
+    /// reused connection failed it).
+    pub async fn fresh(&self) -> Result<(Conn, ConnTiming), DirectError> {
         self.dial().await
     }
 

@@ -64,10 +64,16 @@ impl SentSignal {
 }
 
 /// The [`SentSignal`] of the request currently on one connection (a pooled
-/// connection carries one request after the other).
+/// connection carries one request after the other), and the connection's socket
+/// for [`SignalSlot::peer_closed`].
 #[derive(Default)]
 pub struct SignalSlot {
     signal: std::sync::Mutex<Option<Arc<SentSignal>>>,
+    /// Bytes read from the socket since the current request began.
+    read: std::sync::atomic::AtomicU64,
+    /// The socket while [`SentIo`] owns it (cleared by its drop, before the close).
+    #[cfg(unix)]
+    fd: std::sync::Mutex<Option<std::os::fd::RawFd>>,
 }
 
 impl SignalSlot {
@@ -79,6 +85,45 @@ impl SignalSlot {
     /// A request starts on this connection: its signal replaces the previous one.
     pub fn begin(&self, signal: Arc<SentSignal>) {
         *self.signal.lock().expect("signal lock") = Some(signal);
+        self.read.store(0, Ordering::Relaxed);
+    }
+
+    /// Bytes read from the connection since the current request began.
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server has closed or reset the (idle) connection, or sent bytes
+    /// nobody asked for: a non-blocking peek at the socket, which sees a FIN the
+    /// connection's task has not read yet. A connection for which this is true
+    /// must not carry a request.
+    pub fn peer_closed(&self) -> bool {
+        #[cfg(unix)]
+        {
+            let fd = self.fd.lock().expect("fd lock");
+            let Some(fd) = *fd else {
+                return true;
+            };
+            let mut byte = 0u8;
+            // SAFETY: `fd` is open while it is in the slot (the lock is held, and
+            // `SentIo` clears the slot under it before its socket closes); the
+            // buffer is one valid byte.
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    (&mut byte as *mut u8).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error().kind();
+                return e != std::io::ErrorKind::WouldBlock && e != std::io::ErrorKind::Interrupted;
+            }
+            true
+        }
+        #[cfg(not(unix))]
+        false
     }
 
     fn flushed(&self) {
@@ -99,10 +144,24 @@ pub struct SentIo<T> {
     slot: Arc<SignalSlot>,
 }
 
-impl<T> SentIo<T> {
+impl SentIo<tokio::net::TcpStream> {
     /// Wraps `inner`.
-    pub fn new(inner: T, slot: Arc<SignalSlot>) -> Self {
+    pub fn new(inner: tokio::net::TcpStream, slot: Arc<SignalSlot>) -> Self {
+        #[cfg(unix)]
+        {
+            *slot.fd.lock().expect("fd lock") = Some(std::os::fd::AsRawFd::as_raw_fd(&inner));
+        }
         SentIo { inner, slot }
+    }
+}
+
+impl<T> Drop for SentIo<T> {
+    fn drop(&mut self) {
+        // Before `inner` (dropped after this) closes the socket.
+        #[cfg(unix)]
+        {
+            *self.slot.fd.lock().expect("fd lock") = None;
+        }
     }
 }
 
@@ -112,7 +171,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for SentIo<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.slot.read.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
 }
 

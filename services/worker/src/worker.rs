@@ -395,6 +395,9 @@ impl Ctx {
         if multi_turn {
             self.remember_turn(credit, turn, &ex.responses);
         }
+        if credit.turn_index + 1 >= credit.num_turns {
+            self.http.end_session(&credit.x_correlation_id);
+        }
         RawRecord {
             credit: credit.clone(),
             worker_id: self.worker_id.clone(),
@@ -412,6 +415,8 @@ impl Ctx {
             cancellation_perf_ns: ex.cancellation_perf_ns,
             payload: into_text(body),
             http_trace: ex.http_trace,
+            connection_retries: ex.connection_retries,
+            non_sse_response: ex.non_sse_response,
         }
     }
 
@@ -468,6 +473,8 @@ impl Ctx {
             cancellation_perf_ns: None,
             payload: String::new(),
             http_trace: None,
+            connection_retries: 0,
+            non_sse_response: false,
         }
     }
 }

@@ -62,6 +62,12 @@ pub struct ProfileArgs {
     /// Per-request timeout in seconds; a request that exceeds it is an error record.
     #[arg(long, value_name = "SECONDS", help_heading = "Endpoint")]
     pub request_timeout_seconds: Option<f64>,
+    /// Longest silence, in seconds, between two pieces of a response body once it
+    /// has begun (aiperf-rs only): a server that stalls mid-response fails the
+    /// request with a timeout error record instead of holding it until
+    /// --request-timeout-seconds. The wait for the first byte is not limited by it.
+    #[arg(long, value_name = "SECONDS", help_heading = "Endpoint")]
+    pub request_idle_timeout_seconds: Option<f64>,
     /// API key sent as `Authorization: Bearer <key>`.
     #[arg(long, help_heading = "Endpoint")]
     pub api_key: Option<String>,
@@ -89,7 +95,8 @@ pub struct ProfileArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", help_heading = "Endpoint")]
     pub use_legacy_max_tokens: Option<bool>,
     /// HTTP connections: `pooled` (kept open and reused), `never` (a new connection per
-    /// request), `sticky-user-sessions` (accepted; behaves as `pooled` for now).
+    /// request), `sticky-user-sessions` (one connection per conversation, kept
+    /// between its turns).
     #[arg(long, value_enum, help_heading = "Endpoint")]
     pub connection_reuse_strategy: Option<ConnectionReuseStrategy>,
 

@@ -11,6 +11,9 @@ pub const URL: &str = "localhost:8000";
 pub const ENDPOINT_TYPE: crate::EndpointType = crate::EndpointType::Chat;
 /// `--request-timeout-seconds` (AIPerf 0.13 uses 21600; aiperf-rs keeps the older 600).
 pub const REQUEST_TIMEOUT_S: f64 = 600.0;
+/// `--request-idle-timeout-seconds`: a pause this long inside a response is a
+/// stalled server, not a slow one (a token every minute is no stream).
+pub const REQUEST_IDLE_TIMEOUT_S: f64 = 60.0;
 /// `--prompt-input-tokens-mean/--isl`.
 pub const ISL_MEAN: f64 = 550.0;
 /// `--prompt-input-tokens-stddev/--isl-stddev`.
@@ -93,6 +96,7 @@ pub fn help_defaults() -> Vec<(&'static str, String)> {
         ("urls", URL.to_string()),
         ("endpoint_type", enum_name(ENDPOINT_TYPE)),
         ("request_timeout_seconds", num(REQUEST_TIMEOUT_S)),
+        ("request_idle_timeout_seconds", num(REQUEST_IDLE_TIMEOUT_S)),
         ("prompt_input_tokens_mean", num(ISL_MEAN)),
         ("prompt_input_tokens_stddev", num(ISL_STDDEV)),
         ("prompt_input_tokens_block_size", ISL_BLOCK_SIZE.to_string()),

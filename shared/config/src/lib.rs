@@ -88,7 +88,8 @@ pub enum ConnectionReuseStrategy {
     Pooled,
     /// A new connection for every request, closed after the response.
     Never,
-    /// One connection per multi-turn conversation (accepted; behaves as `pooled` for now).
+    /// One connection per multi-turn conversation, kept between its turns and
+    /// closed when it ends (`http://` endpoints; `https://` ones pool).
     #[value(name = "sticky-user-sessions", alias = "sticky_user_sessions")]
     StickyUserSessions,
 }
@@ -201,6 +202,9 @@ pub struct ProfileConfig {
     pub streaming: bool,
     /// Per-request timeout in seconds.
     pub request_timeout_s: f64,
+    /// Longest pause (s) between two pieces of a response body once it began.
+    #[serde(default = "default_idle_timeout")]
+    pub request_idle_timeout_s: f64,
     /// `Authorization: Bearer` key.
     pub api_key: Option<String>,
     /// Extra HTTP headers, in order.
@@ -354,6 +358,11 @@ pub fn default_workers(cpus: usize, concurrency: Option<usize>) -> usize {
 /// Default record-processor count: `max(1, workers / 4)`.
 pub fn default_record_processors(workers: usize) -> usize {
     (workers / 4).max(1)
+}
+
+/// [`ProfileConfig::request_idle_timeout_s`] of a configuration that predates it.
+fn default_idle_timeout() -> f64 {
+    defaults::REQUEST_IDLE_TIMEOUT_S
 }
 
 #[cfg(test)]

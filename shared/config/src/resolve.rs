@@ -198,6 +198,11 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
     };
     let request_timeout_s = positive("--request-timeout-seconds", a.request_timeout_seconds)?
         .unwrap_or(d::REQUEST_TIMEOUT_S);
+    let request_idle_timeout_s = positive(
+        "--request-idle-timeout-seconds",
+        a.request_idle_timeout_seconds,
+    )?
+    .unwrap_or(d::REQUEST_IDLE_TIMEOUT_S);
 
     let isl_mean = positive(
         "--prompt-input-tokens-mean/--isl",
@@ -390,6 +395,7 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
         endpoint_path,
         streaming: a.streaming.unwrap_or(false),
         request_timeout_s,
+        request_idle_timeout_s,
         api_key: a.api_key.clone(),
         headers,
         redact_headers: a.redact_header.clone().unwrap_or_default(),
@@ -442,8 +448,8 @@ pub fn resolve(a: &ProfileArgs, ctx: &Context) -> Result<ProfileConfig, ConfigEr
 }
 
 /// One line per option that is accepted but has no effect in aiperf-rs (the AIPerf
-/// 0.13 options of [`crate::compat`], GPU telemetry, plots), or is
-/// only partly honoured (several `--url`s, `sticky-user-sessions`). Printed once per
+/// 0.13 options of [`crate::compat`], GPU telemetry), or is
+/// only partly honoured (several `--url`s, `sticky-user-sessions` over https). Printed once per
 /// invocation; never contains option values (they may be secrets).
 pub fn warnings(a: &ProfileArgs) -> Vec<String> {
     let mut out = Vec::new();
@@ -470,9 +476,11 @@ pub fn warnings(a: &ProfileArgs) -> Vec<String> {
             urls.len()
         ));
     }
-    if a.connection_reuse_strategy == Some(ConnectionReuseStrategy::StickyUserSessions) {
+    if a.connection_reuse_strategy == Some(ConnectionReuseStrategy::StickyUserSessions)
+        && a.first_url().is_some_and(|u| u.starts_with("https://"))
+    {
         out.push(
-            "--connection-reuse-strategy sticky-user-sessions behaves as pooled in aiperf-rs for now"
+            "--connection-reuse-strategy sticky-user-sessions behaves as pooled for https:// URLs"
                 .to_string(),
         );
     }

@@ -500,6 +500,8 @@ fn not_yet_implemented_options_warn_and_keep_their_values() {
         "--auto-plot",
         "--connection-reuse-strategy",
         "sticky-user-sessions",
+        "--url",
+        "https://example.com",
     ])
     .unwrap();
     let w = warnings(&a);
@@ -627,6 +629,7 @@ fn help_shows_the_defaults_resolve_applies() {
             }
             "endpoint_type" => enum_name(&base.endpoint_type),
             "request_timeout_seconds" => n(base.request_timeout_s),
+            "request_idle_timeout_seconds" => n(base.request_idle_timeout_s),
             "prompt_input_tokens_mean" => n(base.isl.mean),
             "prompt_input_tokens_stddev" => n(base.isl.stddev),
             "prompt_input_tokens_block_size" => base.isl_block_size.to_string(),

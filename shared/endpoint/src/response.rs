@@ -19,6 +19,9 @@ pub struct ParsedResponse {
     pub error: Option<ErrorDetails>,
     /// The `[DONE]` sentinel.
     pub done: bool,
+    /// The message is not valid JSON (`error` then says so). One such SSE
+    /// message is skipped and counted; a whole body is an error.
+    pub malformed: bool,
 }
 
 impl ParsedResponse {
@@ -163,6 +166,7 @@ pub fn parse_response(data: &str) -> ParsedResponse {
                         truncate(trimmed, 200)
                     ),
                 )),
+                malformed: true,
                 ..Default::default()
             };
         }
@@ -264,10 +268,10 @@ mod tests {
                 .error
                 .unwrap();
         assert_eq!(e, ErrorDetails::new(Some(500), "internal_error", "boom"));
-        assert_eq!(
-            parse_response("{not json").error.unwrap().kind,
-            "InvalidResponse"
-        );
+        let bad = parse_response("{not json");
+        assert_eq!(bad.error.unwrap().kind, "InvalidResponse");
+        assert!(bad.malformed);
+        assert!(!parse_response(r#"{"error":"x"}"#).malformed);
     }
 
     #[test]

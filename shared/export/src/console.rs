@@ -249,9 +249,12 @@ fn scalar_of(results: &PhaseResults, tag: &str) -> Option<f64> {
 ///   than the requested output length; suggests `--extra-inputs ignore_eos:true`;
 /// * usage discrepancy (`usage_discrepancy_count > 0`): the server's `usage` token
 ///   counts differ from the client-side counts by more than 10 % on some requests;
-///   suggests checking `--tokenizer` or using `--use-server-token-count`.
+///   suggests checking `--tokenizer` or using `--use-server-token-count`;
+/// * what the client absorbed ([`PhaseResults::resilience`]): requests sent again
+///   after the server closed a reused connection, non-SSE bodies answering
+///   streaming requests, invalid SSE messages skipped.
 pub fn metric_warnings(results: &PhaseResults) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = resilience_notes(results);
     let valid = scalar_of(results, "request_count").unwrap_or(0.0);
     if let Some(n) = scalar_of(results, "osl_mismatch_count").filter(|n| *n > 0.0) {
         let avg = results
@@ -295,6 +298,37 @@ pub fn metric_warnings(results: &PhaseResults) -> Vec<String> {
              --use-server-token-count.",
             thousands_int(n as u64),
             thousands_int(valid as u64),
+        ));
+    }
+    out
+}
+
+/// The notes of [`metric_warnings`] about [`PhaseResults::resilience`].
+fn resilience_notes(results: &PhaseResults) -> Vec<String> {
+    let r = &results.resilience;
+    let mut out = Vec::new();
+    if r.connection_retries > 0 {
+        out.push(format!(
+            "Note: {} requests were sent again on a new connection because the server had \
+             closed the kept-alive connection they were given before answering (timed from \
+             the new attempt; `--connection-reuse-strategy never` avoids reuse).",
+            thousands_int(r.connection_retries)
+        ));
+    }
+    if r.non_sse_responses > 0 {
+        out.push(format!(
+            "WARNING: {} streaming requests were answered with a plain (non-SSE) body, \
+             measured as non-streaming responses (no time to first token nor inter-token \
+             latency for them).",
+            thousands_int(r.non_sse_responses)
+        ));
+    }
+    if r.invalid_sse_messages > 0 {
+        out.push(format!(
+            "WARNING: {} SSE messages were not valid JSON and were skipped; the rest of \
+             their streams was measured (per request: `invalid_sse_messages` in \
+             profile_export.jsonl).",
+            thousands_int(r.invalid_sse_messages)
         ));
     }
     out

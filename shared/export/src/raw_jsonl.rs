@@ -154,6 +154,8 @@ mod tests {
             cancellation_perf_ns: None,
             payload: r#"{"model":"m","stream":true}"#.into(),
             http_trace: None,
+            connection_retries: 0,
+            non_sse_response: false,
         }
     }
 
@@ -181,6 +183,9 @@ mod tests {
             context_overflow_skip: None,
             agent_depth: None,
             root_correlation_id: None,
+            connection_retries: 0,
+            invalid_sse_messages: 0,
+            non_sse_response: false,
         }
     }
 

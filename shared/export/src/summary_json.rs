@@ -4,7 +4,8 @@
 //! 1. `schema_version`, `aiperf_version`, `aiperf_rs_version`, `benchmark_id`;
 //! 2. the classic metric block ([`CLASSIC_METRIC_ORDER`], those present);
 //! 3. `telemetry_data` (when given), `input_config`, `run_info`, `was_cancelled`,
-//!    `is_complete`, `error_summary`, `start_time`, `end_time` (when known),
+//!    `is_complete`, `error_summary`, `resilience` (aiperf-rs: what the client
+//!    absorbed, see `docs/reliability.md`), `start_time`, `end_time` (when known),
 //!    `warmup_metrics` (when there was a warmup phase);
 //! 4. every other metric, by `display_order` (ties keep the input order);
 //! 5. the caller's extra sections, in the order given.
@@ -51,7 +52,7 @@ pub const CLASSIC_METRIC_ORDER: [&str; 23] = [
 
 /// Non-metric top-level keys; a metric with one of these tags is not exported
 /// (it would clobber the key).
-pub const RESERVED_KEYS: [&str; 13] = [
+pub const RESERVED_KEYS: [&str; 14] = [
     "schema_version",
     "aiperf_version",
     "aiperf_rs_version",
@@ -62,6 +63,7 @@ pub const RESERVED_KEYS: [&str; 13] = [
     "was_cancelled",
     "is_complete",
     "error_summary",
+    "resilience",
     "start_time",
     "end_time",
     "warmup_metrics",
@@ -224,6 +226,10 @@ pub fn summary_value(ctx: &SummaryContext, results: &ProfileResults) -> Value {
     o.insert(
         "error_summary".into(),
         serde_json::to_value(&profiling.error_summary).unwrap_or_else(|_| Value::Array(vec![])),
+    );
+    o.insert(
+        "resilience".into(),
+        serde_json::to_value(profiling.resilience).unwrap_or(Value::Null),
     );
     if profiling.start_ns > 0 {
         o.insert(

@@ -368,6 +368,7 @@ fn results() -> ProfileResults {
         end_ns: 1_795_898_777_871_091_325,
         records: 5,
         errors: 0,
+        resilience: Default::default(),
     };
     ProfileResults {
         profiling: PhaseResults {
@@ -394,6 +395,7 @@ fn results() -> ProfileResults {
             end_ns: 1_795_898_779_206_157_123,
             records: 41,
             errors: 4,
+            resilience: Default::default(),
         },
         warmup: Some(warmup),
         was_cancelled: false,
@@ -443,6 +445,7 @@ fn summary_json_key_order() {
         "was_cancelled",
         "is_complete",
         "error_summary",
+        "resilience",
         "start_time",
         "end_time",
         "warmup_metrics",
@@ -675,6 +678,9 @@ fn metadata(n: u64, phase: Phase) -> RecordMetadata {
         context_overflow_skip: Some(false),
         agent_depth: Some(0),
         root_correlation_id: Some(format!("9b0d2b5e-ca25-449d-98c3-06ccf76c14{n:02}")),
+        connection_retries: 0,
+        invalid_sse_messages: 0,
+        non_sse_response: false,
     }
 }
 

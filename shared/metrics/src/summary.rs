@@ -52,7 +52,7 @@ use crate::stats::{DistributionStats, ValueSet, error_adjusted_of};
 use crate::units::{NANOS_PER_SECOND, Unit, convert};
 use aiperf_protocol::ErrorDetails;
 use aiperf_protocol::record::{MetricRecord, MetricValue};
-use aiperf_protocol::results::{ErrorSummaryEntry, MetricResult, PhaseResults};
+use aiperf_protocol::results::{ErrorSummaryEntry, MetricResult, PhaseResults, ResilienceCounts};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
@@ -313,6 +313,8 @@ pub struct SummaryAccumulator {
     file: Option<Arc<File>>,
     /// The first spill failure (the values then stay in memory).
     spill_error: Option<String>,
+    /// Summed from the records' metadata (whole phase only, not per time slice).
+    resilience: ResilienceCounts,
 }
 
 impl Default for SummaryAccumulator {
@@ -383,6 +385,7 @@ impl SummaryAccumulator {
             spill,
             file: None,
             spill_error: None,
+            resilience: ResilienceCounts::default(),
         }
     }
 
@@ -497,6 +500,10 @@ impl SummaryAccumulator {
             self.derived[0].push(to_start, row_idx);
             self.derived[1].push(gap(m.request_end_ns, intended), row_idx);
         }
+        let r = &mut self.resilience;
+        r.connection_retries += u64::from(m.connection_retries);
+        r.invalid_sse_messages += u64::from(m.invalid_sse_messages);
+        r.non_sse_responses += u64::from(m.non_sse_response);
         let row = Row {
             start_ns: m.request_start_ns,
             end_ns: m.request_end_ns,
@@ -570,7 +577,7 @@ impl SummaryAccumulator {
             .map(|c| (c, c as &dyn ValueSet))
             .collect();
         let derived: [&dyn ValueSet; 2] = [&self.derived[0], &self.derived[1]];
-        self.summarize(
+        let mut results = self.summarize(
             &self.totals,
             &columns,
             derived,
@@ -578,7 +585,9 @@ impl SummaryAccumulator {
             Denominator::BenchmarkDuration,
             self.totals.first_start.unwrap_or(0),
             self.totals.last_end.unwrap_or(0),
-        )
+        );
+        results.resilience = self.resilience;
+        results
     }
 
     /// Computes the results of a selection of records (`totals`) whose metric
@@ -765,6 +774,7 @@ impl SummaryAccumulator {
             end_ns,
             records: total,
             errors: n_err,
+            resilience: Default::default(),
         }
     }
 

@@ -33,6 +33,9 @@ fn meta(start_ns: u64, end_ns: u64) -> RecordMetadata {
         context_overflow_skip: None,
         agent_depth: None,
         root_correlation_id: None,
+        connection_retries: 0,
+        invalid_sse_messages: 0,
+        non_sse_response: false,
     }
 }
 

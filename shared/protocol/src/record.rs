@@ -50,6 +50,15 @@ pub struct RawRecord {
     /// `http_req_*` metrics); absent when the transport did not trace the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_trace: Option<HttpTrace>,
+    /// Times the request was sent again on a fresh connection because the reused
+    /// connection it was given had been closed by the server first
+    /// (`docs/reliability.md`); its timestamps are those of the last attempt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connection_retries: u32,
+    /// The request asked for a stream but the body was not SSE: it was read whole,
+    /// as a non-streaming response (the only entry of `responses`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub non_sse_response: bool,
 }
 
 /// What the HTTP transport observed about one request, in the order it happens:
@@ -125,6 +134,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl RawRecord {
     /// Wall-clock ns of a monotonic reading of this record's worker.
     pub fn wall_ns(&self, perf_ns: u64) -> u64 {
@@ -192,6 +205,18 @@ pub struct RecordMetadata {
     /// sessions (AIPerf 0.13).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub root_correlation_id: Option<String>,
+    /// Times the request was sent again on a fresh connection (see
+    /// [`RawRecord::connection_retries`]); absent when 0 (aiperf-rs field).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connection_retries: u32,
+    /// SSE `data:` messages of the response that were not valid JSON: skipped, the
+    /// rest of the stream measured; absent when 0 (aiperf-rs field).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invalid_sse_messages: u32,
+    /// A streaming request got a plain (non-SSE) body, measured as a
+    /// non-streaming response; absent when false (aiperf-rs field).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub non_sse_response: bool,
 }
 
 /// A metric value in base units (ns, tokens, ...).

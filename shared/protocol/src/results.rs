@@ -68,6 +68,31 @@ pub struct PhaseResults {
     pub records: u64,
     /// Of which errors.
     pub errors: u64,
+    /// What the client absorbed from the server and the network (omitted on
+    /// the wire when all zero).
+    #[serde(default, skip_serializing_if = "ResilienceCounts::is_empty")]
+    pub resilience: ResilienceCounts,
+}
+
+/// Trouble the client absorbed rather than failing requests for it (aiperf-rs;
+/// `docs/reliability.md`), summed over a phase's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResilienceCounts {
+    /// Requests sent again on a fresh connection after the server had closed
+    /// the reused connection they were given.
+    pub connection_retries: u64,
+    /// SSE `data:` messages that were not valid JSON, skipped.
+    pub invalid_sse_messages: u64,
+    /// Streaming requests answered with a plain (non-SSE) body, measured as
+    /// non-streaming responses.
+    pub non_sse_responses: u64,
+}
+
+impl ResilienceCounts {
+    /// Nothing was absorbed.
+    pub fn is_empty(&self) -> bool {
+        *self == ResilienceCounts::default()
+    }
 }
 
 /// Everything the records manager computed.

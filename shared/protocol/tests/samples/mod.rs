@@ -540,6 +540,8 @@ pub fn raw_records() -> Vec<(&'static str, RawRecord)> {
         cancellation_perf_ns: None,
         payload: r#"{"model":"m","stream":true}"#.into(),
         http_trace: None,
+        connection_retries: 0,
+        non_sse_response: false,
     };
     // Every trace field set: a new connection after a pool wait and a DNS lookup.
     let traced = RawRecord {
@@ -624,6 +626,9 @@ fn metadata() -> RecordMetadata {
         context_overflow_skip: Some(false),
         agent_depth: Some(0),
         root_correlation_id: Some("c0ffee00-0000-4000-8000-000000000001".into()),
+        connection_retries: 0,
+        invalid_sse_messages: 0,
+        non_sse_response: false,
     }
 }
 
@@ -689,6 +694,7 @@ pub fn profile_results() -> ProfileResults {
             end_ns: 1_764_000_001_000_000_000,
             records: 3,
             errors: 1,
+            resilience: Default::default(),
         },
         warmup: Some(PhaseResults::default()),
         was_cancelled: false,
