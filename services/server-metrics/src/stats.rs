@@ -449,8 +449,11 @@ fn histogram(
         .collect();
     let count = deltas.last().map_or(0.0, |(_, c)| *c);
     if count > 0.0 {
+        let sum = stats.iter().find(|(k, _)| k == "sum").map(|(_, v)| *v);
         for p in PERCENTILES {
-            if let Some(v) = histogram_quantile(f64::from(p) / 100.0, &deltas) {
+            let q = f64::from(p) / 100.0;
+            if let Some(v) = histogram_quantile(q, &deltas) {
+                let v = sum.map_or(v, |sum| clamp_by_sum(v, q, count, sum));
                 stats.push((format!("p{p}_estimate"), v));
             }
         }
@@ -476,6 +479,18 @@ pub fn bound_text(le: f64) -> String {
     } else {
         format!("{le}")
     }
+}
+
+/// Caps a quantile estimate by what the histogram's sum allows. With
+/// non-negative observations, at least `(1 - q) × count` of them are at or above
+/// the `q`-quantile, so it cannot exceed `sum / ((1 - q) × count)`. Linear
+/// interpolation alone puts the p99 of a histogram whose observations are all 0
+/// (a server that never queues) at 99% of its first bucket's bound; the sum says 0.
+pub fn clamp_by_sum(estimate: f64, q: f64, count: f64, sum: f64) -> f64 {
+    if q >= 1.0 || count <= 0.0 || sum.is_nan() || sum < 0.0 {
+        return estimate;
+    }
+    estimate.min(sum / ((1.0 - q) * count))
 }
 
 /// The `q`-quantile (0–1) of a histogram given as cumulative `(upper bound,
@@ -587,6 +602,24 @@ mod tests {
 
     fn one<'a>(fams: &'a [FamilySeries], name: &str) -> &'a SeriesStats {
         &fams.iter().find(|f| f.name == name).unwrap().series[0]
+    }
+
+    #[test]
+    fn the_sum_caps_a_quantile_estimate() {
+        // 10 observations, all 0, in a first bucket of bound 0.3: interpolation
+        // says p99 = 0.297, the sum (0) says 0.
+        let b = [(0.3, 10.0), (f64::INFINITY, 10.0)];
+        let v = histogram_quantile(0.99, &b).unwrap();
+        assert!((v - 0.297).abs() < 1e-12);
+        assert_eq!(clamp_by_sum(v, 0.99, 10.0, 0.0), 0.0);
+        // Sum 0.02 over 10: p90 <= 0.02 / (0.1 × 10) = 0.02; p50 <= 0.004.
+        assert!((clamp_by_sum(0.27, 0.9, 10.0, 0.02) - 0.02).abs() < 1e-12);
+        assert!((clamp_by_sum(0.15, 0.5, 10.0, 0.02) - 0.004).abs() < 1e-12);
+        // A bound that does not bind leaves the estimate alone.
+        assert_eq!(clamp_by_sum(0.15, 0.5, 10.0, 2.0), 0.15);
+        // The maximum (q = 1) and a missing sum are not capped.
+        assert_eq!(clamp_by_sum(0.3, 1.0, 10.0, 0.0), 0.3);
+        assert_eq!(clamp_by_sum(0.3, 0.5, 10.0, f64::NAN), 0.3);
     }
 
     #[test]
