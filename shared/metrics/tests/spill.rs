@@ -4,13 +4,15 @@
 //! statistic of the summary, of every timeslice and of the sweep line must be
 //! identical, and the spill directory must stay empty (the file is unlinked).
 
+mod common;
+
 use aiperf_metrics::spill::SpillConfig;
 use aiperf_metrics::summary::MAX_DISTINCT_ERRORS;
 use aiperf_metrics::sweep_line::SweepLine;
 use aiperf_metrics::{MetricContext, SummaryAccumulator, parse_goodput};
+use aiperf_protocol::ErrorDetails;
 use aiperf_protocol::record::{MetricRecord, MetricValue, RecordMetadata};
 use aiperf_protocol::results::PhaseResults;
-use aiperf_protocol::{ErrorDetails, Phase};
 
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_700_000_000 * SEC;
@@ -34,31 +36,9 @@ impl Rng {
 
 fn meta(start_ns: u64, end_ns: u64, credit_ns: u64, scheduled: Option<u64>) -> RecordMetadata {
     RecordMetadata {
-        session_num: 0,
-        x_request_id: "r".into(),
-        x_correlation_id: "c".into(),
-        conversation_id: "conv".into(),
-        turn_index: 0,
         credit_issued_ns: credit_ns,
         scheduled_ns: scheduled,
-        request_start_ns: start_ns,
-        request_ack_ns: None,
-        request_end_ns: end_ns,
-        worker_id: "w".into(),
-        record_processor_id: "rp".into(),
-        benchmark_phase: Phase::Profiling,
-        phase_index: None,
-        profiling_index: None,
-        phase_name: None,
-        phase_kind: None,
-        was_cancelled: false,
-        cancellation_time_ns: None,
-        context_overflow_skip: None,
-        agent_depth: None,
-        root_correlation_id: None,
-        connection_retries: 0,
-        invalid_sse_messages: 0,
-        non_sse_response: false,
+        ..common::meta(start_ns, end_ns)
     }
 }
 

@@ -1,43 +1,17 @@
 //! Summary and timeslice arithmetic with hand-computed expectations.
 
+mod common;
+
+use common::meta;
+
 use aiperf_metrics::{MetricContext, SummaryAccumulator, parse_goodput};
-use aiperf_protocol::record::{MetricRecord, MetricValue, RecordMetadata};
+use aiperf_protocol::ErrorDetails;
+use aiperf_protocol::record::{MetricRecord, MetricValue};
 use aiperf_protocol::results::{MetricResult, PhaseResults};
-use aiperf_protocol::{ErrorDetails, Phase};
 
 const MS: f64 = 1e6;
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_700_000_000 * SEC; // wall clock origin
-
-fn meta(start_ns: u64, end_ns: u64) -> RecordMetadata {
-    RecordMetadata {
-        session_num: 0,
-        x_request_id: "r".into(),
-        x_correlation_id: "c".into(),
-        conversation_id: "conv".into(),
-        turn_index: 0,
-        credit_issued_ns: 0,
-        scheduled_ns: None,
-        request_start_ns: start_ns,
-        request_ack_ns: None,
-        request_end_ns: end_ns,
-        worker_id: "w".into(),
-        record_processor_id: "rp".into(),
-        benchmark_phase: Phase::Profiling,
-        phase_index: None,
-        profiling_index: None,
-        phase_name: None,
-        phase_kind: None,
-        was_cancelled: false,
-        cancellation_time_ns: None,
-        context_overflow_skip: None,
-        agent_depth: None,
-        root_correlation_id: None,
-        connection_retries: 0,
-        invalid_sse_messages: 0,
-        non_sse_response: false,
-    }
-}
 
 fn valid(start_ns: u64, latency_ms: f64, metrics: &[(&str, f64)]) -> MetricRecord {
     let mut m: Vec<(String, MetricValue)> = vec![(
